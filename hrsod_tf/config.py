@@ -1,0 +1,317 @@
+"""One configuration object per run: frozen dataclasses, named presets, JSON round trip.
+
+A run's `Config` is saved as `config.json` in its work directory, so that the run can be resumed,
+evaluated and exported without repeating its flags.
+
+Presets:
+  * ``paper``    -- the values of the ICCV 2019 paper (GSN/LRN input 384, GLFN rates 1, 6, 12, 18, APS n=5).
+  * ``official`` -- where the authors' released Caffe code differs: GSN input 224, GLFN rates 1, 3, 5, 7,
+                    APS n=3 with the uncertain region measured on a 1024x1024 resize.
+  * ``small``    -- a narrow VGG and small inputs: the three-stage demo trains in minutes on 2 CPU cores.
+  * ``tiny``     -- for tests: seconds per stage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import typing
+from dataclasses import dataclass, field
+
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of the GSN, the LRN and the GLFN.
+
+    Attributes:
+        vgg_filters: channels of VGG16 blocks 1..5 (64, 128, 256, 512, 512 in VGG16).
+        head_filters: output channels of each dilated 3x3 convolution on conv3_3, conv4_3, conv5_3.
+        head_rates: dilation rates of the four parallel dilated convolutions of each head.
+        num_classes: classes of the pixel-wise softmax (2: background, salient).
+        gsn_input_size: side of the square image the GSN sees, in pixels (multiple of 16).
+        lrn_input_size: side of the square patch the LRN sees (APS's D), in pixels (multiple of 16).
+        glfn_growth_rate: growth rate g of the GLFN dense block; bottlenecks have 4g maps.
+        glfn_num_layers: number of (1x1 bottleneck, 3x3) layers in the GLFN dense block.
+        glfn_rates: dilation rates of the GLFN's four dilated 3x3 convolutions (2 maps each).
+        backbone_weights: "imagenet" (Keras downloads them), "none" (random init), or a path to a
+            local ``.h5`` / ``.weights.h5`` file of `keras.applications.VGG16` weights.
+    """
+
+    vgg_filters: tuple[int, ...] = (64, 128, 256, 512, 512)
+    head_filters: int = 32
+    head_rates: tuple[int, ...] = (1, 3, 5, 7)
+    num_classes: int = 2
+    gsn_input_size: int = 384
+    lrn_input_size: int = 384
+    glfn_growth_rate: int = 2
+    glfn_num_layers: int = 6
+    glfn_rates: tuple[int, ...] = (1, 6, 12, 18)
+    backbone_weights: str = "none"
+
+    def __post_init__(self):
+        if len(self.vgg_filters) != 5:
+            raise ValueError(f"vgg_filters needs 5 entries (VGG16 blocks 1..5), got {self.vgg_filters}")
+        for name in ("gsn_input_size", "lrn_input_size"):
+            size = getattr(self, name)
+            if size % 16:
+                raise ValueError(f"{name}={size} must be a multiple of 16 (conv5_3 is at 1/16 scale)")
+
+
+@dataclass(frozen=True)
+class APSConfig:
+    """Attended Patch Sampling (Algorithm 1 of the paper) and its inference counterpart.
+
+    Attributes:
+        patch_size: base crop size D, in full-resolution pixels.
+        extra_columns: n in N_x = ceil(w / D) + n (more columns, more overlap).
+        t1, t2: a pixel is uncertain when t1 < 255 * F < t2 (F = upsampled GSN map in [0, 1]).
+        size_jitter: r is uniform in [-size_jitter * D, size_jitter * D] (paper: 1/6).
+        centres_per_column: J, the patch centres picked per column during training.
+        attention_size: if set, the uncertain region is measured on a resize of F to this square size
+            (the authors' code uses 1024); None measures it on F at full resolution.
+        max_patches: upper bound on the patches of one image at inference (bounds time and memory).
+    """
+
+    patch_size: int = 384
+    extra_columns: int = 5
+    t1: float = 50.0
+    t2: float = 200.0
+    size_jitter: float = 1.0 / 6.0
+    centres_per_column: int = 2
+    attention_size: int | None = None
+    max_patches: int = 64
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """Training of one stage (GSN, LRN or GLFN).
+
+    Attributes:
+        input_size: side of the square training inputs, in pixels.
+        batch_size: global batch size (split across replicas).
+        steps: optimisation steps of the stage.
+        backbone_lr: learning rate of the pretrained VGG layers (paper: 1e-3).
+        head_lr: learning rate of the newly added layers (paper: 1e-2).
+        momentum: SGD momentum (paper: 0.9).
+        weight_decay: L2 coefficient on the kernels, added to the gradient as Caffe does (paper: 5e-4).
+        lr_schedule: "poly" (lr * (1 - step/steps) ** 0.9, as DeepLab-era Caffe solvers) or "constant".
+        warmup_steps: linear warm-up steps at the start of the stage.
+        checkpoint_every: steps between checkpoints.
+        keep_checkpoints: how many of the latest checkpoints to keep (the best is kept apart).
+        validate_every: steps between validations (0: only at the end).
+        patches_per_image: LRN only: cap on the APS patches taken from one image per pass.
+    """
+
+    input_size: int = 384
+    batch_size: int = 32
+    steps: int = 20000
+    backbone_lr: float = 1e-3
+    head_lr: float = 1e-2
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    lr_schedule: str = "poly"
+    warmup_steps: int = 0
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 3
+    validate_every: int = 1000
+    patches_per_image: int = 16
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training of all three stages, plus what they share."""
+
+    gsn: StageConfig = field(default_factory=StageConfig)
+    lrn: StageConfig = field(default_factory=StageConfig)
+    glfn: StageConfig = field(
+        default_factory=lambda: StageConfig(input_size=1024, batch_size=2, backbone_lr=1e-2)
+    )
+    precision: str = "auto"
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
+
+    def stage(self, name: str) -> StageConfig:
+        if name not in ("gsn", "lrn", "glfn"):
+            raise ValueError(f"unknown stage {name!r}: expected gsn, lrn or glfn")
+        return getattr(self, name)
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """The any-resolution pipeline GSN -> APS -> LRN -> fuse -> GLFN.
+
+    Attributes:
+        lrn_batch_size: LRN patches run together (bounds memory whatever the patch count).
+        glfn_tile_size: side of the GLFN tiles (without margin) when an image exceeds the budget.
+        glfn_max_pixels: images with more pixels than this run the GLFN in tiles.
+        max_image_pixels: larger images are refused (the serving guard), in pixels.
+    """
+
+    lrn_batch_size: int = 8
+    glfn_tile_size: int = 1024
+    glfn_max_pixels: int = 2048 * 2048
+    max_image_pixels: int = 50_000_000
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """The built-in synthetic high-resolution data set (see `hrsod_tf.data.synthetic`).
+
+    Attributes:
+        synthetic_train_size / synthetic_test_size: number of generated scenes per split.
+        synthetic_min_side / synthetic_max_side: shortest / longest image edge range, in pixels.
+    """
+
+    synthetic_train_size: int = 300
+    synthetic_test_size: int = 60
+    synthetic_min_side: int = 1200
+    synthetic_max_side: int = 2048
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything one run needs; saved as JSON next to its checkpoints."""
+
+    preset: str = "paper"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    aps: APSConfig = field(default_factory=APSConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+
+    def replace(self, **changes) -> "Config":
+        """Returns a copy with top-level fields replaced (use `dataclasses.replace` for nested ones)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Config":
+        return _from_dict(cls, data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Config":
+        return cls.from_dict(json.loads(text))
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Writes the config to `path` atomically (a crash never leaves half a file)."""
+        tmp = f"{path}.tmp"
+        with open(tmp, "w") as f:
+            f.write(self.to_json() + "\n")
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Config":
+        with open(path) as f:
+            return cls.from_json(f.read())
+
+
+def _from_dict(cls, data):
+    """Rebuilds a (nested) frozen dataclass from `dataclasses.asdict` output; rejects unknown keys."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields {sorted(unknown)}; known: {sorted(names)}")
+    kwargs = {}
+    for name, value in data.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            value = _from_dict(hint, value)
+        elif typing.get_origin(hint) is tuple and value is not None:
+            value = tuple(value)
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def _paper() -> Config:
+    return Config(preset="paper")
+
+
+def _official() -> Config:
+    base = _paper()
+    return dataclasses.replace(
+        base,
+        preset="official",
+        model=dataclasses.replace(base.model, gsn_input_size=224, glfn_rates=(1, 3, 5, 7)),
+        aps=dataclasses.replace(base.aps, extra_columns=3, attention_size=1024),
+        train=dataclasses.replace(
+            base.train, gsn=dataclasses.replace(base.train.gsn, input_size=224)
+        ),
+    )
+
+
+def _small() -> Config:
+    """Narrow VGG (1/4 width) at 192 px: the whole synthetic demo trains in minutes on 2 CPU cores."""
+    model = ModelConfig(
+        vgg_filters=(16, 32, 64, 128, 128),
+        head_filters=16,
+        gsn_input_size=192,
+        lrn_input_size=192,
+        glfn_rates=(1, 6, 12, 18),
+    )
+    stage = StageConfig(
+        input_size=192, batch_size=8, steps=600, lr_schedule="poly", warmup_steps=20,
+        checkpoint_every=100, validate_every=200, patches_per_image=8,
+    )
+    return Config(
+        preset="small",
+        model=model,
+        aps=APSConfig(patch_size=192, max_patches=48),
+        train=TrainConfig(
+            gsn=stage,
+            lrn=stage,
+            glfn=dataclasses.replace(stage, input_size=512, batch_size=2, steps=300, backbone_lr=1e-2),
+        ),
+        inference=InferenceConfig(lrn_batch_size=8, glfn_tile_size=1024, glfn_max_pixels=2048 * 2048),
+        data=DataConfig(synthetic_train_size=160, synthetic_test_size=24),
+    )
+
+
+def _tiny() -> Config:
+    """Seconds per stage: for tests."""
+    model = ModelConfig(
+        vgg_filters=(4, 8, 8, 16, 16),
+        head_filters=4,
+        gsn_input_size=64,
+        lrn_input_size=64,
+        glfn_num_layers=2,
+    )
+    stage = StageConfig(
+        input_size=64, batch_size=4, steps=4, checkpoint_every=2, keep_checkpoints=2,
+        validate_every=2, patches_per_image=4,
+    )
+    return Config(
+        preset="tiny",
+        model=model,
+        aps=APSConfig(patch_size=64, max_patches=16),
+        train=TrainConfig(
+            gsn=stage,
+            lrn=stage,
+            glfn=dataclasses.replace(stage, input_size=128, batch_size=2, backbone_lr=1e-2),
+        ),
+        inference=InferenceConfig(lrn_batch_size=4, glfn_tile_size=128, glfn_max_pixels=256 * 256),
+        data=DataConfig(synthetic_train_size=6, synthetic_test_size=3,
+                        synthetic_min_side=160, synthetic_max_side=256),
+    )
+
+
+PRESETS = {"paper": _paper, "official": _official, "small": _small, "tiny": _tiny}
+
+
+def get_preset(name: str) -> Config:
+    """Returns the named preset; unknown names fail with the list of known ones."""
+    try:
+        return PRESETS[name]()
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}") from None

@@ -1,0 +1,27 @@
+"""Shared test fixtures: quiet TensorFlow, float32 policy restored after each test, the shared/ folder."""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = REPO_ROOT.parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def _float32_policy():
+    """Tests that change the global dtype policy must not leak it into the next test."""
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.fixture
+def shared_dir():
+    """The project's shared/ folder (paper, fixtures) beside the clone: CI has it, a user's clone not."""
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is absent: the known-answer fixtures live in ../shared/ beside the clone (CI has it)")
+    return SHARED
