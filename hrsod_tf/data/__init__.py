@@ -1,0 +1,1 @@
+"""Data: readers, data sources, tf.data pipelines and the synthetic scene generator."""

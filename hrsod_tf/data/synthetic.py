@@ -1,0 +1,537 @@
+"""Procedural synthetic high-resolution saliency scenes.
+
+No real saliency data set can be downloaded where this project is built, so the built-in demo and the tests
+use scenes generated here. They are made to exercise what the HRSOD method is for:
+
+* high resolution: the shortest edge is in ``[min_side, max_side]`` (1200-2048 px by default, like HRSOD), with
+  varied aspect ratios (4:3, 3:4, 16:9, 9:16, 1:1, 3:2, 2:3);
+* salient objects (1-3, of varied size) whose boundary detail a 384x384 view cannot resolve: a body large enough
+  to be salient, plus thin structures 1-4 px wide (stalks, wires, antennae, legs, branches, hair-like fur), holes
+  (some with a fine net across them, some tiny perforations) and jagged contours;
+* cluttered, textured, *muted* backgrounds (gradients, multi-scale noise, desaturated low-contrast shapes and lines
+  that are not in the mask), while objects have saturated colours and their own texture, so saliency is learnable;
+* the image is anti-aliased at object borders, the mask stays binary ``{0, 255}``.
+
+Everything is pure numpy + OpenCV and deterministic by seed (``np.random.default_rng(seed)``, no global RNG
+state): the same seed gives identical bytes. One 1200x1600 scene takes well under a second on one core.
+
+Public API::
+
+    generate_scene(seed, min_side=1200, max_side=2048) -> (image uint8 HxWx3 RGB, mask uint8 HxW in {0, 255})
+    scene_seed(split, index) -> int             # disjoint seeds for "train" / "validation" / "test"
+    scene_name(split, index) -> str             # "synthetic_train_00012"
+    generate_split(split, count, min_side=1200, max_side=2048, start=0) -> iterator of (name, image, mask)
+    save_scene_files(out_dir, split, count, min_side=1200, max_side=2048, ...) -> list of (image_path, mask_path)
+    thin_structure_mask(mask, kernel_size=5) -> bool HxW  # mask pixels removed by a morphological opening
+"""
+
+from __future__ import annotations
+
+import colorsys
+import math
+import os
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+__all__ = [
+    "ASPECT_RATIOS",
+    "SPLITS",
+    "generate_scene",
+    "generate_split",
+    "save_scene_files",
+    "scene_name",
+    "scene_seed",
+    "thin_structure_mask",
+]
+
+SPLITS = ("train", "validation", "test")
+_SPLIT_OFFSET = {"train": 0, "validation": 1, "test": 2}
+_SPLIT_ALIASES = {"val": "validation", "valid": "validation"}
+_SEED_BASE = 20_190_000  # the seeds of split s are _SEED_BASE + 3 * index + offset(s): disjoint by construction
+
+# (width, height) ratios: landscape, portrait and square, as in HRSOD / DAVIS-S photographs.
+ASPECT_RATIOS = ((4, 3), (3, 4), (16, 9), (9, 16), (1, 1), (3, 2), (2, 3))
+
+_TWO_PI = 2.0 * math.pi
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# splits and names
+
+
+def _canonical_split(split: str) -> str:
+    name = _SPLIT_ALIASES.get(str(split).lower(), str(split).lower())
+    if name not in _SPLIT_OFFSET:
+        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+    return name
+
+
+def scene_seed(split: str, index: int) -> int:
+    """The seed of scene ``index`` of ``split``; seeds of different splits never coincide."""
+    index = int(index)
+    if index < 0:
+        raise ValueError(f"index must be >= 0, got {index}")
+    return _SEED_BASE + 3 * index + _SPLIT_OFFSET[_canonical_split(split)]
+
+
+def scene_name(split: str, index: int) -> str:
+    """File stem of scene ``index`` of ``split``, e.g. ``synthetic_train_00012``."""
+    return f"synthetic_{_canonical_split(split)}_{int(index):05d}"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# small helpers
+
+
+def _hsv(h: float, s: float, v: float) -> np.ndarray:
+    return np.array(colorsys.hsv_to_rgb(h % 1.0, min(max(s, 0.0), 1.0), min(max(v, 0.0), 1.0)), np.float32)
+
+
+def _noise(rng: np.random.Generator, h: int, w: int, cell: float, channels: int = 1) -> np.ndarray:
+    """Smooth noise (about unit variance) with features of ``cell`` px: low-res Gaussian noise upsampled."""
+    gh = max(2, int(math.ceil(h / cell)) + 1)
+    gw = max(2, int(math.ceil(w / cell)) + 1)
+    shape = (gh, gw) if channels == 1 else (gh, gw, channels)
+    small = rng.standard_normal(shape, dtype=np.float32)
+    out = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+    return out
+
+
+def _fractal_noise(rng: np.random.Generator, h: int, w: int, cell: float, octaves: int = 3) -> np.ndarray:
+    out = np.zeros((h, w), np.float32)
+    amp, total = 1.0, 0.0
+    for _ in range(octaves):
+        out += amp * _noise(rng, h, w, max(cell, 2.0))
+        total += amp * amp
+        amp *= 0.5
+        cell /= 2.5
+    out *= 1.0 / math.sqrt(total)
+    return out
+
+
+def _curve(rng: np.random.Generator, start, heading: float, length: float, wiggle: float, n: int = 24) -> np.ndarray:
+    """A smooth random curve from ``start`` (float xy) heading ``heading`` radians; returns (n+1, 2) float."""
+    step = length / n
+    turn = np.cumsum(rng.normal(0.0, wiggle, n))
+    turn = np.cumsum(np.full(n, rng.normal(0.0, wiggle))) * 0.3 + turn
+    ang = heading + turn
+    pts = np.empty((n + 1, 2), np.float64)
+    pts[0] = start
+    pts[1:, 0] = start[0] + np.cumsum(step * np.cos(ang))
+    pts[1:, 1] = start[1] + np.cumsum(step * np.sin(ang))
+    return pts
+
+
+def _quad_bezier(p0, p1, p2, n: int = 32) -> np.ndarray:
+    t = np.linspace(0.0, 1.0, n)[:, None]
+    return (1 - t) ** 2 * np.asarray(p0) + 2 * (1 - t) * t * np.asarray(p1) + t**2 * np.asarray(p2)
+
+
+def _ipts(pts) -> np.ndarray:
+    return np.round(np.asarray(pts)).astype(np.int32).reshape(-1, 1, 2)
+
+
+class _Layer:
+    """An object's coverage, drawn twice with the same primitives: binary (LINE_8) for the mask, anti-aliased
+    (LINE_AA) for compositing into the image."""
+
+    def __init__(self, h: int, w: int):
+        self.mask = np.zeros((h, w), np.uint8)
+        self.alpha = np.zeros((h, w), np.uint8)
+
+    def fill(self, polys, value: int = 255) -> None:
+        polys = [_ipts(p) for p in polys]
+        cv2.fillPoly(self.mask, polys, value, cv2.LINE_8)
+        cv2.fillPoly(self.alpha, polys, value, cv2.LINE_AA)
+
+    def lines(self, curves, thickness: int, value: int = 255, closed: bool = False) -> None:
+        if not curves:
+            return
+        curves = [_ipts(c) for c in curves]
+        thickness = int(max(1, thickness))
+        cv2.polylines(self.mask, curves, closed, value, thickness, cv2.LINE_8)
+        cv2.polylines(self.alpha, curves, closed, value, thickness, cv2.LINE_AA)
+
+    def circle(self, center, radius: float, value: int = 255) -> None:
+        c = (int(round(center[0])), int(round(center[1])))
+        r = int(max(1, round(radius)))
+        cv2.circle(self.mask, c, r, value, -1, cv2.LINE_8)
+        cv2.circle(self.alpha, c, r, value, -1, cv2.LINE_AA)
+
+    def ellipse(self, center, axes, angle_deg: float, value: int = 255) -> None:
+        c = (int(round(center[0])), int(round(center[1])))
+        ax = (int(max(1, round(axes[0]))), int(max(1, round(axes[1]))))
+        cv2.ellipse(self.mask, c, ax, float(angle_deg), 0, 360, value, -1, cv2.LINE_8)
+        cv2.ellipse(self.alpha, c, ax, float(angle_deg), 0, 360, value, -1, cv2.LINE_AA)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# background
+
+
+def _luminance_offset(img8: np.ndarray, noise: np.ndarray, amplitude: float) -> np.ndarray:
+    """``img8 + amplitude * 255 * noise`` on all channels, saturated to uint8 (cv2 arithmetic, no float image)."""
+    n8 = cv2.addWeighted(noise, amplitude * 255.0, noise, 0.0, 128.0, dtype=cv2.CV_8U)
+    return cv2.addWeighted(img8, 1.0, cv2.merge([n8, n8, n8]), 1.0, -128.0)
+
+
+def _background(rng: np.random.Generator, h: int, w: int, short: int) -> np.ndarray:
+    """Muted, textured, cluttered background, uint8 RGB."""
+    # smooth components (gradient, large-scale texture) are computed at 1/4 resolution and upsampled
+    sh, sw = max(2, h // 4), max(2, w // 4)
+    hue = rng.random()
+    c1 = _hsv(hue, rng.uniform(0.0, 0.25), rng.uniform(0.3, 0.85))
+    c2 = _hsv(hue + rng.normal(0.0, 0.08), rng.uniform(0.0, 0.25), rng.uniform(0.25, 0.9))
+    ang = rng.uniform(0.0, _TWO_PI)
+    xs = np.linspace(0.0, 1.0, sw, dtype=np.float32) * (w / max(h, w) * math.cos(ang))
+    ys = np.linspace(0.0, 1.0, sh, dtype=np.float32) * (h / max(h, w) * math.sin(ang))
+    t = xs[None, :] + ys[:, None]
+    t -= t.min()
+    t *= 1.0 / max(float(t.max()), 1e-6)
+    small = c1[None, None, :] + t[:, :, None] * (c2 - c1)[None, None, :]
+    # large-scale luminance texture (clouds, walls, foliage far away)
+    lum = _fractal_noise(rng, sh, sw, cell=short / 4.0 * rng.uniform(0.15, 0.5), octaves=4)
+    small += (rng.uniform(0.04, 0.12) * lum)[:, :, None]
+    small8 = np.clip(small * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    img8 = cv2.resize(small8, (w, h), interpolation=cv2.INTER_LINEAR)
+
+    # clutter: desaturated, low-contrast shapes and lines that are not salient
+    n_clutter = int(rng.integers(10, 36))
+    for _ in range(n_clutter):
+        cx, cy = rng.uniform(-0.05, 1.05) * w, rng.uniform(-0.05, 1.05) * h
+        local = img8[int(min(max(cy, 0), h - 1)), int(min(max(cx, 0), w - 1))].astype(np.float32) / 255.0
+        lh, ls, lv = colorsys.rgb_to_hsv(*local.tolist())
+        col = _hsv(lh + rng.normal(0.0, 0.05), min(ls + rng.uniform(-0.1, 0.12), 0.3), lv + rng.uniform(-0.22, 0.22))
+        col = tuple(float(v) for v in (col * 255.0))
+        size = short * rng.uniform(0.02, 0.25)
+        kind = rng.integers(0, 5)
+        if kind == 0:
+            cv2.ellipse(img8, (int(cx), int(cy)), (int(size), int(size * rng.uniform(0.3, 1.0))),
+                        rng.uniform(0, 180), 0, 360, col, -1, cv2.LINE_AA)
+        elif kind == 1:
+            k = int(rng.integers(3, 8))
+            a = np.sort(rng.uniform(0, _TWO_PI, k))
+            r = size * rng.uniform(0.4, 1.0, k)
+            cv2.fillPoly(img8, [_ipts(np.stack([cx + r * np.cos(a), cy + r * np.sin(a)], 1))], col, cv2.LINE_AA)
+        elif kind == 2:
+            ww, hh = size * rng.uniform(0.5, 2.0), size * rng.uniform(0.5, 2.0)
+            box = cv2.boxPoints(((cx, cy), (ww, hh), rng.uniform(0, 90)))
+            cv2.fillPoly(img8, [_ipts(box)], col, cv2.LINE_AA)
+        elif kind == 3:  # distractor lines / twigs, thin but muted
+            c = _curve(rng, np.array([cx, cy]), rng.uniform(0, _TWO_PI), size * 3, 0.08)
+            cv2.polylines(img8, [_ipts(c)], False, col, int(rng.integers(1, 7)), cv2.LINE_AA)
+        else:  # rings
+            cv2.circle(img8, (int(cx), int(cy)), int(size), col, int(rng.integers(1, 8)), cv2.LINE_AA)
+
+    # depth of field: sometimes blur the whole background (cheaply, through a down/up resize)
+    if rng.random() < 0.5:
+        f = rng.uniform(2.0, 5.0)
+        small8 = cv2.resize(img8, (max(1, int(w / f)), max(1, int(h / f))), interpolation=cv2.INTER_AREA)
+        img8 = cv2.resize(small8, (w, h), interpolation=cv2.INTER_LINEAR)
+
+    # mid/fine texture over everything, luminance only
+    fine = _fractal_noise(rng, h, w, cell=rng.uniform(4.0, 24.0) * max(short / 1200.0, 0.25), octaves=2)
+    return _luminance_offset(img8, fine, rng.uniform(0.01, 0.05))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# objects
+
+
+def _blob(rng: np.random.Generator, cx: float, cy: float, radius: float, jag: float) -> np.ndarray:
+    """Star-shaped closed contour with low-frequency lobes and optional jagged high-frequency spikes."""
+    spacing = rng.uniform(2.5, 8.0) if jag > 0 else 3.0
+    n = int(min(max(64, _TWO_PI * radius / spacing), 4000))
+    t = np.linspace(0.0, _TWO_PI, n, endpoint=False)
+    r = np.ones(n)
+    for k in range(2, 7):
+        r += rng.uniform(0.0, 0.32 / k) * np.cos(k * t + rng.uniform(0, _TWO_PI))
+    if jag > 0:
+        spikes = rng.uniform(0.0, 1.0, n)
+        spikes[1::2] *= -0.3  # saw-tooth: alternate out/in
+        r *= 1.0 + jag * spikes
+    r = np.maximum(r, 0.3)
+    elong = rng.uniform(0.55, 1.0)
+    rot = rng.uniform(0.0, math.pi)
+    x = radius * r * np.cos(t)
+    y = radius * r * np.sin(t) * elong
+    cr, sr = math.cos(rot), math.sin(rot)
+    return np.stack([cx + cr * x - sr * y, cy + sr * x + cr * y], axis=1)
+
+
+def _normals(contour: np.ndarray) -> np.ndarray:
+    d = np.roll(contour, -1, axis=0) - np.roll(contour, 1, axis=0)
+    nrm = np.stack([d[:, 1], -d[:, 0]], axis=1)
+    nrm /= np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-6)
+    # make them point outwards (away from the centroid)
+    out = contour - contour.mean(axis=0)
+    sign = np.sign(np.sum(nrm * out, axis=1, keepdims=True))
+    sign[sign == 0] = 1.0
+    return nrm * sign
+
+
+def _add_fur(rng, layer: _Layer, contour: np.ndarray, s: float) -> None:
+    nrm = _normals(contour)
+    step = int(rng.integers(1, 4))
+    idx = np.arange(0, len(contour), step)
+    if rng.random() < 0.5:  # fur on part of the contour only
+        start = rng.integers(0, len(contour))
+        span = int(len(contour) * rng.uniform(0.3, 0.8))
+        idx = (start + np.arange(0, span, step)) % len(contour)
+    base = contour[idx] - nrm[idx] * 2.0
+    ang = np.arctan2(nrm[idx, 1], nrm[idx, 0]) + rng.normal(0.0, 0.35, len(idx))
+    length = rng.uniform(6.0, 34.0, len(idx)) * s
+    bend = rng.normal(0.0, 0.4, len(idx))
+    mid = base + 0.5 * length[:, None] * np.stack([np.cos(ang), np.sin(ang)], 1)
+    tip = mid + 0.5 * length[:, None] * np.stack([np.cos(ang + bend), np.sin(ang + bend)], 1)
+    hairs = [np.stack([b, m, e]) for b, m, e in zip(base, mid, tip)]
+    layer.lines(hairs, thickness=1)
+
+
+def _add_antennae(rng, layer: _Layer, contour: np.ndarray, radius: float, s: float) -> None:
+    nrm = _normals(contour)
+    n = int(rng.integers(2, 9))
+    k0 = rng.integers(0, len(contour))
+    spread = rng.uniform(0.05, 0.5)
+    for i in range(n):
+        k = int(k0 + (i - n / 2) * spread * len(contour) / max(n, 1)) % len(contour)
+        heading = math.atan2(nrm[k, 1], nrm[k, 0]) + rng.normal(0.0, 0.3)
+        length = radius * rng.uniform(0.5, 1.6)
+        curve = _curve(rng, contour[k] - nrm[k] * 3.0, heading, length, 0.06)
+        thick = int(rng.integers(1, 4))
+        layer.lines([curve], thickness=thick)
+        if rng.random() < 0.5:  # knob / jointed leg end
+            layer.circle(curve[-1], rng.uniform(2.0, 7.0) * s + thick)
+
+
+def _add_stalk(rng, layer: _Layer, contour: np.ndarray, radius: float, s: float) -> None:
+    # leave from the lowest part of the contour, downwards
+    k = int(np.argmax(contour[:, 1] + rng.normal(0.0, radius * 0.2, len(contour))))
+    heading = math.pi / 2 + rng.normal(0.0, 0.4)
+    length = radius * rng.uniform(0.8, 2.2)
+    curve = _curve(rng, contour[k] - np.array([0.0, 4.0]), heading, length, 0.04, n=40)
+    layer.lines([curve], thickness=int(rng.integers(2, 5)))
+    for _ in range(int(rng.integers(0, 4))):  # leaves on thin petioles
+        j = int(rng.integers(5, len(curve)))
+        side = rng.choice([-1.0, 1.0])
+        pet = _curve(rng, curve[j], heading + side * rng.uniform(0.6, 1.3), radius * rng.uniform(0.1, 0.3), 0.05, 8)
+        layer.lines([pet], thickness=int(rng.integers(1, 3)))
+        leaf_r = radius * rng.uniform(0.06, 0.16)
+        direction = pet[-1] - pet[-2]
+        direction /= max(np.linalg.norm(direction), 1e-6)
+        layer.ellipse(pet[-1] + direction * leaf_r * 0.9, (leaf_r, leaf_r * rng.uniform(0.25, 0.5)),
+                      math.degrees(math.atan2(direction[1], direction[0])))
+
+
+def _add_branches(rng, layer: _Layer, contour: np.ndarray, radius: float) -> None:
+    nrm = _normals(contour)
+    k = int(rng.integers(0, len(contour)))
+    by_thickness: dict[int, list] = {}
+    depth = int(rng.integers(3, 5))
+
+    def grow(p, heading, length, thick, level):
+        c = _curve(rng, p, heading, length, 0.05, n=10)
+        by_thickness.setdefault(thick, []).append(c)
+        if level < depth:
+            for side in (-1.0, 1.0):
+                grow(c[-1], heading + side * rng.uniform(0.25, 0.8), length * rng.uniform(0.55, 0.8),
+                     max(1, thick - 1), level + 1)
+
+    grow(contour[k] - nrm[k] * 3.0, math.atan2(nrm[k, 1], nrm[k, 0]), radius * rng.uniform(0.4, 0.9),
+         int(rng.integers(2, 5)), 1)
+    for thick, curves in by_thickness.items():
+        layer.lines(curves, thickness=thick)
+
+
+def _add_wires(rng, layer: _Layer, contour: np.ndarray, radius: float) -> None:
+    """Thin loops leaving the body and coming back (handles, cables, whiskers): they enclose background."""
+    centre = contour.mean(axis=0)
+    for _ in range(int(rng.integers(1, 4))):
+        i, j = rng.integers(0, len(contour), 2)
+        mid = 0.5 * (contour[i] + contour[j])
+        out = mid - centre
+        out /= max(np.linalg.norm(out), 1e-6)
+        ctrl = mid + out * radius * rng.uniform(0.8, 2.0) + rng.normal(0.0, radius * 0.3, 2)
+        layer.lines([_quad_bezier(contour[i], ctrl, contour[j], 48)], thickness=int(rng.integers(1, 3)))
+
+
+def _add_holes(rng, layer: _Layer, cx: float, cy: float, radius: float, s: float, net: bool) -> None:
+    for _ in range(int(rng.integers(1, 4))):
+        hx, hy = cx + rng.normal(0.0, 0.25 * radius), cy + rng.normal(0.0, 0.25 * radius)
+        a, b = radius * rng.uniform(0.08, 0.3), radius * rng.uniform(0.06, 0.25)
+        angle = rng.uniform(0.0, 180.0)
+        layer.ellipse((hx, hy), (a, b), angle, value=0)
+        if net:  # a fine net / grid spanning the hole (racket strings, leaf veins, window bars)
+            spacing = max(4.0, rng.uniform(6.0, 16.0) * s)
+            th = math.radians(angle)
+            ct, st = math.cos(th), math.sin(th)
+            segs = []
+            for y in np.arange(-b + spacing / 2, b, spacing):
+                x = a * math.sqrt(max(0.0, 1.0 - (y / b) ** 2))
+                segs.append(np.array([[-x, y], [x, y]]))
+            for x in np.arange(-a + spacing / 2, a, spacing):
+                y = b * math.sqrt(max(0.0, 1.0 - (x / a) ** 2))
+                segs.append(np.array([[x, -y], [x, y]]))
+            segs = [np.stack([hx + ct * p[:, 0] - st * p[:, 1], hy + st * p[:, 0] + ct * p[:, 1]], 1) for p in segs]
+            layer.lines(segs, thickness=int(rng.integers(1, 3)))
+    if rng.random() < 0.5:  # tiny perforations, invisible at 384x384
+        n = int(rng.integers(5, 30))
+        for _ in range(n):
+            layer.circle((cx + rng.normal(0.0, 0.3 * radius), cy + rng.normal(0.0, 0.3 * radius)),
+                         rng.uniform(1.5, 5.0) * max(s, 0.5), value=0)
+
+
+def _object_layer(rng: np.random.Generator, h: int, w: int, radius: float, s: float) -> _Layer:
+    layer = _Layer(h, w)
+    m = 0.6 * radius
+    cx = rng.uniform(min(m, w / 2), max(w - m, w / 2))
+    cy = rng.uniform(min(m, h / 2), max(h - m, h / 2))
+    jag = rng.uniform(0.03, 0.12) if rng.random() < 0.35 else 0.0
+    contour = _blob(rng, cx, cy, radius, jag)
+    layer.fill([contour])
+    if rng.random() < 0.6:
+        _add_holes(rng, layer, cx, cy, radius, s, net=rng.random() < 0.4)
+    features = ["fur", "antennae", "stalk", "branches", "wires"]
+    chosen = rng.choice(len(features), size=int(rng.integers(2, 4)), replace=False)
+    for f in sorted(int(c) for c in chosen):
+        name = features[f]
+        if name == "fur":
+            _add_fur(rng, layer, contour, s)
+        elif name == "antennae":
+            _add_antennae(rng, layer, contour, radius, s)
+        elif name == "stalk":
+            _add_stalk(rng, layer, contour, radius, s)
+        elif name == "branches":
+            _add_branches(rng, layer, contour, radius)
+        else:
+            _add_wires(rng, layer, contour, radius)
+    return layer
+
+
+def _object_texture(rng: np.random.Generator, bh: int, bw: int, s: float) -> np.ndarray:
+    """Saturated colour with its own texture (stripes, spots or mottling), uint8 (bh, bw, 3) RGB."""
+    hue = rng.random()
+    c1 = _hsv(hue, rng.uniform(0.6, 1.0), rng.uniform(0.55, 1.0))
+    c2 = _hsv(hue + rng.uniform(-0.18, 0.18), rng.uniform(0.6, 1.0), rng.uniform(0.35, 1.0))
+    kind = rng.integers(0, 3)
+    if kind == 0:  # stripes
+        period = rng.uniform(8.0, 60.0) * max(s, 0.3)
+        ang = rng.uniform(0.0, math.pi)
+        xs = np.arange(bw, dtype=np.float32) * np.float32(_TWO_PI / period * math.cos(ang))
+        ys = np.arange(bh, dtype=np.float32) * np.float32(_TWO_PI / period * math.sin(ang))
+        p = 0.5 + 0.5 * np.sin(xs[None, :] + ys[:, None])
+    elif kind == 1:  # spots
+        p = _noise(rng, bh, bw, rng.uniform(6.0, 40.0) * max(s, 0.3))
+        p = (p - 0.6) * 3.0
+    else:  # mottled
+        p = 0.5 + 0.4 * _fractal_noise(rng, bh, bw, rng.uniform(10.0, 80.0) * max(s, 0.3), 3)
+    p8 = cv2.convertScaleAbs(np.clip(p, 0.0, 1.0), alpha=255.0)  # p >= 0, so abs() is a no-op
+    lut = (c1[None, :] + np.linspace(0.0, 1.0, 256, dtype=np.float32)[:, None] * (c2 - c1)[None, :]) * 255.0
+    lut = np.clip(lut + 0.5, 0, 255).astype(np.uint8).reshape(256, 1, 3)
+    tex = cv2.LUT(cv2.merge([p8, p8, p8]), lut)
+    shade = _fractal_noise(rng, bh, bw, max(bh, bw) * 0.3, 3)
+    return _luminance_offset(tex, shade, rng.uniform(0.03, 0.1) * float(max(c1.max(), c2.max())))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# public API
+
+
+def _image_size(rng: np.random.Generator, min_side: int, max_side: int) -> tuple[int, int]:
+    rw, rh = ASPECT_RATIOS[int(rng.integers(0, len(ASPECT_RATIOS)))]
+    short = int(rng.integers(min_side, max_side + 1))
+    long_ = int(round(short * max(rw, rh) / min(rw, rh)))
+    return (long_, short) if rh > rw else (short, long_)  # (h, w)
+
+
+def generate_scene(seed: int, min_side: int = 1200, max_side: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """One synthetic high-resolution saliency scene.
+
+    Returns ``(image, mask)``: ``image`` uint8 (H, W, 3) RGB, ``mask`` uint8 (H, W) with values in {0, 255}.
+    The shortest edge is in ``[min_side, max_side]``; the same ``seed`` always gives identical bytes.
+    """
+    min_side, max_side = int(min_side), int(max_side)
+    if min_side < 32:
+        raise ValueError(f"min_side must be >= 32, got {min_side}")
+    if max_side < min_side:
+        raise ValueError(f"max_side ({max_side}) must be >= min_side ({min_side})")
+    rng = np.random.default_rng(int(seed))
+    h, w = _image_size(rng, min_side, max_side)
+    short = min(h, w)
+    s = short / 1200.0  # length scale; widths of thin structures stay 1-4 px at every size
+
+    image = _background(rng, h, w, short)
+    mask = np.zeros((h, w), np.uint8)
+
+    n_obj = int(rng.choice([1, 2, 3], p=[0.45, 0.35, 0.2]))
+    radii = [short * rng.uniform(0.15, 0.33)] + [short * rng.uniform(0.05, 0.16) for _ in range(n_obj - 1)]
+    for radius in radii:
+        layer = _object_layer(rng, h, w, radius, s)
+        x, y, bw, bh = cv2.boundingRect(layer.alpha)
+        if bw == 0 or bh == 0:
+            continue
+        a = layer.alpha[y:y + bh, x:x + bw].astype(np.float32) * np.float32(1.0 / 255.0)
+        tex = _object_texture(rng, bh, bw, s)
+        roi = image[y:y + bh, x:x + bw]
+        roi[...] = cv2.blendLinear(roi, tex, 1.0 - a, a)
+        np.maximum(mask, layer.mask, out=mask)  # layers are drawn with LINE_8 in {0, 255}: the mask stays binary
+
+    # a little sensor grain over everything
+    grain = rng.uniform(0.0, 0.02)
+    if grain > 0.004:
+        image = _luminance_offset(image, rng.standard_normal((h, w), dtype=np.float32), grain)
+    return image, mask
+
+
+def generate_split(split: str, count: int, min_side: int = 1200, max_side: int = 2048,
+                   start: int = 0) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """Yield ``(name, image, mask)`` for scenes ``start .. start+count-1`` of ``split``."""
+    for index in range(int(start), int(start) + int(count)):
+        image, mask = generate_scene(scene_seed(split, index), min_side, max_side)
+        yield scene_name(split, index), image, mask
+
+
+def _write_one(args) -> tuple[str, str]:
+    out_dir, split, index, min_side, max_side, quality, overwrite = args
+    name = scene_name(split, index)
+    img_path = os.path.join(out_dir, "images", name + ".jpg")
+    mask_path = os.path.join(out_dir, "masks", name + ".png")
+    if overwrite or not (os.path.exists(img_path) and os.path.exists(mask_path)):
+        image, mask = generate_scene(scene_seed(split, index), min_side, max_side)
+        if not cv2.imwrite(img_path, cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)]):
+            raise OSError(f"could not write {img_path}")
+        if not cv2.imwrite(mask_path, mask):
+            raise OSError(f"could not write {mask_path}")
+    return img_path, mask_path
+
+
+def save_scene_files(out_dir: str, split: str, count: int, min_side: int = 1200, max_side: int = 2048,
+                     start: int = 0, jpeg_quality: int = 95, overwrite: bool = True,
+                     num_workers: int = 1) -> list[tuple[str, str]]:
+    """Write scenes as a folder data set: ``out_dir/images/<name>.jpg`` and ``out_dir/masks/<name>.png``.
+
+    Returns the ``(image_path, mask_path)`` pairs in index order. With ``overwrite=False`` existing pairs are
+    kept (generation is deterministic, so they are the same scenes). ``num_workers > 1`` uses processes.
+    """
+    os.makedirs(os.path.join(out_dir, "images"), exist_ok=True)
+    os.makedirs(os.path.join(out_dir, "masks"), exist_ok=True)
+    _canonical_split(split)
+    jobs = [(out_dir, split, i, min_side, max_side, jpeg_quality, overwrite)
+            for i in range(int(start), int(start) + int(count))]
+    if int(num_workers) > 1 and len(jobs) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=int(num_workers)) as pool:
+            return list(pool.map(_write_one, jobs))
+    return [_write_one(j) for j in jobs]
+
+
+def thin_structure_mask(mask: np.ndarray, kernel_size: int = 5) -> np.ndarray:
+    """Boolean map of mask pixels that a morphological opening with a ``kernel_size`` square removes:
+    the structures thinner than ``kernel_size`` px (wires, hairs, spikes, thin rims)."""
+    binary = (np.asarray(mask) > 127).astype(np.uint8)
+    kernel = np.ones((kernel_size, kernel_size), np.uint8)
+    opened = cv2.morphologyEx(binary, cv2.MORPH_OPEN, kernel)
+    return (binary > 0) & (opened == 0)

@@ -1,0 +1,91 @@
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from hrsod_tf.config import get_preset
+from hrsod_tf.inference import VARIANTS, SaliencyPipeline, glfn_tiled
+from hrsod_tf.models import build_glfn, build_gsn, build_lrn
+from hrsod_tf.models.glfn import receptive_field_radius
+
+TINY = get_preset("tiny")
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    keras_seed = 3
+    tf.keras.utils.set_random_seed(keras_seed)
+    return SaliencyPipeline(TINY, build_gsn(TINY.model), build_lrn(TINY.model), build_glfn(TINY.model))
+
+
+def _image(height, width, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("height,width", [(101, 67), (33, 301), (517, 41), (1, 1), (64, 64)])
+def test_every_variant_returns_a_map_of_the_input_size(pipeline, height, width):
+    maps = pipeline.predict_variants(_image(height, width), VARIANTS)
+    for variant, saliency in maps.items():
+        assert saliency.shape == (height, width, 1), variant
+        assert saliency.dtype == tf.float32
+        assert 0.0 <= float(tf.reduce_min(saliency)) and float(tf.reduce_max(saliency)) <= 1.0
+
+
+def test_lrn_variants_equal_gsn_outside_the_uncertain_region(pipeline):
+    # A coarse map with an uncertain band (0.5) between a salient (0.95) and a background (0.02) part.
+    coarse = np.full((180, 240, 1), 0.02, np.float32)
+    coarse[:, 120:] = 0.95
+    coarse[:, 100:140] = 0.5
+    coarse = tf.constant(coarse)
+    image = tf.constant(_image(180, 240, seed=1))
+    uncertain = pipeline.attention(coarse).numpy()
+    for sampler in ("aps", "rps", "dense"):
+        fused = pipeline.refine(image, coarse, pipeline.boxes(coarse, sampler)).numpy()
+        np.testing.assert_array_equal(fused[~uncertain], coarse.numpy()[~uncertain], err_msg=sampler)
+        if sampler == "aps":  # APS covers every uncertain pixel, so the LRN decides them all.
+            assert (fused[uncertain] != 0.5).all()
+
+
+def test_a_map_with_no_uncertain_pixel_is_left_as_the_gsn_gave_it(pipeline):
+    coarse = tf.ones([50, 70, 1]) * 0.99
+    image = tf.constant(_image(50, 70))
+    fused = pipeline.refine(image, coarse, pipeline.boxes(coarse, "aps"))
+    np.testing.assert_array_equal(fused.numpy(), coarse.numpy())
+
+
+@pytest.mark.parametrize("height,width,tile", [(300, 200, 64), (97, 131, 32)])
+def test_tiled_glfn_equals_untiled(height, width, tile):
+    glfn = build_glfn(TINY.model)
+    image = tf.constant(_image(height, width, seed=2))
+    fused = tf.random.stateless_uniform([height, width, 1], (1, 2))
+    whole = glfn([tf.cast(image, tf.float32)[tf.newaxis], fused[tf.newaxis]])[0, :, :, 1:]
+    tiled = glfn_tiled(glfn, image, fused, tile, receptive_field_radius(TINY.model))
+    assert float(tf.reduce_max(tf.abs(whole - tiled))) < 1e-4
+
+
+def test_pipeline_tiles_the_glfn_above_its_pixel_budget(pipeline):
+    image = _image(150, 210, seed=4)
+    untiled = pipeline.predict(image, "full").numpy()
+    small_budget = dataclasses.replace(
+        TINY, inference=dataclasses.replace(TINY.inference, glfn_max_pixels=64 * 64, glfn_tile_size=48)
+    )
+    tiled = SaliencyPipeline(small_budget, pipeline.gsn, pipeline.lrn, pipeline.glfn).predict(image, "full")
+    assert np.abs(tiled.numpy() - untiled).max() < 1e-4
+
+
+def test_random_boxes_are_as_many_and_as_large_as_aps_boxes(pipeline):
+    coarse = tf.random.stateless_uniform([300, 400, 1], (5, 6))
+    aps, rps = pipeline.boxes(coarse, "aps").numpy(), pipeline.boxes(coarse, "rps").numpy()
+    assert aps.shape == rps.shape and len(aps) > 0
+    np.testing.assert_array_equal(aps[:, 2:] - aps[:, :2], rps[:, 2:] - rps[:, :2])
+    assert (rps[:, :2] >= 0).all() and (rps[:, 2] <= 300).all() and (rps[:, 3] <= 400).all()
+
+
+def test_unknown_or_untrained_variants_say_what_to_do():
+    gsn_only = SaliencyPipeline(TINY, build_gsn(TINY.model))
+    with pytest.raises(ValueError, match="known: gsn"):
+        gsn_only.predict(_image(32, 32), "crf")
+    with pytest.raises(ValueError, match="--stage lrn"):
+        gsn_only.predict(_image(32, 32), "gsn+aps+lrn")
+    assert gsn_only.predict(_image(32, 48), "gsn").shape == (32, 48, 1)
