@@ -1,0 +1,331 @@
+"""Data sources: where the training pipelines and `evaluate.py` get (image, mask) examples from.
+
+Every source yields examples with one contract (`EXAMPLE_SIGNATURE`)::
+
+    {"image": uint8 HxWx3 RGB, "mask": uint8 HxWx1 in {0, 255}, "image/filename": str}
+
+at the images' own (variable) sizes. A source is named by one string, the value of ``--dataset``:
+
+=====================================================  =========================================================
+spec                                                    source
+=====================================================  =========================================================
+``hrsod``, ``davis_s``, ``hrsod_synthetic[/tiny]``      a TFDS data set built with ``tfds build`` (see
+``tfds:NAME[/CONFIG][:VERSION]``                        ``datasets/README.md``), read from ``data_dir``
+``folders:IMAGES_DIR,MASKS_DIR``                        one pair of folders, paired by file stem: the split
+                                                        ``all``; asking for any other split (``train``, ``test``)
+                                                        serves ``all`` too, with a warning saying so
+``folders:IMAGES_DIR,MASKS_DIR;holdout=0.1``            the same, split into ``train`` and a deterministic
+                                                        ``test`` fraction (by a hash of each file stem)
+``folders:train=IMG_DIR,MASK_DIR;test=IMG_DIR,MASK_DIR``  named splits, one pair of folders each (any names)
+``folders:ROOT``                                        one folder holding an image folder and a mask folder,
+                                                        whatever their names (``Imgs``/``Mask``, ...)
+``synthetic`` / ``synthetic:PRESET``                    the built-in synthetic set, generated in memory (no
+                                                        TFDS build), sized by ``data_config`` or by the preset
+=====================================================  =========================================================
+
+Commas separate the image folder from the mask folder and semicolons separate splits, so folder names
+must not contain those two characters. Bad examples (no mask, unreadable, mask of another size) are
+skipped, each logged by file name, and a summary with counts is logged at the end of every pass.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+import logging
+import os
+import pathlib
+import sys
+import textwrap
+from typing import Any, Iterator
+
+import numpy as np
+import tensorflow as tf
+
+from hrsod_tf.data import readers
+
+logger = logging.getLogger(__name__)
+
+EXAMPLE_SIGNATURE = {
+    "image": tf.TensorSpec((None, None, 3), tf.uint8),
+    "mask": tf.TensorSpec((None, None, 1), tf.uint8),
+    "image/filename": tf.TensorSpec((), tf.string),
+}
+TFDS_NAMES = ("hrsod", "davis_s", "hrsod_synthetic")
+MANUAL_TFDS_NAMES = ("hrsod", "davis_s")
+# The TFDS builders live in `<repo>/datasets/<name>/<name>_dataset_builder.py` (TFDS's folder layout).
+DATASETS_DIR = pathlib.Path(__file__).resolve().parents[2] / "datasets"
+
+
+def sod_features():
+    """The TFDS features of the three builders: the example contract above, as stored on disk."""
+    import tensorflow_datasets as tfds
+
+    return tfds.features.FeaturesDict({
+        "image": tfds.features.Image(shape=(None, None, 3), dtype=np.uint8),
+        "mask": tfds.features.Image(shape=(None, None, 1), dtype=np.uint8, encoding_format="png"),
+        "image/filename": tfds.features.Text(),
+    })
+
+
+# --------------------------------------------------------------------------------------------------
+# Helpers shared by the TFDS builders of `datasets/` (one place for pairing, reading and reporting)
+
+
+class ManualDownloadError(readers.DataError):
+    """The files of a manually downloaded data set are missing; the message says what and where."""
+
+
+def manual_download_error(dataset: str, problem: str, instructions: str) -> ManualDownloadError:
+    """Builds the error for missing manual files; uncaught, it prints only its message (no traceback)."""
+    _install_concise_excepthook()
+    return ManualDownloadError(f"{dataset}: {problem}\n\n{textwrap.dedent(instructions).strip()}\n")
+
+
+def _install_concise_excepthook() -> None:
+    """`tfds build` would print a long traceback above the instructions: print just the message instead."""
+    previous = sys.excepthook
+    if getattr(previous, "_hrsod_concise", False):
+        return
+
+    def hook(exc_type, exc, tb):
+        if issubclass(exc_type, ManualDownloadError):
+            print(f"\nERROR: {exc}", file=sys.stderr)
+        else:
+            previous(exc_type, exc, tb)
+
+    hook._hrsod_concise = True
+    sys.excepthook = hook
+
+
+def manual_dir(dl_manager, dataset: str, instructions: str):
+    """`dl_manager.manual_dir`, or a `ManualDownloadError` saying which folder is missing or empty."""
+    try:
+        return dl_manager.manual_dir
+    except AssertionError:
+        where = getattr(dl_manager, "_manual_dir", None) or "<data_dir>/downloads/manual"
+        raise manual_download_error(
+            dataset, f"the manual download folder {where} does not exist or is empty.", instructions) from None
+
+
+def generate_sod_examples(pairing: readers.PairingReport, split: str):
+    """`_generate_examples` of the builders: (stem, example) for good pairs; bad ones skipped and reported.
+
+    JPEG/PNG images that need no conversion are stored as their original bytes (no re-encoding loss);
+    converted ones (grayscale, RGBA, 16-bit, EXIF-rotated, other formats) are stored as PNG.
+    """
+    yield from readers.iter_examples(pairing, split, keep_original_bytes=True)
+
+
+class DataSource(abc.ABC):
+    """Examples of a data set, by split (see the module docstring for the example contract)."""
+
+    name: str
+
+    @property
+    @abc.abstractmethod
+    def splits(self) -> tuple[str, ...]:
+        """The split names this source has."""
+
+    @abc.abstractmethod
+    def num_examples(self, split: str) -> int:
+        """Number of examples of `split` (for folders: pairs found, before unreadable files are skipped)."""
+
+    @abc.abstractmethod
+    def as_tf_dataset(self, split: str) -> tf.data.Dataset:
+        """A `tf.data.Dataset` of example dicts (decoded, variable size, uint8), in a fixed order."""
+
+    def examples(self, split: str) -> Iterator[dict]:
+        """The examples of `split` as numpy dicts (``image/filename`` as `str`)."""
+        for ex in self.as_tf_dataset(split).as_numpy_iterator():
+            yield {**ex, "image/filename": ex["image/filename"].decode("utf-8")}
+
+    def _check_split(self, split: str) -> str:
+        if split not in self.splits:
+            raise ValueError(f"data set {self.name!r} has no split {split!r}; its splits: {', '.join(self.splits)}")
+        return split
+
+
+class _GeneratorSource(DataSource):
+    """A source whose examples come from a Python generator of numpy example dicts."""
+
+    @abc.abstractmethod
+    def _generate(self, split: str) -> Iterator[dict]:
+        """Yields numpy example dicts of `split`."""
+
+    def examples(self, split: str) -> Iterator[dict]:
+        return self._generate(self._check_split(split))
+
+    def as_tf_dataset(self, split: str) -> tf.data.Dataset:
+        split = self._check_split(split)
+        return tf.data.Dataset.from_generator(lambda: self._generate(split), output_signature=EXAMPLE_SIGNATURE)
+
+
+class FolderSource(_GeneratorSource):
+    """Image and mask folders paired by file stem; one (image_dir, mask_dir) per split, or a held-out fraction."""
+
+    def __init__(self, split_dirs: dict[str, tuple[Any, Any]], holdout: float | None = None, name: str = "folders"):
+        self.name = name
+        self._pairings: dict[str, readers.PairingReport] = {}
+        for split, (image_dir, mask_dir) in split_dirs.items():
+            self._pairings[split] = readers.pair_by_stem(image_dir, mask_dir)
+        if holdout is not None:
+            if set(self._pairings) != {"all"} or not 0.0 < holdout < 1.0:
+                raise ValueError(f"holdout={holdout}: needs one pair of folders and a fraction between 0 and 1")
+            self._pairings = _split_holdout(self._pairings["all"], holdout)
+        self._warned: set[str] = set()
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        return tuple(self._pairings)
+
+    def _check_split(self, split: str) -> str:
+        if split not in self._pairings and tuple(self._pairings) == ("all",):
+            if split not in self._warned:
+                self._warned.add(split)
+                logger.warning(
+                    "%s: no separate %r split was given, so all %d pairs are used as %r "
+                    "(use ';holdout=0.1' or 'train=...;test=...' to keep test images out of training)",
+                    self.name, split, len(self._pairings["all"].pairs), split)
+            return "all"
+        return super()._check_split(split)
+
+    def num_examples(self, split: str) -> int:
+        return len(self._pairings[self._check_split(split)].pairs)
+
+    def _generate(self, split: str) -> Iterator[dict]:
+        for _, example in readers.iter_examples(self._pairings[split], f"{self.name}/{split}"):
+            yield example
+
+
+def _split_holdout(pairing: readers.PairingReport, fraction: float) -> dict[str, readers.PairingReport]:
+    test_stems = readers.holdout_split([stem for stem, _, _ in pairing.pairs], fraction)
+    train = readers.PairingReport([p for p in pairing.pairs if p[0] not in test_stems],
+                                  pairing.images_without_mask, pairing.masks_without_image, pairing.duplicates)
+    test = readers.PairingReport([p for p in pairing.pairs if p[0] in test_stems])
+    return {"train": train, "test": test}
+
+
+class SyntheticSource(_GeneratorSource):
+    """The built-in synthetic high-resolution set, generated in memory (deterministic per split and index)."""
+
+    def __init__(self, data_config=None):
+        from hrsod_tf import config as config_lib
+
+        self.name = "synthetic"
+        self.data_config = data_config or config_lib.DataConfig()
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        return ("train", "test")
+
+    def num_examples(self, split: str) -> int:
+        split = self._check_split(split)
+        cfg = self.data_config
+        return cfg.synthetic_train_size if split == "train" else cfg.synthetic_test_size
+
+    def _generate(self, split: str) -> Iterator[dict]:
+        from hrsod_tf.data import synthetic
+
+        cfg = self.data_config
+        for name, image, mask in synthetic.generate_split(
+                split, self.num_examples(split), cfg.synthetic_min_side, cfg.synthetic_max_side):
+            yield {"image": image, "mask": mask[..., None], "image/filename": f"{name}.png"}
+
+
+class TFDSSource(DataSource):
+    """A data set prepared by TFDS (``tfds build``), read from `data_dir`."""
+
+    def __init__(self, name: str, data_dir: str | None = None):
+        import tensorflow_datasets as tfds
+
+        self.name = name
+        base = name.split("/")[0].split(":")[0]
+        if base in TFDS_NAMES:
+            register_builders()
+        self._builder = tfds.builder(name, data_dir=data_dir)
+        if not self._builder.is_prepared():
+            if base in MANUAL_TFDS_NAMES:
+                raise readers.DataError(
+                    f"TFDS data set {name!r} is not built in {self._builder.data_dir}. Build it first "
+                    f"(see datasets/README.md):\n  cd datasets && tfds build {base} --manual_dir DOWNLOADS "
+                    f"--data_dir {data_dir or '~/tensorflow_datasets'}\n"
+                    "or pass the folders directly: --dataset folders:IMAGES_DIR,MASKS_DIR")
+            logger.info("preparing TFDS data set %s in %s", name, self._builder.data_dir)
+            self._builder.download_and_prepare()
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        return tuple(self._builder.info.splits)
+
+    def num_examples(self, split: str) -> int:
+        return self._builder.info.splits[self._check_split(split)].num_examples
+
+    def as_tf_dataset(self, split: str) -> tf.data.Dataset:
+        ds = self._builder.as_dataset(split=self._check_split(split), shuffle_files=False)
+        keys = tuple(EXAMPLE_SIGNATURE)
+        return ds.map(lambda ex: {k: ex[k] for k in keys}, num_parallel_calls=tf.data.AUTOTUNE,
+                      deterministic=True)
+
+
+def register_builders() -> None:
+    """Imports the TFDS builders of `datasets/` so that `tfds.builder("hrsod")` etc. find them."""
+    if not DATASETS_DIR.is_dir():
+        return  # installed without the repository: tfds can still read data sets already built
+    if str(DATASETS_DIR) not in sys.path:
+        sys.path.append(str(DATASETS_DIR))
+    for name in TFDS_NAMES:
+        importlib.import_module(f"{name}.{name}_dataset_builder")
+
+
+def _parse_dir_pair(text: str, spec: str) -> tuple[str, str]:
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 2 or not all(parts):
+        raise ValueError(f"in --dataset {spec!r}: expected IMAGES_DIR,MASKS_DIR, got {text!r}")
+    return parts[0], parts[1]
+
+
+def _folder_source(body: str, spec: str) -> FolderSource:
+    split_dirs, holdout = {}, None
+    for part in filter(None, (p.strip() for p in body.split(";"))):
+        key, sep, value = part.partition("=")
+        if sep and key.strip() == "holdout":
+            holdout = float(value)
+        elif sep and "," not in key:
+            split_dirs[key.strip()] = _parse_dir_pair(value, spec)
+        elif "," in part:
+            split_dirs["all"] = _parse_dir_pair(part, spec)
+        else:
+            split_dirs["all"] = readers.find_image_and_mask_dirs(os.path.expanduser(part))
+    if not split_dirs:
+        raise ValueError(f"--dataset {spec!r} names no folders; expected folders:IMAGES_DIR,MASKS_DIR")
+    split_dirs = {k: tuple(os.path.expanduser(os.fspath(d)) if isinstance(d, str) else d for d in v)
+                  for k, v in split_dirs.items()}
+    return FolderSource(split_dirs, holdout=holdout, name=spec)
+
+
+def resolve_data_source(spec: str, data_dir: str | None = None, data_config=None) -> DataSource:
+    """Returns the data source named by `spec` (see the module docstring for the syntax).
+
+    Args:
+        spec: the value of ``--dataset``.
+        data_dir: TFDS data directory (None: TFDS's default, ``~/tensorflow_datasets``).
+        data_config: a `hrsod_tf.config.DataConfig` sizing the in-memory synthetic set.
+    """
+    kind, sep, body = spec.partition(":")
+    if sep and kind == "folders":
+        return _folder_source(body, spec)
+    if kind == "synthetic":
+        if body:
+            from hrsod_tf import config as config_lib
+
+            data_config = config_lib.get_preset(body).data
+        return SyntheticSource(data_config)
+    if sep and kind == "tfds":
+        return TFDSSource(body, data_dir)
+    if spec.split("/")[0].split(":")[0] in TFDS_NAMES:
+        return TFDSSource(spec, data_dir)
+    raise ValueError(
+        f"unknown --dataset {spec!r}: expected one of {', '.join(TFDS_NAMES)}, tfds:NAME, "
+        "folders:IMAGES_DIR,MASKS_DIR (optionally ;holdout=FRACTION), folders:train=IMG,MASK;test=IMG,MASK, "
+        "folders:ROOT, synthetic or synthetic:PRESET")

@@ -1,0 +1,368 @@
+"""Evaluate folders (or in-memory arrays) of saliency maps against ground-truth masks.
+
+Folders are paired by file stem, whatever the extensions (``0001.png`` map for a ``0001.jpg``-named GT stem,
+etc.). The GT folder drives the evaluation: each GT needs a map; a missing or unreadable map is listed by name
+and left out (or, with ``strict=True``, is an error). A map of another size than its GT is resized to the GT with
+bilinear interpolation, as the SOD toolboxes do.
+
+Result JSON schema (:meth:`EvaluationResult.to_dict`)::
+
+    {"num_images": N, "num_missing": M, "num_unreadable": U, "missing": [stems], "unreadable": [file names],
+     "metrics": {RESULT_KEYS: float or null}, "pr_curve": {"thresholds": [...], "precision": [...],
+     "recall": [...]}}
+
+No TensorFlow here: numpy, OpenCV, tqdm and :mod:`hrsod_tf.metrics`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm.auto import tqdm
+
+from hrsod_tf.metrics import PRCurve, SODEvaluator
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "EvaluationError",
+    "EvaluationResult",
+    "list_images",
+    "read_map",
+    "read_mask",
+    "resize_to",
+    "evaluate_arrays",
+    "evaluate_folders",
+    "format_table",
+    "write_json",
+]
+
+#: File extensions recognised as images (lower case).
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
+
+# When two files share a stem, the lossless one wins.
+_EXTENSION_RANK = {ext: i for i, ext in enumerate(IMAGE_EXTENSIONS)}
+
+#: Columns of :func:`format_table`: (result key, header, format).
+TABLE_COLUMNS = (
+    ("Fbeta_max_dataset_pr", "maxF(PR)", "{:.3f}"),
+    ("Fbeta_max", "maxF", "{:.3f}"),
+    ("Fbeta_mean", "meanF", "{:.3f}"),
+    ("Fbeta_adaptive", "adpF", "{:.3f}"),
+    ("weighted_F", "wF", "{:.3f}"),
+    ("S_measure", "S", "{:.3f}"),
+    ("E_measure_max", "maxE", "{:.3f}"),
+    ("E_measure_mean", "meanE", "{:.3f}"),
+    ("E_measure_adaptive", "adpE", "{:.3f}"),
+    ("MAE", "MAE", "{:.4f}"),
+    ("BDE", "BDE", "{:.2f}"),
+    ("mBA", "mBA", "{:.3f}"),
+)
+
+
+class EvaluationError(RuntimeError):
+    """A clean, user-facing evaluation failure (missing folder, no pairs, strict mode violations).
+
+    Attributes:
+        missing: stems of GT masks without a prediction.
+        unreadable: names of files that could not be read.
+    """
+
+    def __init__(self, message: str, *, missing: Iterable[str] = (), unreadable: Iterable[str] = ()):
+        super().__init__(message)
+        self.missing = list(missing)
+        self.unreadable = list(unreadable)
+
+
+@dataclasses.dataclass
+class EvaluationResult:
+    """The outcome of evaluating one method on one dataset.
+
+    Attributes:
+        num_images: number of (map, GT) pairs evaluated.
+        metrics: the dict of :func:`SODEvaluator.results` (keys :data:`hrsod_tf.metrics.RESULT_KEYS`).
+        pr_curve: the dataset-mean precision-recall curve.
+        missing: stems of GTs that have no map.
+        unreadable: file names (map or GT) that exist but could not be decoded.
+    """
+
+    num_images: int
+    metrics: dict[str, float]
+    pr_curve: PRCurve
+    missing: list[str] = dataclasses.field(default_factory=list)
+    unreadable: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def num_missing(self) -> int:
+        return len(self.missing)
+
+    @property
+    def num_unreadable(self) -> int:
+        return len(self.unreadable)
+
+    def to_dict(self) -> dict:
+        """The JSON schema of the module docstring; NaN metrics become ``None`` (JSON null)."""
+        return {
+            "num_images": self.num_images,
+            "num_missing": self.num_missing,
+            "num_unreadable": self.num_unreadable,
+            "missing": list(self.missing),
+            "unreadable": list(self.unreadable),
+            "metrics": {k: _json_float(v) for k, v in self.metrics.items()},
+            "pr_curve": {k: [_json_float(x) for x in v] for k, v in self.pr_curve.to_dict().items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "EvaluationResult":
+        """Inverse of :meth:`to_dict` (null metrics come back as NaN)."""
+        nan_if_none = lambda v: math.nan if v is None else float(v)  # noqa: E731
+        curve = {k: [nan_if_none(x) for x in v] for k, v in data["pr_curve"].items()}
+        return cls(
+            num_images=int(data["num_images"]),
+            metrics={k: nan_if_none(v) for k, v in data["metrics"].items()},
+            pr_curve=PRCurve.from_dict(curve),
+            missing=list(data.get("missing", [])),
+            unreadable=list(data.get("unreadable", [])),
+        )
+
+
+def _json_float(value):
+    value = float(value)
+    return None if math.isnan(value) or math.isinf(value) else value
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+
+def list_images(folder: str | os.PathLike) -> dict[str, Path]:
+    """Map file stem -> path for the image files directly inside ``folder`` (sorted by stem).
+
+    Raises:
+        EvaluationError: if ``folder`` is not a directory.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise EvaluationError(f"not a directory: {folder}")
+    found: dict[str, Path] = {}
+    for path in folder.iterdir():
+        ext = path.suffix.lower()
+        if ext not in _EXTENSION_RANK or not path.is_file():
+            continue
+        old = found.get(path.stem)
+        if old is None or _EXTENSION_RANK[ext] < _EXTENSION_RANK[old.suffix.lower()]:
+            found[path.stem] = path
+    return dict(sorted(found.items()))
+
+
+def _read_gray(path: Path) -> np.ndarray | None:
+    # imdecode(fromfile) rather than imread: it copes with non-ASCII paths on every platform.
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError:
+        return None
+    if data.size == 0:
+        return None
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        return None
+    if img.ndim == 3:
+        if img.shape[2] == 1:
+            img = img[:, :, 0]
+        else:
+            code = cv2.COLOR_BGRA2GRAY if img.shape[2] == 4 else cv2.COLOR_BGR2GRAY
+            img = cv2.cvtColor(img, code)
+    return img
+
+
+def read_map(path: str | os.PathLike) -> np.ndarray | None:
+    """Read a saliency map as a grayscale (H, W) array, or ``None`` if it cannot be decoded.
+
+    8-bit maps come back as uint8 0..255; 16-bit maps as float64 in [0, 1] (value / 65535, no precision lost);
+    floating-point TIFFs are clipped to [0, 1]. Colour maps are converted to gray.
+    """
+    img = _read_gray(Path(path))
+    if img is None:
+        return None
+    if img.dtype == np.uint8:
+        return img
+    if img.dtype == np.uint16:
+        return img.astype(np.float64) / 65535.0
+    return np.clip(img.astype(np.float64), 0.0, 1.0)
+
+
+def read_mask(path: str | os.PathLike) -> np.ndarray | None:
+    """Read a GT mask as (H, W) uint8 (16-bit masks scaled to 8 bits), or ``None`` if it cannot be decoded."""
+    img = _read_gray(Path(path))
+    if img is None:
+        return None
+    if img.dtype == np.uint16:
+        return np.round(img / 257.0).astype(np.uint8)
+    if img.dtype != np.uint8:
+        return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
+    return img
+
+
+def resize_to(pred: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Resize a (h, w) map to ``shape`` = (H, W) with bilinear interpolation, keeping its dtype range."""
+    if pred.shape[:2] == tuple(shape):
+        return pred
+    height, width = shape
+    src = pred if pred.dtype == np.uint8 else pred.astype(np.float32)
+    out = cv2.resize(src, (width, height), interpolation=cv2.INTER_LINEAR)
+    return out if pred.dtype == np.uint8 else np.clip(out.astype(np.float64), 0.0, 1.0)
+
+
+# ------------------------------------------------------------------------------------------- evaluating
+
+
+def evaluate_arrays(
+    pairs: Iterable[tuple[np.ndarray, np.ndarray]],
+    *,
+    boundary: bool = True,
+    progress: bool = False,
+    total: int | None = None,
+    desc: str = "evaluating",
+) -> EvaluationResult:
+    """Evaluate in-memory (pred, gt) pairs, e.g. straight from the inference pipeline.
+
+    Args:
+        pairs: iterable of ``(pred, gt)``: pred (h, w) uint8 0..255 or float in [0, 1], resized to the GT when
+            its size differs; gt (H, W) uint8 (binarised > 128) or bool.
+        boundary: compute BDE and mBA (the slow metrics at high resolution).
+        progress: show a tqdm bar; ``total`` is its length if ``pairs`` has no ``len``.
+
+    Returns:
+        An :class:`EvaluationResult` with no missing or unreadable entries.
+    """
+    evaluator = SODEvaluator(boundary=boundary)
+    for pred, gt in tqdm(pairs, total=total, desc=desc, disable=not progress, unit="img"):
+        gt = np.asarray(gt)
+        evaluator.step(resize_to(np.asarray(pred), gt.shape[:2]), gt)
+    return EvaluationResult(evaluator.num_images, evaluator.results(), evaluator.pr_curve())
+
+
+def evaluate_folders(
+    pred_dir: str | os.PathLike,
+    gt_dir: str | os.PathLike,
+    *,
+    strict: bool = False,
+    boundary: bool = True,
+    progress: bool = True,
+    desc: str | None = None,
+) -> EvaluationResult:
+    """Evaluate the maps in ``pred_dir`` against the masks in ``gt_dir``, paired by file stem.
+
+    Maps without a GT are ignored. GTs without a map are listed in ``missing`` (by stem); maps or GTs that exist
+    but cannot be decoded are listed in ``unreadable`` (by file name). Both are skipped unless ``strict``.
+
+    Raises:
+        EvaluationError: a folder does not exist, the GT folder has no images, ``strict`` and something is
+            missing or unreadable, or no pair at all could be evaluated.
+    """
+    preds = list_images(pred_dir)
+    gts = list_images(gt_dir)
+    if not gts:
+        raise EvaluationError(f"no images in the ground-truth folder {gt_dir}")
+    missing = [stem for stem in gts if stem not in preds]
+    if strict and missing:
+        raise EvaluationError(_problem_message(missing, []), missing=missing)
+
+    unreadable: list[str] = []
+
+    def pairs():
+        for stem, gt_path in gts.items():
+            if stem not in preds:
+                continue
+            gt = read_mask(gt_path)
+            pred = read_map(preds[stem])
+            if gt is None or pred is None:
+                unreadable.extend(p.name for p, a in ((preds[stem], pred), (gt_path, gt)) if a is None)
+                if strict:
+                    raise EvaluationError(_problem_message(missing, unreadable), missing=missing, unreadable=unreadable)
+                continue
+            yield pred, gt
+
+    result = evaluate_arrays(
+        pairs(),
+        boundary=boundary,
+        progress=progress,
+        total=len(gts) - len(missing),
+        desc=desc or Path(pred_dir).name,
+    )
+    result.missing, result.unreadable = missing, unreadable
+    if result.num_images == 0:
+        raise EvaluationError(
+            f"no map in {pred_dir} could be paired with a mask in {gt_dir}: " + _problem_message(missing, unreadable),
+            missing=missing,
+            unreadable=unreadable,
+        )
+    return result
+
+
+def _problem_message(missing: list[str], unreadable: list[str], limit: int = 10) -> str:
+    def listing(names):
+        shown = ", ".join(names[:limit])
+        return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
+
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing map(s): {listing(missing)}")
+    if unreadable:
+        parts.append(f"{len(unreadable)} unreadable file(s): {listing(unreadable)}")
+    return "; ".join(parts) or "nothing to evaluate"
+
+
+# ---------------------------------------------------------------------------------------------- reports
+
+
+def _as_result(value: EvaluationResult | Mapping) -> EvaluationResult:
+    return value if isinstance(value, EvaluationResult) else EvaluationResult.from_dict(value)
+
+
+def format_table(results: Mapping[str, EvaluationResult | Mapping], columns=TABLE_COLUMNS) -> str:
+    """A plain-text table, one row per method / variant.
+
+    Args:
+        results: name -> :class:`EvaluationResult` (or its ``to_dict()``), in row order.
+        columns: (result key, header, format) triples; the default shows every metric.
+
+    Returns:
+        The table as a string (no trailing newline). NaN values print as ``-``.
+    """
+    header = ["method", "N"] + [title for _, title, _ in columns]
+    rows = [header]
+    for name, value in results.items():
+        res = _as_result(value)
+        cells = [str(name), str(res.num_images)]
+        for key, _, fmt in columns:
+            v = res.metrics.get(key, math.nan)
+            cells.append("-" if v is None or math.isnan(v) else fmt.format(v))
+        rows.append(cells)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+
+    def line(cells):
+        # Method names left-aligned, numbers right-aligned.
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    out = [line(rows[0]), "  ".join("-" * w for w in widths)] + [line(r) for r in rows[1:]]
+    notes = [
+        f"{name}: {res.num_missing} missing, {res.num_unreadable} unreadable"
+        for name, res in ((n, _as_result(v)) for n, v in results.items())
+        if res.num_missing or res.num_unreadable
+    ]
+    return "\n".join(out + notes)
+
+
+def write_json(results: Mapping[str, EvaluationResult | Mapping], path: str | os.PathLike) -> Path:
+    """Write ``{name: result.to_dict()}`` for several methods / variants to ``path`` (parents created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {name: _as_result(value).to_dict() for name, value in results.items()}
+    path.write_text(json.dumps(payload, indent=1, allow_nan=False) + "\n")
+    return path

@@ -1,0 +1,130 @@
+"""Figures for evaluation reports: PR curves of several methods, and a grid of example predictions.
+
+matplotlib with the non-interactive Agg backend (servers and CI have no display); every function writes a PNG
+and returns its path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # before pyplot: no display is needed or wanted
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from hrsod_tf.metrics import BETA2, PRCurve  # noqa: E402
+
+__all__ = ["plot_pr_curves", "plot_example_grid"]
+
+
+def _curve_of(value) -> PRCurve:
+    """Accept a PRCurve, an EvaluationResult (``.pr_curve``) or either's dict form."""
+    if isinstance(value, PRCurve):
+        return value
+    if hasattr(value, "pr_curve"):
+        return value.pr_curve
+    if isinstance(value, Mapping):
+        return PRCurve.from_dict(value.get("pr_curve", value))
+    raise TypeError(f"cannot read a PR curve from {type(value).__name__}")
+
+
+def plot_pr_curves(
+    curves: Mapping[str, object],
+    path: str | os.PathLike,
+    *,
+    title: str | None = None,
+    dpi: int = 150,
+) -> Path:
+    """Plot the dataset-mean precision-recall curves of several methods in one figure.
+
+    Args:
+        curves: method name -> :class:`~hrsod_tf.metrics.PRCurve`, :class:`~hrsod_tf.evaluation.EvaluationResult`
+            or the dict form of either; plotted in this order. The legend shows each curve's max F-measure.
+        path: output PNG file (parent folders are created).
+        title: optional figure title, e.g. the dataset name.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    for name, value in curves.items():
+        curve = _curve_of(value)
+        fmax = np.nanmax(curve.fbeta(BETA2)) if np.isfinite(curve.precision).any() else float("nan")
+        ax.plot(curve.recall, curve.precision, linewidth=1.6, label=f"{name} (maxF {fmax:.3f})")
+    ax.set_xlabel("Recall")
+    ax.set_ylabel("Precision")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
+def plot_example_grid(
+    images: Sequence[np.ndarray],
+    gts: Sequence[np.ndarray],
+    maps: Mapping[str, Sequence[np.ndarray]],
+    path: str | os.PathLike,
+    *,
+    row_labels: Sequence[str] | None = None,
+    cell_inches: float = 2.2,
+    dpi: int = 120,
+) -> Path:
+    """A grid of examples: one row per image; columns image, GT, then each method's map.
+
+    Args:
+        images: N RGB images, (H, W, 3) uint8 (or (H, W) gray).
+        gts: N masks, (H, W) uint8 or bool.
+        maps: method name -> N saliency maps, (h, w) uint8 0..255 or float in [0, 1]; columns in this order.
+        path: output PNG file (parent folders are created).
+        row_labels: optional N labels (e.g. file stems) written at the left of each row.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    n = len(images)
+    if len(gts) != n or any(len(m) != n for m in maps.values()):
+        raise ValueError("images, gts and every method's maps must have the same length")
+    if n == 0:
+        raise ValueError("no examples to plot")
+    titles = ["image", "GT", *maps]
+    columns = [images, gts, *maps.values()]
+    aspect = images[0].shape[0] / images[0].shape[1]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(
+        n, len(titles), figsize=(cell_inches * len(titles), cell_inches * aspect * n + 0.4), squeeze=False
+    )
+    for row in range(n):
+        for col, (title, column) in enumerate(zip(titles, columns)):
+            ax = axes[row, col]
+            img = np.asarray(column[row])
+            if img.dtype == bool:
+                img = img.astype(np.uint8) * 255
+            if img.ndim == 3:
+                ax.imshow(img)
+            else:
+                # Fixed range, so a weak map looks weak instead of being stretched to full contrast.
+                vmax = 255 if np.issubdtype(img.dtype, np.integer) else 1
+                ax.imshow(img, cmap="gray", vmin=0, vmax=vmax, interpolation="bilinear")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(title, fontsize=9)
+            if col == 0 and row_labels is not None:
+                ax.set_ylabel(row_labels[row], fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path

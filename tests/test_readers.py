@@ -1,0 +1,188 @@
+"""Reading images, masks and folders as users have them (hrsod_tf.data.readers), and folder data sources."""
+
+import io
+import logging
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hrsod_tf.data import readers, sources
+
+
+def _rgb(w=64, h=48, seed=0):
+    return (np.random.default_rng(seed).random((h, w, 3)) * 255).astype(np.uint8)
+
+
+def _save(array_or_image, path, **kwargs):
+    image = array_or_image if isinstance(array_or_image, Image.Image) else Image.fromarray(array_or_image)
+    image.save(path, **kwargs)
+    return path
+
+
+def _palette_mask(path, w=64, h=48):
+    index = np.zeros((h, w), np.uint8)
+    index[10:20, 10:30] = 1  # palette colour (128, 0, 0): luminance 38
+    index[30:40, 40:50] = 2
+    image = Image.fromarray(index, mode="P")
+    image.putpalette([0, 0, 0, 128, 0, 0, 0, 128, 0] + [0] * 759)
+    return _save(image, path), index
+
+
+def test_palette_png_mask_index_1_is_salient_not_its_luminance(tmp_path):
+    path, index = _palette_mask(tmp_path / "m.png")
+    mask = readers.read_mask(path)
+    assert mask.dtype == np.uint8 and mask.shape == (48, 64)
+    np.testing.assert_array_equal(mask, np.where(index > 0, 255, 0))
+
+
+def test_gray_and_16bit_masks_are_thresholded(tmp_path):
+    gray = np.zeros((4, 4), np.uint8)
+    gray[0, :2] = (127, 128)
+    assert readers.read_mask(_save(gray, tmp_path / "g.png"))[0, :3].tolist() == [0, 255, 0]
+    deep = np.zeros((4, 4), np.uint16)
+    deep[0, :2] = (32767, 32768)
+    assert readers.read_mask(_save(Image.fromarray(deep), tmp_path / "d.png"))[0, :3].tolist() == [0, 255, 0]
+
+
+def test_grayscale_image_becomes_rgb(tmp_path):
+    gray = _rgb()[..., 0]
+    image = readers.read_image(_save(gray, tmp_path / "g.png"))
+    assert image.shape == (48, 64, 3) and image.dtype == np.uint8
+    np.testing.assert_array_equal(image[..., 2], gray)
+
+
+def test_rgba_image_is_composited_on_white(tmp_path):
+    rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba[0, 0] = (10, 20, 30, 255)  # opaque: kept
+    rgba[0, 1] = (10, 20, 30, 0)  # transparent: white
+    image = readers.read_image(_save(rgba, tmp_path / "a.png"))
+    assert image.shape == (4, 4, 3)
+    assert image[0, 0].tolist() == [10, 20, 30] and image[0, 1].tolist() == [255, 255, 255]
+
+
+def test_16bit_image_is_scaled_by_257_not_clipped(tmp_path):
+    deep = np.array([[0, 257 * 128, 65535, 1000]], np.uint16)
+    image = readers.read_image(_save(Image.fromarray(deep), tmp_path / "d.png"))
+    assert image[0, :, 0].tolist() == [0, 128, 255, 4]
+
+
+def test_exif_rotated_jpeg_is_turned_upright(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored landscape, shown rotated 90 degrees clockwise
+    path = _save(_rgb(64, 48), tmp_path / "r.jpg", exif=exif.tobytes())
+    assert readers.read_image(path).shape == (64, 48, 3)
+    _, passthrough = readers.decode_image_for_storage(path.read_bytes(), "r.jpg")
+    assert not passthrough  # TF would decode the stored pixels unrotated: re-encode instead
+
+
+def test_truncated_jpeg_raises_data_error_naming_the_file(tmp_path):
+    data = io.BytesIO()
+    Image.fromarray(_rgb()).save(data, format="JPEG")
+    path = tmp_path / "broken_0001.jpg"
+    path.write_bytes(data.getvalue()[: len(data.getvalue()) // 2])
+    with pytest.raises(readers.DataError, match="broken_0001.jpg"):
+        readers.read_image(path)
+
+
+def test_load_pair_rejects_a_mask_of_another_size_naming_both_files(tmp_path):
+    image = _save(_rgb(64, 48), tmp_path / "a.jpg")
+    mask = _save(np.zeros((40, 60), np.uint8), tmp_path / "a.png")
+    with pytest.raises(readers.DataError, match=r"a\.png is 60x40 .*a\.jpg is 64x48"):
+        readers.load_pair(image, mask)
+
+
+def test_pair_by_stem_reports_orphans_and_accepts_upper_case_extensions(tmp_path):
+    (tmp_path / "img").mkdir()
+    (tmp_path / "gt").mkdir()
+    for stem in ("a", "b", "c"):
+        _save(_rgb(8, 8), tmp_path / "img" / f"{stem}.JPG")
+    for stem in ("a", "b", "z"):
+        _save(np.zeros((8, 8), np.uint8), tmp_path / "gt" / f"{stem}.png")
+    (tmp_path / "img" / "notes.txt").write_text("not an image")
+    report = readers.pair_by_stem(tmp_path / "img", tmp_path / "gt")
+    assert [stem for stem, _, _ in report.pairs] == ["a", "b"]
+    assert [p.name for p in report.images_without_mask] == ["c.JPG"]
+    assert [p.name for p in report.masks_without_image] == ["z.png"]
+
+
+def _make_layout(root, image_dir, mask_dir, stems=("0001", "0002")):
+    (root / image_dir).mkdir(parents=True)
+    (root / mask_dir).mkdir(parents=True)
+    for stem in stems:
+        _save(_rgb(8, 8), root / image_dir / f"{stem}.jpg")
+        _save(np.zeros((8, 8), np.uint8), root / mask_dir / f"{stem}.png")
+
+
+@pytest.mark.parametrize("image_dir,mask_dir", [
+    ("DAVIS-S/Imgs", "DAVIS-S/Mask"),
+    ("images", "masks"),
+    ("data/JPEGImages", "data/Annotations"),
+    ("RGB", "GT"),
+    ("frames", "frames_out"),  # no name hint: decided by content (.jpg vs .png)
+])
+def test_find_image_and_mask_dirs_whatever_their_names(tmp_path, image_dir, mask_dir):
+    _make_layout(tmp_path, image_dir, mask_dir)
+    images, masks = readers.find_image_and_mask_dirs(tmp_path)
+    assert (images, masks) == (tmp_path / image_dir, tmp_path / mask_dir)
+
+
+def test_find_image_and_mask_dirs_explains_when_ambiguous_or_empty(tmp_path):
+    with pytest.raises(readers.DataError, match="found no image folder"):
+        readers.find_image_and_mask_dirs(tmp_path)
+    _make_layout(tmp_path, "a/images", "a/masks")
+    _make_layout(tmp_path, "b/images", "b/masks")
+    with pytest.raises(readers.DataError, match="cannot tell which folders"):
+        readers.find_image_and_mask_dirs(tmp_path)
+
+
+def test_readers_read_zip_members_in_place(tmp_path):
+    _make_layout(tmp_path / "src", "Imgs", "Mask")
+    with zipfile.ZipFile(tmp_path / "davis.zip", "w") as zf:
+        for f in sorted((tmp_path / "src").rglob("*.*")):
+            zf.write(f, f.relative_to(tmp_path / "src").as_posix())
+    roots = readers.archive_roots(tmp_path)
+    images, masks = readers.find_image_and_mask_dirs(roots[-1])
+    report = readers.pair_by_stem(images, masks)
+    assert len(report.pairs) == 2
+    image, mask = readers.load_pair(*report.pairs[0][1:])
+    assert image.shape == (8, 8, 3) and mask.shape == (8, 8)
+
+
+def test_folder_source_skips_bad_pairs_by_name_and_counts_them(tmp_path, caplog):
+    _make_layout(tmp_path, "images", "masks", stems=("good1", "good2", "small"))
+    _save(np.zeros((4, 4), np.uint8), tmp_path / "masks" / "small.png")  # mask of another size
+    _save(_rgb(8, 8), tmp_path / "images" / "lonely.jpg")  # no mask
+    source = sources.resolve_data_source(f"folders:{tmp_path / 'images'},{tmp_path / 'masks'}")
+    with caplog.at_level(logging.WARNING):
+        examples = list(source.as_tf_dataset("test").as_numpy_iterator())
+    assert [e["image/filename"] for e in examples] == [b"good1.jpg", b"good2.jpg"]
+    assert examples[0]["image"].shape == (8, 8, 3) and examples[0]["mask"].shape == (8, 8, 1)
+    assert "small.jpg" in caplog.text and "lonely.jpg" in caplog.text
+    assert "2 examples used, 2 skipped" in caplog.text
+    assert "no separate 'test' split" in caplog.text
+
+
+def test_folder_source_named_splits_holdout_and_root_finder(tmp_path):
+    _make_layout(tmp_path / "tr", "images", "masks", stems=[f"{i:03d}" for i in range(20)])
+    _make_layout(tmp_path / "te", "Imgs", "Mask")
+    named = sources.resolve_data_source(
+        f"folders:train={tmp_path}/tr/images,{tmp_path}/tr/masks;test={tmp_path}/te/Imgs,{tmp_path}/te/Mask")
+    assert named.splits == ("train", "test") and named.num_examples("test") == 2
+    held = sources.resolve_data_source(f"folders:{tmp_path}/tr/images,{tmp_path}/tr/masks;holdout=0.25")
+    assert held.num_examples("train") + held.num_examples("test") == 20 and held.num_examples("test") > 0
+    assert sources.resolve_data_source(f"folders:{tmp_path}/te").num_examples("all") == 2
+    with pytest.raises(ValueError, match="unknown --dataset"):
+        sources.resolve_data_source("nonsense")
+
+
+def test_synthetic_source_generates_in_memory():
+    from hrsod_tf import config
+
+    source = sources.resolve_data_source("synthetic", data_config=config.get_preset("tiny").data)
+    assert source.num_examples("train") == 6 and source.num_examples("test") == 3
+    example = next(source.examples("test"))
+    assert example["image"].dtype == np.uint8 and example["image"].shape[2] == 3
+    assert example["mask"].shape == example["image"].shape[:2] + (1,)
+    assert set(np.unique(example["mask"])) <= {0, 255}

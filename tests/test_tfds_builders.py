@@ -1,0 +1,166 @@
+"""The TFDS builders of `datasets/`: TFDS's own builder tests, fake manual downloads with planted defects,
+and the real `tfds build` command line.
+
+The `tfds.testing.DatasetBuilderTestCase` classes live beside the builders (TFDS convention,
+`datasets/<name>/<name>_dataset_builder_test.py`); they are imported here so that `pytest tests` runs them.
+"""
+
+import json
+import logging
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+from PIL import Image
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+DATASETS = REPO / "datasets"
+if str(DATASETS) not in sys.path:
+    sys.path.append(str(DATASETS))
+
+from davis_s import davis_s_dataset_builder  # noqa: E402
+from davis_s.davis_s_dataset_builder_test import DavisSTest  # noqa: E402,F401
+from hrsod import hrsod_dataset_builder  # noqa: E402
+from hrsod.hrsod_dataset_builder_test import HrsodTest  # noqa: E402,F401
+from hrsod_synthetic.hrsod_synthetic_dataset_builder_test import HrsodSyntheticTest  # noqa: E402,F401
+
+W, H = 64, 48
+# Planted defects: (what, file that must be named in the report); counted as skipped.
+SKIPPED = ["orphan_image.jpg", "orphan_mask.png", "wrong_size.jpg", "truncated.jpg"]
+CONVERTED = ["grayscale.jpg", "deep16.png"]  # converted to 8-bit RGB and kept
+
+
+def _rgb(seed):
+    return (np.random.default_rng(seed).random((H, W, 3)) * 255).astype(np.uint8)
+
+
+def _mask(w=W, h=H):
+    m = np.zeros((h, w), np.uint8)
+    m[10:30, 20:40] = 255
+    return Image.fromarray(m)
+
+
+def _write_split(image_dir, mask_dir, prefix, with_defects):
+    image_dir.mkdir(parents=True)
+    mask_dir.mkdir(parents=True)
+    for i in range(2):
+        Image.fromarray(_rgb(i)).save(image_dir / f"{prefix}_{i}.jpg")
+        _mask().save(mask_dir / f"{prefix}_{i}.png")
+    if not with_defects:
+        return
+    Image.fromarray(_rgb(7)).save(image_dir / "orphan_image.jpg")
+    _mask().save(mask_dir / "orphan_mask.png")
+    Image.fromarray(_rgb(8)).save(image_dir / "wrong_size.jpg")
+    _mask(W // 2, H // 2).save(mask_dir / "wrong_size.png")
+    Image.fromarray(_rgb(9)).save(image_dir / "truncated.jpg")
+    data = (image_dir / "truncated.jpg").read_bytes()
+    (image_dir / "truncated.jpg").write_bytes(data[: len(data) // 3])
+    Image.fromarray(_rgb(10)[..., 0]).save(image_dir / "grayscale.jpg")
+    _mask().save(mask_dir / "grayscale.png")
+    Image.fromarray((_rgb(11)[..., 0].astype(np.uint16) * 257)).save(image_dir / "deep16.png")
+    _mask().save(mask_dir / "deep16.png")
+
+
+def make_fake_hrsod(manual_dir, as_zip=False):
+    """HRSOD_release/{HRSOD_train,HRSOD_train_mask,HRSOD_test,HRSOD_test_mask}; defects in train only."""
+    release = manual_dir / "HRSOD_release"
+    _write_split(release / "HRSOD_train", release / "HRSOD_train_mask", "train", with_defects=True)
+    _write_split(release / "HRSOD_test", release / "HRSOD_test_mask", "test", with_defects=False)
+    if as_zip:
+        with zipfile.ZipFile(manual_dir / "HRSOD_release.zip", "w") as zf:
+            for f in sorted(release.rglob("*")):
+                zf.write(f, f.relative_to(manual_dir).as_posix())
+        shutil.rmtree(release)
+    return manual_dir
+
+
+def _build(builder_cls, manual_dir, data_dir):
+    builder = builder_cls(data_dir=str(data_dir))
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir)))
+    return builder
+
+
+@pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
+def test_hrsod_builds_good_pairs_and_reports_planted_defects(tmp_path, caplog, as_zip):
+    manual = make_fake_hrsod(tmp_path / "manual", as_zip=as_zip)
+    with caplog.at_level(logging.INFO, logger="hrsod_tf"):
+        builder = _build(hrsod_dataset_builder.Builder, manual, tmp_path / "data")
+    assert builder.info.splits["train"].num_examples == 2 + len(CONVERTED)
+    assert builder.info.splits["test"].num_examples == 2
+    for name in SKIPPED:
+        assert name in caplog.text
+    assert "[hrsod/train] 4 examples used, 4 skipped" in caplog.text
+    assert "[hrsod/test] 2 examples used, 0 skipped" in caplog.text
+    examples = {ex["image/filename"].decode(): ex for ex in tfds.as_numpy(builder.as_dataset(split="train"))}
+    assert sorted(examples) == sorted(["train_0.jpg", "train_1.jpg"] + CONVERTED)
+    for ex in examples.values():
+        assert ex["image"].shape == (H, W, 3) and ex["mask"].shape == (H, W, 1)
+        assert set(np.unique(ex["mask"])) == {0, 255}
+    np.testing.assert_array_equal(examples["deep16.png"]["image"][..., 0], _rgb(11)[..., 0])
+
+
+def test_davis_s_builds_from_imgs_mask_palette_pngs(tmp_path):
+    root = tmp_path / "manual" / "DAVIS-S"
+    (root / "Imgs").mkdir(parents=True)
+    (root / "Mask").mkdir()
+    for i in range(3):
+        Image.fromarray(_rgb(i)).save(root / "Imgs" / f"blackswan_{i:05d}.jpg")
+        index = np.zeros((H, W), np.uint8)
+        index[5:25, 10:30] = 1  # (128, 0, 0): would be 38 by luminance
+        mask = Image.fromarray(index, mode="P")
+        mask.putpalette([0, 0, 0, 128, 0, 0] + [0] * 762)
+        mask.save(root / "Mask" / f"blackswan_{i:05d}.png")
+    builder = _build(davis_s_dataset_builder.Builder, tmp_path / "manual", tmp_path / "data")
+    assert list(builder.info.splits) == ["test"] and builder.info.splits["test"].num_examples == 3
+    ex = next(iter(tfds.as_numpy(builder.as_dataset(split="test"))))
+    assert ex["mask"][10, 20, 0] == 255 and ex["mask"][0, 0, 0] == 0
+
+
+def test_missing_hrsod_folders_are_named(tmp_path):
+    manual = make_fake_hrsod(tmp_path / "manual")
+    shutil.rmtree(manual / "HRSOD_release" / "HRSOD_test_mask")
+    with pytest.raises(hrsod_dataset_builder.sources.ManualDownloadError, match="lacks the folder.*HRSOD_test_mask"):
+        _build(hrsod_dataset_builder.Builder, manual, tmp_path / "data")
+
+
+def _tfds_cli(args, tmp_path):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+    env.pop("PYTHONPATH", None)  # as typed from a fresh clone: the builder finds hrsod_tf by itself
+    return subprocess.run(["tfds", "build", *args], cwd=DATASETS, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_tfds_cli_builds_fake_hrsod_download(tmp_path):
+    manual = make_fake_hrsod(tmp_path / "manual")
+    result = _tfds_cli(["hrsod", "--manual_dir", str(manual), "--data_dir", str(tmp_path / "data")], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    info = json.loads((tmp_path / "data" / "hrsod" / "1.0.0" / "dataset_info.json").read_text())
+    counts = {s["name"]: int(s["shardLengths"][0]) for s in info["splits"]}
+    assert counts == {"train": 4, "test": 2}
+    output = result.stdout + result.stderr
+    assert "truncated.jpg" in output and "4 examples used, 4 skipped" in output
+
+
+def test_tfds_cli_without_manual_files_prints_the_instructions(tmp_path):
+    result = _tfds_cli(["hrsod", "--data_dir", str(tmp_path / "data")], tmp_path)
+    assert result.returncode != 0
+    assert "downloads/manual does not exist or is empty" in result.stderr
+    assert "github.com/yi94code/HRSOD" in result.stderr and "HRSOD_train_mask" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_tfds_data_source_prepares_synthetic_and_explains_unbuilt_manual_sets(tmp_path):
+    from hrsod_tf.data import readers, sources
+
+    source = sources.resolve_data_source("hrsod_synthetic/tiny", data_dir=str(tmp_path))
+    assert source.splits == ("train", "test") and source.num_examples("test") == 3
+    ex = next(source.examples("test"))
+    assert ex["image"].shape[:2] == ex["mask"].shape[:2] and ex["image/filename"].endswith(".png")
+    with pytest.raises(readers.DataError, match="tfds build hrsod"):
+        sources.resolve_data_source("hrsod", data_dir=str(tmp_path))
