@@ -170,6 +170,23 @@ class SaliencyPipeline(tf.Module):
         self.gsn, self.lrn, self.glfn, self.rps_lrn = gsn, lrn, glfn, rps_lrn
         self._functions = {}
 
+    @classmethod
+    def from_workdir(cls, workdir, require=("gsn",)):
+        """The pipeline of a trained run: its config.json and the networks of the stages it finished.
+
+        Args:
+            workdir: the run's work directory (`hrsod_tf.workdir.WorkDir` layout).
+            require: stages that must be trained (a missing one raises with the command to train it).
+        """
+        from hrsod_tf.workdir import WorkDir
+
+        run = WorkDir(workdir)
+        config = run.load_config()
+        for stage in require:
+            run.require_stage(stage)
+        models = run.load_models(config, strict=False)
+        return cls(config, models.gsn, models.lrn, models.glfn)
+
     @property
     def rps_is_trained(self) -> bool:
         """True when "gsn+rps+lrn" uses an RPS-trained LRN (the paper's ablation), False when it runs the
