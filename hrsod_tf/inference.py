@@ -18,17 +18,12 @@ from __future__ import annotations
 import tensorflow as tf
 
 from hrsod_tf.aps import attention_mask_tf, dense_tiling_boxes_tf, inference_boxes_tf
+from hrsod_tf.data.transforms import crop_boxes_for, warp_to_square
 from hrsod_tf.models.glfn import receptive_field_radius
 
 VARIANTS = ("gsn", "gsn+rps+lrn", "gsn+aps+lrn", "full", "dense+lrn")
 _NEEDS_LRN = {"gsn+rps+lrn", "gsn+aps+lrn", "full", "dense+lrn"}
 _RPS_SEED = (20191027, 0)  # fixed: the random baseline is reproducible
-
-
-def resize_to_network(image, size: int) -> tf.Tensor:
-    """Warps an image or map [..., H, W, C] to size x size, bilinear with antialiasing (area-like when
-    shrinking, as the training pipelines resize). Returns float32."""
-    return tf.image.resize(tf.cast(image, tf.float32), [size, size], method="bilinear", antialias=True)
 
 
 def coarse_map(gsn, image, size: int) -> tf.Tensor:
@@ -40,18 +35,8 @@ def coarse_map(gsn, image, size: int) -> tf.Tensor:
         float32 [H, W, 1] in [0, 1].
     """
     height_width = tf.shape(image)[:2]
-    probabilities = gsn(resize_to_network(image, size)[tf.newaxis], training=False)
+    probabilities = gsn(warp_to_square(image, size)[tf.newaxis], training=False)
     return tf.image.resize(probabilities[0, :, :, 1:], height_width, method="bilinear")
-
-
-def _normalised_boxes(boxes, height_width) -> tf.Tensor:
-    """[y0, x0, y1, x1] half-open pixel boxes -> crop_and_resize boxes that sample exactly those pixels."""
-    boxes = tf.cast(boxes, tf.float32)
-    scale = tf.cast(tf.maximum(height_width - 1, 1), tf.float32)
-    return tf.stack(
-        [boxes[:, 0] / scale[0], boxes[:, 1] / scale[1], (boxes[:, 2] - 1) / scale[0], (boxes[:, 3] - 1) / scale[1]],
-        axis=1,
-    )
 
 
 def crop_patches(image, coarse, boxes, size: int):
@@ -60,11 +45,12 @@ def crop_patches(image, coarse, boxes, size: int):
     Returns:
         (patches float32 [M, size, size, 3] 0..255, guidance float32 [M, size, size, 1] in [0, 1]).
     """
-    normalised = _normalised_boxes(boxes, tf.shape(image)[:2])
+    crop_boxes = crop_boxes_for(boxes, tf.shape(image)[:2])
     indices = tf.zeros(tf.shape(boxes)[:1], tf.int32)
-    both = tf.concat([tf.cast(image, tf.float32), coarse], axis=-1)[tf.newaxis]
-    crops = tf.image.crop_and_resize(both, normalised, indices, [size, size], method="bilinear")
-    return crops[..., :3], crops[..., 3:]
+    # Cropped separately: a uint8 image goes in as it is, with no float copy of a 4K photo.
+    patches = tf.image.crop_and_resize(image[tf.newaxis], crop_boxes, indices, [size, size])
+    guidance = tf.image.crop_and_resize(coarse[tf.newaxis], crop_boxes, indices, [size, size])
+    return patches, guidance
 
 
 def run_in_batches(function, inputs, batch_size: int, output_shape, output_dtype=tf.float32):
