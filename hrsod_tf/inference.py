@@ -241,7 +241,9 @@ class SaliencyPipeline(tf.Module):
 
     # -- whole variants ----------------------------------------------------------------------------
 
-    def _variants_graph(self, image, variants):
+    def variants_graph(self, image, variants):
+        """Graph code of `predict_variants` (no tf.function of its own): for callers that trace it, as
+        the export does. Returns {variant: float32 [H, W, 1]}."""
         coarse = self.coarse(image)
         outputs = {}
         fused = None
@@ -258,7 +260,8 @@ class SaliencyPipeline(tf.Module):
                 outputs[variant] = self.refine(image, coarse, self.boxes(coarse, "dense"))
         return outputs
 
-    def _check_variants(self, variants):
+    def check_variants(self, variants):
+        """Raises ValueError for an unknown variant or one whose networks this pipeline lacks."""
         for variant in variants:
             if variant not in VARIANTS:
                 raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
@@ -277,10 +280,10 @@ class SaliencyPipeline(tf.Module):
             {variant: float32 [H, W, 1] in [0, 1]} as tensors.
         """
         variants = tuple(variants)
-        self._check_variants(variants)
+        self.check_variants(variants)
         if variants not in self._functions:
             self._functions[variants] = tf.function(
-                lambda x: self._variants_graph(x, variants),
+                lambda x: self.variants_graph(x, variants),
                 input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)],
             )
         return self._functions[variants](tf.convert_to_tensor(image, tf.uint8))
