@@ -1,0 +1,307 @@
+"""The three training stages, chained through a work directory (`hrsod_tf.workdir.WorkDir`).
+
+    train_stage(config, "gsn", "runs/x", source)    GSN on whole images warped to S x S
+    train_stage(config, "lrn", "runs/x", source)    fills caches/coarse with the trained GSN's maps, then
+                                                     trains the LRN on APS patches guided by them
+    train_stage(config, "glfn", "runs/x", source)   fills caches/fused with GSN+APS+LRN maps at full
+                                                     resolution, then trains the GLFN from scratch
+    train_all(config, "runs/x", source)             all three in order, skipping finished ones
+
+A finished stage (``<stage>/DONE.json``) is never retrained silently: it is skipped, saying so, unless
+``overwrite=True``. An unfinished one with checkpoints needs ``resume=True`` or ``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+
+import tensorflow as tf
+
+from hrsod_tf.config import Config
+from hrsod_tf.precision import set_precision
+from hrsod_tf.training.checkpoints import save_weights_atomically
+from hrsod_tf.training.distribute import is_chief
+from hrsod_tf.training.loop import StageResult, StageTrainer
+from hrsod_tf.workdir import STAGE_NAMES, STAGES, WorkDir
+
+logger = logging.getLogger(__name__)
+
+VALIDATION_SPLITS = ("test", "validation", "val")
+
+
+class WorkDirConflictError(RuntimeError):
+    """The work directory holds something this run would overwrite; the message says what to do."""
+
+
+def _as_workdir(workdir) -> WorkDir:
+    return workdir if isinstance(workdir, WorkDir) else WorkDir(workdir)
+
+
+def _architecture(config: Config) -> dict:
+    """The parts of the config that decide the networks' weights' shapes and meaning."""
+    model = dataclasses.asdict(config.model)
+    model.pop("backbone_weights")  # only the initialisation
+    return {"model": model, "aps": dataclasses.asdict(config.aps)}
+
+
+def prepare_workdir(config: Config, workdir) -> WorkDir:
+    """Writes config.json on first use; refuses a config whose networks differ from the stored one."""
+    workdir = _as_workdir(workdir)
+    if workdir.has_config():
+        stored = workdir.load_config()
+        if _architecture(stored) != _architecture(config):
+            raise WorkDirConflictError(
+                f"{workdir.root} was made with another model/APS configuration (preset {stored.preset!r}); "
+                "use another --workdir, or the stored config (omit --preset)")
+        if stored != config:
+            logger.info("training settings differ from %s; this stage's are saved in its DONE.json",
+                        workdir.config_path)
+    else:
+        workdir.save_config(config)
+    return workdir
+
+
+def _validation_split(source) -> str | None:
+    splits = getattr(source, "splits", ())
+    return next((s for s in VALIDATION_SPLITS if s in splits), None)
+
+
+def _filenames_and_images(source, split):
+    """(filename str, image uint8 HxWx3) of every example of `split`, in order."""
+    for example in source.as_tf_dataset(split).as_numpy_iterator():
+        yield example["image/filename"].decode("utf-8"), example["image"]
+
+
+def _progress(iterable, total, desc, enabled):
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, unit="img", dynamic_ncols=True)
+
+
+def fill_cache(cache, source, splits, compute, desc: str, progress: bool = True) -> int:
+    """Writes `compute(image) -> float map [h, w, 1]` for every image of `splits` that `cache` lacks.
+
+    Returns:
+        The number of maps computed (0 when the cache was complete for this fingerprint).
+    """
+    computed = 0
+    for split in splits:
+        total = source.num_examples(split) if hasattr(source, "num_examples") else None
+        matches = cache.fingerprint_matches()
+        for filename, image in _progress(_filenames_and_images(source, split), total,
+                                         f"{desc} ({split})", progress):
+            if matches and cache.path_for(filename).is_file():
+                continue
+            cache.write(filename, compute(image))
+            matches = True
+            computed += 1
+    logger.info("%s: %d maps computed into %s", desc, computed, cache.directory)
+    return computed
+
+
+def _coarse_cache(config, workdir: WorkDir, source, splits, progress):
+    """The GSN's S x S maps of `splits`, computed once per trained GSN (keyed by its weights' hash)."""
+    from hrsod_tf.data.map_cache import MapCache, checkpoint_fingerprint
+    from hrsod_tf.data.transforms import warp_to_square
+
+    size = config.model.gsn_input_size
+    fingerprint = checkpoint_fingerprint(workdir.final_weights("gsn"), "coarse", preset=config.preset,
+                                         gsn_input_size=size)
+    cache = MapCache(workdir.cache_dir("coarse"), fingerprint)
+    gsn = None
+
+    def compute(image):
+        nonlocal gsn
+        gsn = gsn or workdir.load_model("gsn", config)
+        return gsn(warp_to_square(image, size)[tf.newaxis], training=False)[0, :, :, 1:].numpy()
+
+    fill_cache(cache, source, splits, compute, "GSN maps for the LRN", progress)
+    return cache
+
+
+def _fused_cache(config, workdir: WorkDir, source, splits, progress):
+    """The GSN+APS+LRN maps of `splits` at full resolution, computed once per (GSN, LRN) pair."""
+    from hrsod_tf.data.map_cache import MapCache, checkpoint_fingerprint
+    from hrsod_tf.inference import SaliencyPipeline
+
+    lrn_fingerprint = checkpoint_fingerprint(workdir.final_weights("lrn"), "fused")
+    fingerprint = checkpoint_fingerprint(
+        workdir.final_weights("gsn"), "fused", preset=config.preset,
+        lrn_checkpoint_sha256=lrn_fingerprint["checkpoint_sha256"])
+    cache = MapCache(workdir.cache_dir("fused"), fingerprint)
+    pipeline = None
+
+    def compute(image):
+        nonlocal pipeline
+        if pipeline is None:
+            models = workdir.load_models(config, stages=("gsn", "lrn"))
+            pipeline = SaliencyPipeline(config, models.gsn, models.lrn)
+        return pipeline.predict(image, variant="gsn+aps+lrn").numpy()
+
+    fill_cache(cache, source, splits, compute, "GSN+APS+LRN maps for the GLFN", progress)
+    return cache
+
+
+def stage_data(config: Config, stage: str, workdir: WorkDir, source, progress: bool = True):
+    """The stage's `(dataset_fn, val_dataset)`: training batches per input context, validation batches.
+
+    The LRN and GLFN stages first fill their map cache (see `_coarse_cache` / `_fused_cache`).
+    """
+    from hrsod_tf.data import pipelines
+
+    val_split = _validation_split(source)
+    splits = ["train"] + ([val_split] if val_split else [])
+    if stage == "gsn":
+        def make(examples, **kwargs):
+            return pipelines.gsn_dataset(examples, config, **kwargs)
+    elif stage == "lrn":
+        cache = _coarse_cache(config, workdir, source, splits, progress)
+
+        def make(examples, **kwargs):
+            return pipelines.lrn_dataset(examples, cache, config, **kwargs)
+    else:
+        cache = _fused_cache(config, workdir, source, splits, progress)
+
+        def make(examples, **kwargs):
+            return pipelines.glfn_dataset(examples, cache, config, **kwargs)
+
+    def dataset_fn(input_context):
+        return make(source.as_tf_dataset("train"), training=True, input_context=input_context)
+
+    val = None
+    if val_split:
+        # A few fixed batches, kept in memory: decoding full-resolution images again at every validation
+        # would cost more than the validation itself.
+        val = make(source.as_tf_dataset(val_split), training=False).take(4).cache()
+    return dataset_fn, val
+
+
+def _build_fn(config: Config, stage: str):
+    from hrsod_tf.models import build_glfn, build_gsn, build_lrn
+
+    builder = {"gsn": build_gsn, "lrn": build_lrn, "glfn": build_glfn}[stage]
+    return lambda: builder(config.model)
+
+
+def _check_can_train(workdir: WorkDir, stage: str, resume: bool, overwrite: bool) -> bool:
+    """Whether to train `stage` now (False: finished, skip); clears it first with `overwrite`."""
+    if overwrite:
+        workdir.clear_stage(stage)
+        return True
+    if workdir.is_finished(stage):
+        info = workdir.done_info(stage)
+        logger.warning("%s is already trained in %s (%s steps, final loss %s): skipped; use --overwrite to "
+                       "train it again", STAGE_NAMES[stage], workdir.root, info.get("step"), info.get("final_loss"))
+        return False
+    if workdir.has_checkpoints(stage) and not resume:
+        raise WorkDirConflictError(
+            f"{workdir.checkpoint_dir(stage)} holds an unfinished {STAGE_NAMES[stage]} run: continue it with "
+            "--resume, or start over with --overwrite")
+    return True
+
+
+def train_stage(config: Config, stage: str, workdir, data_source, *, strategy=None, resume: bool = False,
+                overwrite: bool = False, steps: int | None = None, progress: bool = True,
+                log_every: int = 10) -> StageResult | None:
+    """Trains one stage into `workdir`; returns its `StageResult`, or None if it was already finished.
+
+    Args:
+        config: the run's `Config` (its `train.<stage>` settings, precision, model and APS).
+        stage: "gsn", "lrn" or "glfn".
+        workdir: a path or `WorkDir`; its config.json is written on first use.
+        data_source: a `hrsod_tf.data.sources.DataSource` (split "train"; "test" if present validates), or a
+            zero-argument callable returning one, called only if the stage really trains (a skipped stage
+            never builds or downloads its data set).
+        strategy: a `tf.distribute.Strategy` (default: the default strategy).
+        resume: continue from the stage's latest checkpoint.
+        overwrite: delete the stage's previous results and train it again.
+        steps: override the stage's number of steps.
+        progress: show progress bars.
+    Raises:
+        StageNotTrainedError: a stage this one needs is not trained (the message says how to train it).
+        WorkDirConflictError: an unfinished run is in the way, or the stored config has other networks.
+    """
+    workdir = _as_workdir(workdir)
+    workdir.require_dependencies(stage)  # before anything is written into the work directory
+    prepare_workdir(config, workdir)
+    if not _check_can_train(workdir, stage, resume, overwrite):
+        return None
+    if not hasattr(data_source, "as_tf_dataset"):
+        data_source = data_source()
+    strategy = strategy or tf.distribute.get_strategy()
+    set_precision(config.train.precision)  # before any network (cache filling included) is built
+    stage_config = config.train.stage(stage)
+    dataset_fn, val = stage_data(config, stage, workdir, data_source, progress)
+    trainer = StageTrainer(
+        stage, _build_fn(config, stage), stage_config, checkpoint_dir=str(workdir.checkpoint_dir(stage)),
+        log_dir=str(workdir.log_dir(stage)), strategy=strategy, precision=config.train.precision,
+        has_backbone=stage != "glfn", steps=steps, log_every=log_every)
+    result = trainer.fit(dataset_fn, val_dataset=val, resume=resume, progress=progress)
+    if result.finished and is_chief(strategy):
+        save_weights_atomically(trainer.model, str(workdir.final_weights(stage)))
+        workdir.mark_finished(stage, {
+            **result.to_dict(), "stage_config": dataclasses.asdict(stage_config),
+            "precision": trainer.policy, "replicas": strategy.num_replicas_in_sync,
+            "finished_at": datetime.datetime.now().isoformat(timespec="seconds")})
+        logger.info("%s trained: %s", STAGE_NAMES[stage], workdir.final_weights(stage))
+    return result
+
+
+def _memoised(factory):
+    """`factory`, called at most once: the stages of one run share one data source."""
+    made = []
+
+    def get():
+        if not made:
+            made.append(factory())
+        return made[0]
+
+    return get
+
+
+def train_all(config: Config, workdir, data_source, *, stages=STAGES, **kwargs) -> dict:
+    """Trains `stages` in order (finished ones are skipped); stops after an interrupted one.
+
+    Returns:
+        {stage: StageResult or None (skipped)}.
+    """
+    results = {}
+    if not hasattr(data_source, "as_tf_dataset"):
+        data_source = _memoised(data_source)
+    for stage in stages:
+        results[stage] = train_stage(config, stage, workdir, data_source, **kwargs)
+        if results[stage] is not None and not results[stage].finished:
+            break
+    return results
+
+
+STAGE_OVERRIDES = ("steps", "batch_size", "head_lr", "backbone_lr", "checkpoint_every", "validate_every",
+                   "warmup_steps", "lr_schedule")
+
+
+def apply_overrides(config: Config, stages=STAGES, *, precision: str | None = None,
+                    backbone_weights: str | None = None, seed: int | None = None, **stage_changes) -> Config:
+    """A copy of `config` with command-line overrides (None means "keep").
+
+    Args:
+        stages: the stages whose `StageConfig` gets `stage_changes`.
+        precision, backbone_weights, seed: run-wide settings.
+        **stage_changes: `StageConfig` fields among `STAGE_OVERRIDES`.
+    """
+    unknown = set(stage_changes) - set(STAGE_OVERRIDES)
+    if unknown:
+        raise ValueError(f"cannot override {sorted(unknown)}; known: {', '.join(STAGE_OVERRIDES)}")
+    changes = {k: v for k, v in stage_changes.items() if v is not None}
+    train = config.train
+    if changes:
+        train = dataclasses.replace(train, **{s: dataclasses.replace(train.stage(s), **changes) for s in stages})
+    run_changes = {k: v for k, v in (("precision", precision), ("seed", seed)) if v is not None}
+    train = dataclasses.replace(train, **run_changes)
+    model = config.model
+    if backbone_weights is not None:
+        model = dataclasses.replace(model, backbone_weights=backbone_weights)
+    return dataclasses.replace(config, train=train, model=model)

@@ -1,0 +1,190 @@
+"""The work directory of a run: where every stage's checkpoints, weights, caches and logs live.
+
+    runs/NAME/
+      config.json                 the run's `Config` (written by the first stage trained there)
+      gsn/ lrn/ glfn/             one directory per stage:
+        checkpoints/ckpt-N.*        the last `keep_checkpoints` training checkpoints (for --resume)
+        checkpoints/best/ckpt-N.*   the checkpoint with the best validation MAE
+        final.weights.h5            the trained network (`model.save_weights`), written when the stage ends
+        DONE.json                   marks the stage finished: steps, seconds, final loss, best MAE, ...
+      caches/coarse/              GSN maps of the training images (LRN stage input), a `MapCache`
+      caches/fused/               GSN+APS+LRN maps (GLFN stage input), a `MapCache`
+      logs/gsn/ logs/lrn/ ...     TensorBoard event files
+      report/                     evaluation results and figures
+
+Inference, evaluation and export load the trained networks with `WorkDir(path).load_models()`; a stage
+counts as trained when its ``DONE.json`` and ``final.weights.h5`` both exist.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+import shutil
+import typing
+
+from hrsod_tf.config import Config
+
+STAGES = ("gsn", "lrn", "glfn")
+STAGE_NAMES = {"gsn": "GSN", "lrn": "LRN", "glfn": "GLFN"}
+DEPENDENCIES = {"gsn": (), "lrn": ("gsn",), "glfn": ("gsn", "lrn")}
+
+
+class StageNotTrainedError(FileNotFoundError):
+    """A stage's trained network is missing; the message says how to train it."""
+
+
+class TrainedModels(typing.NamedTuple):
+    """The trained networks of a work directory (None for stages not loaded)."""
+
+    gsn: object = None
+    lrn: object = None
+    glfn: object = None
+
+
+def _atomic_write_text(path: pathlib.Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+class WorkDir:
+    """Paths and state of one run's work directory (see the module docstring for the layout).
+
+    Args:
+        root: the directory (created when something is first written).
+    """
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = pathlib.Path(root)
+
+    def __repr__(self):
+        return f"WorkDir({str(self.root)!r})"
+
+    # -- paths --------------------------------------------------------------------------------------
+    @property
+    def config_path(self) -> pathlib.Path:
+        return self.root / "config.json"
+
+    @property
+    def report_dir(self) -> pathlib.Path:
+        return self.root / "report"
+
+    def stage_dir(self, stage: str) -> pathlib.Path:
+        return self.root / _check_stage(stage)
+
+    def checkpoint_dir(self, stage: str) -> pathlib.Path:
+        return self.stage_dir(stage) / "checkpoints"
+
+    def best_checkpoint_dir(self, stage: str) -> pathlib.Path:
+        return self.checkpoint_dir(stage) / "best"
+
+    def final_weights(self, stage: str) -> pathlib.Path:
+        return self.stage_dir(stage) / "final.weights.h5"
+
+    def done_path(self, stage: str) -> pathlib.Path:
+        return self.stage_dir(stage) / "DONE.json"
+
+    def log_dir(self, stage: str) -> pathlib.Path:
+        return self.root / "logs" / _check_stage(stage)
+
+    def cache_dir(self, kind: str) -> pathlib.Path:
+        if kind not in ("coarse", "fused"):
+            raise ValueError(f"cache kind must be 'coarse' or 'fused', got {kind!r}")
+        return self.root / "caches" / kind
+
+    # -- config -------------------------------------------------------------------------------------
+    def has_config(self) -> bool:
+        return self.config_path.is_file()
+
+    def load_config(self) -> Config:
+        if not self.has_config():
+            raise FileNotFoundError(f"{self.config_path} does not exist: nothing was trained in {self.root}")
+        return Config.load(self.config_path)
+
+    def save_config(self, config: Config) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        config.save(self.config_path)
+
+    # -- stage state --------------------------------------------------------------------------------
+    def is_finished(self, stage: str) -> bool:
+        return self.done_path(stage).is_file() and self.final_weights(stage).is_file()
+
+    def done_info(self, stage: str) -> dict | None:
+        """The contents of the stage's DONE.json, or None when the stage is not finished."""
+        if not self.is_finished(stage):
+            return None
+        return json.loads(self.done_path(stage).read_text())
+
+    def has_checkpoints(self, stage: str) -> bool:
+        return (self.checkpoint_dir(stage) / "checkpoint").is_file()
+
+    def mark_finished(self, stage: str, info: dict) -> None:
+        """Writes ``<stage>/DONE.json`` (atomically) once ``final.weights.h5`` is in place."""
+        if not self.final_weights(stage).is_file():
+            raise FileNotFoundError(f"{self.final_weights(stage)} must be written before the stage is marked done")
+        _atomic_write_text(self.done_path(stage), json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")
+
+    def clear_stage(self, stage: str) -> None:
+        """Deletes a stage's directory and logs (for --overwrite)."""
+        shutil.rmtree(self.stage_dir(stage), ignore_errors=True)
+        shutil.rmtree(self.log_dir(stage), ignore_errors=True)
+
+    def require_stage(self, stage: str, needed_by: str | None = None) -> pathlib.Path:
+        """The stage's final weights, or `StageNotTrainedError` saying how to train it."""
+        if self.is_finished(stage):
+            return self.final_weights(stage)
+        name = STAGE_NAMES[_check_stage(stage)]
+        why = f" (the {STAGE_NAMES[needed_by]} stage needs it)" if needed_by else ""
+        state = ""
+        if self.has_checkpoints(stage):
+            state = f"; its training stopped before the end: continue it with `python train.py --stage {stage} " \
+                    f"--workdir {self.root} --resume`"
+        raise StageNotTrainedError(
+            f"no trained {name} in {self.root}{why}: train it with "
+            f"`python train.py --stage {stage} --workdir {self.root}`{state}")
+
+    def require_dependencies(self, stage: str) -> None:
+        """Raises `StageNotTrainedError` for the first stage that `stage` needs and that is not trained."""
+        for dependency in DEPENDENCIES[_check_stage(stage)]:
+            self.require_stage(dependency, needed_by=stage)
+
+    # -- models -------------------------------------------------------------------------------------
+    def load_model(self, stage: str, config: Config | None = None, input_size: int | None = None):
+        """Builds the stage's network and loads its ``final.weights.h5``.
+
+        Args:
+            stage: "gsn", "lrn" or "glfn".
+            config: the run's config (default: this work directory's config.json).
+            input_size: static input side, or None for any size.
+        """
+        from hrsod_tf.models import build_glfn, build_gsn, build_lrn
+
+        path = self.require_stage(stage)
+        config = config or self.load_config()
+        # The final weights replace everything: never fetch ImageNet weights just to overwrite them.
+        model_config = dataclasses.replace(config.model, backbone_weights="none")
+        builder = {"gsn": build_gsn, "lrn": build_lrn, "glfn": build_glfn}[stage]
+        model = builder(model_config, input_size=input_size)
+        model.load_weights(str(path))
+        return model
+
+    def load_models(self, config: Config | None = None, stages=STAGES, strict: bool = True) -> TrainedModels:
+        """The trained networks of `stages` as `TrainedModels(gsn, lrn, glfn)`.
+
+        With `strict`, a missing stage raises `StageNotTrainedError`; otherwise it is None.
+        """
+        config = config or self.load_config()
+        models = {}
+        for stage in stages:
+            if strict or self.is_finished(stage):
+                models[stage] = self.load_model(stage, config)
+        return TrainedModels(**models)
+
+
+def _check_stage(stage: str) -> str:
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}: expected one of {', '.join(STAGES)}")
+    return stage
