@@ -8,6 +8,15 @@ Folder mode (maps produced by any method)::
 
 prints a table of Fbeta (adaptive / mean / max, and max from the dataset-mean PR curve), S-measure, E-measure,
 weighted F, MAE, BDE and mBA; writes ``{name: result}`` JSON and a PR-curve PNG on request.
+
+Work-directory mode (a trained run, every variant of the paper's ablation at once)::
+
+    python evaluate.py --workdir runs/demo --dataset hrsod --split test \
+        --variants gsn gsn+rps+lrn gsn+aps+lrn full --save-maps maps/ --json results.json --report runs/demo/report
+
+runs the pipeline on each image of the data set (``--dataset`` as in train.py: hrsod, davis_s, hrsod_synthetic,
+synthetic, folders:IMAGES,MASKS, ...), prints one row per variant, writes ``{variant: result}`` JSON,
+``--save-maps DIR/<variant>/<stem>.png``, ``--plot`` PR curves + an example grid, ``--report`` a markdown report.
 Exit status: 0 on success, 2 on a usage or data error (message on stderr, no traceback).
 """
 
@@ -27,9 +36,25 @@ def build_parser() -> argparse.ArgumentParser:
     folders.add_argument("--gt-dir", type=Path, help="folder of ground-truth masks")
     folders.add_argument("--name", help="row name in the table and key in the JSON (default: the --pred-dir name)")
 
+    run = parser.add_argument_group("work-directory mode: run a trained pipeline on a data set")
+    run.add_argument("--workdir", type=Path, metavar="RUN", help="the trained run's work directory (e.g. runs/demo)")
+    run.add_argument("--dataset", metavar="SPEC",
+                     help="hrsod, davis_s, hrsod_synthetic, synthetic[:PRESET], folders:IMAGES_DIR,MASKS_DIR, ...")
+    run.add_argument("--data-dir", help="TFDS data directory (default: ~/tensorflow_datasets)")
+    run.add_argument("--split", default="test", help="data set split (default: test)")
+    run.add_argument("--variants", nargs="+", metavar="VARIANT",
+                     help="pipeline variants to evaluate (default: those of gsn, gsn+rps+lrn, gsn+aps+lrn, full "
+                          "that the run's trained stages allow); also dense+lrn")
+    run.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N images")
+    run.add_argument("--save-maps", type=Path, metavar="DIR", help="write DIR/<variant>/<stem>.png 8-bit maps")
+    run.add_argument("--overwrite", action="store_true", help="allow --save-maps folders that already hold maps")
+    run.add_argument("--report", type=Path, metavar="DIR",
+                     help="write results.json, report.md, pr_curves.png and examples.png here")
+
     out = parser.add_argument_group("output")
     out.add_argument("--json", type=Path, metavar="OUT", help="write {name: result} JSON here")
-    out.add_argument("--plot", type=Path, metavar="DIR", help="write pr_curve.png into this folder")
+    out.add_argument("--plot", type=Path, metavar="DIR",
+                     help="write pr_curve.png (and, with --workdir, examples.png) into this folder")
     out.add_argument(
         "--strict", action="store_true", help="fail if any mask has no map or a file cannot be read"
     )
@@ -56,11 +81,51 @@ def run_folder_evaluation(args: argparse.Namespace) -> dict:
     return results
 
 
-def report(results: dict, args: argparse.Namespace) -> None:
-    """Print the table and write the JSON / PR plot requested by ``args``; shared by every mode."""
+def run_workdir_evaluation(args: argparse.Namespace):
+    """The --workdir mode: pipeline on a data set, every variant; table, JSON, maps, plots, report."""
+    import itertools
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from hrsod_tf import evaluation
+    from hrsod_tf.data.sources import resolve_data_source
+    from hrsod_tf.inference import SaliencyPipeline
+
+    pipeline = SaliencyPipeline.from_workdir(args.workdir)
+    variants = args.variants or evaluation.runnable_variants(pipeline)
+    source = resolve_data_source(args.dataset, data_dir=args.data_dir, data_config=pipeline.config.data)
+    total = source.num_examples(args.split)
+    if args.limit is not None:
+        total = min(total, args.limit)
+    run = evaluation.evaluate_pipeline(
+        pipeline,
+        itertools.islice(source.examples(args.split), args.limit),
+        variants,
+        save_maps_dir=args.save_maps,
+        overwrite=args.overwrite,
+        boundary=not args.no_boundary,
+        progress=not args.no_progress,
+        total=total,
+    )
+    report(run.results, args, table=run.table(), examples=run.examples)
+    if args.report:
+        paths = run.write_report(args.report, title=f"{args.dataset} ({args.split}), run {args.workdir}")
+        print(f"wrote {paths['markdown']}")
+    if args.save_maps:
+        print(f"wrote maps to {args.save_maps}/<variant>/")
+    return run
+
+
+def report(results: dict, args: argparse.Namespace, table: str | None = None, examples=None) -> None:
+    """Print the table and write the JSON / PR plot requested by ``args``; shared by every mode.
+
+    Args:
+        table: the table to print (default: :func:`format_table` of ``results``).
+        examples: `ExampleMaps` to draw into ``--plot DIR/examples.png``.
+    """
     from hrsod_tf import evaluation
 
-    print(evaluation.format_table(results))
+    print(table if table is not None else evaluation.format_table(results))
     for name, result in results.items():
         if result.missing:
             print(f"{name}: missing maps: {', '.join(result.missing)}", file=sys.stderr)
@@ -72,19 +137,31 @@ def report(results: dict, args: argparse.Namespace) -> None:
         from hrsod_tf import plots
 
         print(f"wrote {plots.plot_pr_curves(results, Path(args.plot) / 'pr_curve.png')}")
+        if examples:
+            print(f"wrote {evaluation.write_example_grid(examples, Path(args.plot) / 'examples.png')}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not (args.pred_dir and args.gt_dir):
-        parser.error("give --pred-dir and --gt-dir")
+    if args.workdir:
+        if args.pred_dir or args.gt_dir:
+            parser.error("--workdir evaluates a trained run: do not combine it with --pred-dir/--gt-dir")
+        if not args.dataset:
+            parser.error("--workdir needs --dataset (e.g. hrsod, davis_s, folders:IMAGES_DIR,MASKS_DIR)")
+        if args.limit is not None and args.limit < 1:
+            parser.error("--limit must be at least 1")
+    elif not (args.pred_dir and args.gt_dir):
+        parser.error("give --pred-dir and --gt-dir, or --workdir and --dataset")
 
     from hrsod_tf.evaluation import EvaluationError
 
     try:
-        run_folder_evaluation(args)
-    except (EvaluationError, OSError) as err:
+        if args.workdir:
+            run_workdir_evaluation(args)
+        else:
+            run_folder_evaluation(args)
+    except (EvaluationError, OSError, ValueError) as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)
         return 2
     return 0

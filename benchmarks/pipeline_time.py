@@ -1,0 +1,175 @@
+#!/usr/bin/env python
+"""Time of the any-resolution pipeline (GSN -> APS -> LRN + fusion -> GLFN) on one high-resolution image.
+
+    python benchmarks/pipeline_time.py --preset small                       # random-init networks
+    python benchmarks/pipeline_time.py --preset paper --sizes 1920x1080 3840x2160 --runs 5
+    python benchmarks/pipeline_time.py --workdir runs/demo                  # a trained run's networks
+    python benchmarks/pipeline_time.py --preset paper --coarse synthetic    # realistic APS patch count
+
+Each stage runs as its own `tf.function` with an input signature (traced once, during warm-up), so every
+stage is timed the same way: GSN = `pipeline.coarse`, APS = `pipeline.boxes`, LRN + fusion = `pipeline.refine`,
+GLFN = `pipeline.fusion_network`. Prints the median of `--runs` runs after `--warmup` runs, per stage and in
+total, with the number of APS patches (the LRN time grows with it).
+
+The patch count depends on the coarse map. A random-init GSN gives a flat, uncertain map (APS then covers
+most of the image, up to `aps.max_patches`), which is no trained model's behaviour. `--coarse synthetic`
+replaces the GSN's map (for APS, LRN and GLFN; the GSN is still run and timed) by a blurred synthetic object
+mask, so the uncertain region is a band along object boundaries, as with a trained GSN. `--workdir` uses a
+trained run's own map.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from hrsod_tf.config import PRESETS, get_preset  # noqa: E402
+from hrsod_tf.inference import SaliencyPipeline  # noqa: E402
+
+IMAGE = tf.TensorSpec([None, None, 3], tf.uint8)
+MAP = tf.TensorSpec([None, None, 1], tf.float32)
+BOXES = tf.TensorSpec([None, 4], tf.int32)
+
+
+def random_pipeline(preset: str, seed: int = 0) -> SaliencyPipeline:
+    """A pipeline of random-init networks of a preset (no ImageNet weights are fetched)."""
+    import dataclasses
+
+    from hrsod_tf.models import build_glfn, build_gsn, build_lrn
+
+    config = get_preset(preset)
+    model = dataclasses.replace(config.model, backbone_weights="none")
+    tf.keras.utils.set_random_seed(seed)
+    return SaliencyPipeline(config, build_gsn(model), build_lrn(model), build_glfn(model))
+
+
+def staged_functions(pipeline: SaliencyPipeline) -> dict:
+    """The four stages, each a `tf.function` with an input signature."""
+    return {
+        "gsn": tf.function(pipeline.coarse, input_signature=[IMAGE]),
+        "aps": tf.function(lambda coarse: pipeline.boxes(coarse, "aps"), input_signature=[MAP]),
+        "lrn+fusion": tf.function(pipeline.refine, input_signature=[IMAGE, MAP, BOXES]),
+        # explicit tf.cond inside: nothing for AutoGraph to convert (and it warns when it tries)
+        "glfn": tf.function(pipeline.fusion_network, input_signature=[IMAGE, MAP], autograph=False),
+    }
+
+
+def synthetic_scene(height: int, width: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """A synthetic photo at exactly height x width and a "coarse map": its object mask, blurred about as much
+    as a GSN map upsampled from the network's input size (float32 [H, W, 1] in [0, 1])."""
+    from hrsod_tf.data.synthetic import generate_scene
+
+    image, mask = generate_scene(seed, min_side=min(height, width), max_side=min(height, width))
+    image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
+    sigma = 2.0 * max(height, width) / 384.0  # a couple of GSN output pixels at full resolution
+    coarse = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigma)
+    return image, coarse[..., None]
+
+
+def timed(function, *args):
+    """(seconds, result) of one call, with the result fetched to the host (so the work is finished)."""
+    start = time.perf_counter()
+    result = function(*args)
+    result.numpy()
+    return time.perf_counter() - start, result
+
+
+def run_once(stages: dict, image, forced_coarse=None) -> tuple[dict, int]:
+    """Times each stage once; returns ({stage: seconds}, number of patches)."""
+    times = {}
+    times["gsn"], coarse = timed(stages["gsn"], image)
+    if forced_coarse is not None:
+        coarse = forced_coarse
+    times["aps"], boxes = timed(stages["aps"], coarse)
+    times["lrn+fusion"], fused = timed(stages["lrn+fusion"], image, coarse, boxes)
+    times["glfn"], _ = timed(stages["glfn"], image, fused)
+    times["total"] = sum(times.values())
+    return times, int(boxes.shape[0])
+
+
+def benchmark(pipeline, height: int, width: int, runs: int, warmup: int, coarse_mode: str) -> dict:
+    """Median per-stage times of the pipeline on one height x width image."""
+    stages = staged_functions(pipeline)
+    if coarse_mode == "synthetic":
+        photo, forced = synthetic_scene(height, width)
+        image, forced = tf.constant(photo), tf.constant(forced)
+    else:
+        image, forced = tf.constant(np.random.default_rng(0).integers(0, 256, (height, width, 3), np.uint8)), None
+    for _ in range(warmup):
+        run_once(stages, image, forced)
+    samples, patches = [], 0
+    for _ in range(runs):
+        times, patches = run_once(stages, image, forced)
+        samples.append(times)
+    coarse = forced if forced is not None else stages["gsn"](image)
+    uncertain = float(tf.reduce_mean(tf.cast(pipeline.attention(coarse), tf.float32)))
+    return {
+        "size": f"{width}x{height}",
+        "patches": patches,
+        "uncertain_fraction": uncertain,
+        "median_seconds": {k: statistics.median(s[k] for s in samples) for k in samples[0]},
+        "runs": runs,
+    }
+
+
+def format_row(result: dict) -> str:
+    seconds = result["median_seconds"]
+    stages = "  ".join(f"{k} {v:7.3f}" for k, v in seconds.items())
+    return (f"{result['size']:>10}  patches {result['patches']:3d}  uncertain {result['uncertain_fraction']:5.1%}  "
+            f"{stages}  (seconds, median of {result['runs']})")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """"1920x1080" -> (height 1080, width 1920)."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
+    return height, width
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--preset", choices=sorted(PRESETS), default="small", help="random-init networks of a preset")
+    source.add_argument("--workdir", help="a trained run's work directory instead")
+    parser.add_argument("--sizes", nargs="+", type=parse_size, default=[(1080, 1920)], metavar="WxH",
+                        help="image sizes (default: 1920x1080)")
+    parser.add_argument("--coarse", choices=("gsn", "synthetic"), default="gsn",
+                        help="coarse map for APS/LRN/GLFN: the GSN's own, or a blurred synthetic mask")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per size (the median is reported)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs first (tracing, allocation)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+
+    if args.workdir:
+        pipeline = SaliencyPipeline.from_workdir(args.workdir, require=("gsn", "lrn", "glfn"))
+    else:
+        pipeline = random_pipeline(args.preset)
+    label = args.workdir or f"{args.preset} (random init)"
+    print(f"{label}; coarse map: {args.coarse}; devices: {[d.device_type for d in tf.config.list_logical_devices()]}")
+    results = []
+    for height, width in args.sizes:
+        results.append(benchmark(pipeline, height, width, args.runs, args.warmup, args.coarse))
+        print(format_row(results[-1]), flush=True)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"model": label, "coarse": args.coarse, "results": results}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

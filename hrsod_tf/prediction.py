@@ -1,0 +1,274 @@
+"""Saliency maps for a user's own photos: the library behind ``predict.py``.
+
+    inputs (files, folders, globs) --collect_inputs--> image paths
+    plan_outputs: one ``OUT/<stem>.png`` per image; refuses to overwrite an input, or an existing file
+                  unless asked to
+    read_image (EXIF orientation, grayscale, RGBA, 16-bit) -> MapPredictor -> render -> PNG
+
+A `MapPredictor` is any callable ``image uint8 [H, W, 3] -> float32 [H, W, 1] in [0, 1]``; two come with the
+library: `predictor_from_workdir` (a trained run, any variant of the pipeline) and `predictor_from_saved_model`
+(a model exported by ``export.py``, through its ``predict_image`` signature). Outputs (`OUTPUT_MODES`), all at the
+image's original resolution:
+
+    mask      the 8-bit saliency map (gray PNG)
+    rgba      the photo with the map as its alpha channel: a cut-out of the salient object
+    overlay   the photo with the salient region tinted
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+from tqdm.auto import tqdm
+
+from hrsod_tf.data import readers
+
+__all__ = [
+    "OUTPUT_MODES",
+    "MapPredictor",
+    "PredictionError",
+    "PredictionSummary",
+    "collect_inputs",
+    "plan_outputs",
+    "predict_files",
+    "predictor_from_saved_model",
+    "predictor_from_workdir",
+    "render",
+    "write_png",
+]
+
+OUTPUT_MODES = ("mask", "rgba", "overlay")
+OVERLAY_COLOR = np.array([255, 32, 32], np.float32)  # red tint
+OVERLAY_STRENGTH = 0.55
+
+
+class PredictionError(ValueError):
+    """A user error that stops the whole run (no input found, an output would overwrite something)."""
+
+
+class MapPredictor(Protocol):
+    """Anything that maps an image uint8 [H, W, 3] to its saliency float32 [H, W, 1] in [0, 1]."""
+
+    def __call__(self, image: np.ndarray) -> np.ndarray: ...
+
+
+# ------------------------------------------------------------------------------------------- predictors
+
+
+def _stages_for(variant: str) -> tuple[str, ...]:
+    """The trained stages a pipeline variant needs."""
+    if variant == "gsn":
+        return ("gsn",)
+    if variant == "full":
+        return ("gsn", "lrn", "glfn")
+    return ("gsn", "lrn")
+
+
+def _guard_size(image: np.ndarray, max_pixels: int) -> None:
+    height, width = image.shape[:2]
+    if height * width > max_pixels:
+        raise ValueError(
+            f"the image is {width}x{height} = {height * width / 1e6:.1f} MP, more than the "
+            f"{max_pixels / 1e6:.0f} MP limit (inference.max_image_pixels of the run's config)")
+
+
+def predictor_from_workdir(workdir, variant: str = "full") -> MapPredictor:
+    """A predictor running one variant of the pipeline of a trained run (see `hrsod_tf.inference.VARIANTS`).
+
+    Raises:
+        hrsod_tf.workdir.StageNotTrainedError: a stage the variant needs is not trained (says how to train it).
+        ValueError: unknown variant.
+    """
+    from hrsod_tf.inference import VARIANTS, SaliencyPipeline
+
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
+    pipeline = SaliencyPipeline.from_workdir(workdir, require=_stages_for(variant))
+    max_pixels = pipeline.config.inference.max_image_pixels
+
+    def predict(image: np.ndarray) -> np.ndarray:
+        _guard_size(image, max_pixels)
+        return pipeline.predict(image, variant).numpy()
+
+    return predict
+
+
+def predictor_from_saved_model(path) -> MapPredictor:
+    """A predictor running a model exported by ``export.py`` (its ``predict_image`` signature).
+
+    Args:
+        path: a SavedModel version directory, or a model base path (its highest version is used).
+    Raises:
+        FileNotFoundError: no SavedModel there.
+    """
+    from hrsod_tf.export import load_serving_model
+
+    return load_serving_model(path)
+
+
+# ------------------------------------------------------------------------------------------------ inputs
+
+
+def _is_image(path: Path) -> bool:
+    return path.suffix.lower() in readers.IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+def collect_inputs(specs: Iterable[str]) -> list[Path]:
+    """Image files named by `specs`: files (any extension: a bad one fails later, by name), folders (their
+    image files, not recursive) and glob patterns. Duplicates are dropped; the order is kept.
+
+    Raises:
+        PredictionError: a spec matches nothing.
+    """
+    found: dict[Path, None] = {}
+    for spec in specs:
+        path = Path(os.path.expanduser(spec))
+        if path.is_dir():
+            matches = sorted(p for p in path.iterdir() if p.is_file() and _is_image(p))
+        elif path.exists():
+            matches = [path]
+        else:
+            matches = sorted(Path(p) for p in glob.glob(os.path.expanduser(spec)) if Path(p).is_file())
+            matches = [p for p in matches if _is_image(p)]
+        if not matches:
+            raise PredictionError(f"{spec}: no such file, or no image in it")
+        found.update(dict.fromkeys(matches))
+    return list(found)
+
+
+def _output_names(inputs: Sequence[Path]) -> list[str]:
+    """``<stem>.png`` per input; stems shared by several inputs get their extension too (``a.jpg.png``)."""
+    stems = [p.stem for p in inputs]
+    counts = {s: stems.count(s) for s in stems}
+    names = [f"{p.stem}.png" if counts[p.stem] == 1 else f"{p.name}.png" for p in inputs]
+    if len(set(names)) != len(names):
+        clashes = sorted({n for n in names if names.count(n) > 1})
+        raise PredictionError(f"several inputs would write the same output ({', '.join(clashes[:5])}): "
+                              "run them into separate --out folders")
+    return names
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
+def plan_outputs(inputs: Sequence[Path], out_dir, overwrite: bool = False) -> list[Path]:
+    """The output path of each input, after checking that writing them is safe.
+
+    Raises:
+        PredictionError: `out_dir` is a folder holding inputs; an output path is an input; or an output
+            exists and not `overwrite`.
+    """
+    out_dir = Path(out_dir)
+    input_dirs = {p.parent.resolve() for p in inputs}
+    if out_dir.resolve() in input_dirs:
+        raise PredictionError(f"--out {out_dir} holds input images: choose another folder, so no input is overwritten")
+    outputs = [out_dir / name for name in _output_names(inputs)]
+    resolved_inputs = {p.resolve() for p in inputs}
+    clobbered = [o for o in outputs if o.resolve() in resolved_inputs]
+    if clobbered:
+        raise PredictionError(f"{clobbered[0]} is an input: it will not be overwritten")
+    existing = [o for o in outputs if o.exists()]
+    if existing and not overwrite:
+        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        raise PredictionError(f"{existing[0]}{more} already exist(s): pass --overwrite to replace them")
+    return outputs
+
+
+# ---------------------------------------------------------------------------------------------- outputs
+
+
+def to_uint8(saliency: np.ndarray) -> np.ndarray:
+    """float [H, W] or [H, W, 1] in [0, 1] -> uint8 [H, W] 0..255 (rounded)."""
+    saliency = np.asarray(saliency, np.float32)
+    if saliency.ndim == 3:
+        saliency = saliency[..., 0]
+    return np.round(np.clip(saliency, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def render(image: np.ndarray, saliency: np.ndarray, mode: str = "mask") -> np.ndarray:
+    """The picture to write for one image.
+
+    Args:
+        image: uint8 [H, W, 3] RGB. saliency: float [H, W, 1] in [0, 1]. mode: one of `OUTPUT_MODES`.
+    Returns:
+        "mask": uint8 [H, W]; "rgba": uint8 [H, W, 4] (RGB + map as alpha); "overlay": uint8 [H, W, 3].
+    """
+    alpha = to_uint8(saliency)
+    if mode == "mask":
+        return alpha
+    if mode == "rgba":
+        return np.concatenate([image, alpha[..., None]], axis=-1)
+    if mode == "overlay":
+        weight = OVERLAY_STRENGTH * (alpha.astype(np.float32)[..., None] / 255.0)
+        tinted = image.astype(np.float32) * (1.0 - weight) + OVERLAY_COLOR * weight
+        return np.round(tinted).astype(np.uint8)
+    raise ValueError(f"unknown output {mode!r}; expected one of {', '.join(OUTPUT_MODES)}")
+
+
+def write_png(path, picture: np.ndarray) -> Path:
+    """Writes uint8 gray [H, W], RGB [H, W, 3] or RGBA [H, W, 4] as a PNG (parents created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if picture.ndim == 3:
+        code = cv2.COLOR_RGBA2BGRA if picture.shape[2] == 4 else cv2.COLOR_RGB2BGR
+        picture = cv2.cvtColor(picture, code)
+    ok, encoded = cv2.imencode(".png", picture)
+    if not ok:
+        raise OSError(f"could not encode {path}")
+    tmp = path.with_name(f".{path.name}.tmp")
+    encoded.tofile(str(tmp))  # tofile/imencode rather than imwrite: non-ASCII paths work everywhere
+    os.replace(tmp, path)
+    return path
+
+
+@dataclasses.dataclass
+class PredictionSummary:
+    """What `predict_files` did: the outputs written, and (input, error message) for each failure."""
+
+    written: list[Path] = dataclasses.field(default_factory=list)
+    failed: list[tuple[Path, str]] = dataclasses.field(default_factory=list)
+
+
+def _per_file_errors() -> tuple[type[BaseException], ...]:
+    import tensorflow as tf
+
+    return (readers.DataError, OSError, ValueError, tf.errors.OpError)
+
+
+def predict_files(
+    predictor: MapPredictor,
+    inputs: Sequence[Path],
+    outputs: Sequence[Path],
+    mode: str = "mask",
+    progress: bool = True,
+    on_error=None,
+) -> PredictionSummary:
+    """Predicts and writes each input's output; a file that fails is recorded and the rest go on.
+
+    Args:
+        predictor: a `MapPredictor`. inputs / outputs: paths from `collect_inputs` / `plan_outputs`.
+        mode: one of `OUTPUT_MODES`.
+        on_error: optional callable(input_path, message), called as each failure happens.
+    """
+    if mode not in OUTPUT_MODES:
+        raise ValueError(f"unknown output {mode!r}; expected one of {', '.join(OUTPUT_MODES)}")
+    errors = _per_file_errors()
+    summary = PredictionSummary()
+    for source, target in tqdm(list(zip(inputs, outputs)), desc="predicting", unit="img", disable=not progress):
+        try:
+            image = readers.read_image(source)
+            summary.written.append(write_png(target, render(image, predictor(image), mode)))
+        except errors as err:
+            message = str(err).splitlines()[0] if str(err) else type(err).__name__
+            summary.failed.append((source, message))
+            if on_error is not None:
+                on_error(source, message)
+    return summary

@@ -1,0 +1,28 @@
+"""A work directory with random-init networks, for tests that need a "trained" run without training one."""
+
+from __future__ import annotations
+
+import keras
+
+from hrsod_tf.config import get_preset
+from hrsod_tf.models import build_glfn, build_gsn, build_lrn
+from hrsod_tf.workdir import STAGES, WorkDir
+
+_BUILDERS = {"gsn": build_gsn, "lrn": build_lrn, "glfn": build_glfn}
+
+
+def make_random_workdir(path, preset: str = "tiny", stages=STAGES, seed: int = 0) -> WorkDir:
+    """Writes config.json and, for each of `stages`, random weights + DONE.json, as training would.
+
+    Returns:
+        The `WorkDir`.
+    """
+    keras.utils.set_random_seed(seed)
+    config = get_preset(preset)
+    workdir = WorkDir(path)
+    workdir.save_config(config)
+    for stage in stages:
+        workdir.stage_dir(stage).mkdir(parents=True, exist_ok=True)
+        _BUILDERS[stage](config.model).save_weights(str(workdir.final_weights(stage)))
+        workdir.mark_finished(stage, {"steps": 0, "note": "random weights (test fixture)"})
+    return workdir

@@ -1,0 +1,184 @@
+"""predict.py and hrsod_tf.prediction: outputs per input at the input's size, EXIF, odd formats, failures,
+and never overwriting an input."""
+
+import importlib.util
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from _workdir_helpers import make_random_workdir
+from hrsod_tf import prediction
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _load_cli():
+    """predict.py as a module, so main() runs in-process (a subprocess would re-import TensorFlow)."""
+    spec = importlib.util.spec_from_file_location("predict_cli", REPO / "predict.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return make_random_workdir(tmp_path_factory.mktemp("run"))
+
+
+@pytest.fixture(scope="module")
+def predictor(workdir):
+    return prediction.predictor_from_workdir(workdir.root, "full")
+
+
+def _photo(height, width, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def _save(path, array, **kwargs):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, **kwargs)
+    return path
+
+
+def _read(path):
+    return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+
+
+@pytest.fixture
+def photos(tmp_path):
+    """Two photos of different sizes and aspect ratios in tmp/in/."""
+    return [_save(tmp_path / "in" / "wide.jpg", _photo(50, 90)), _save(tmp_path / "in" / "tall.png", _photo(70, 40, 1))]
+
+
+def _run(predictor, inputs, out, mode="mask", overwrite=False):
+    inputs = prediction.collect_inputs(map(str, inputs))
+    outputs = prediction.plan_outputs(inputs, out, overwrite=overwrite)
+    return prediction.predict_files(predictor, inputs, outputs, mode, progress=False)
+
+
+@pytest.mark.parametrize("mode,channels", [("mask", None), ("rgba", 4), ("overlay", 3)])
+def test_one_png_per_input_at_the_input_size(predictor, photos, tmp_path, mode, channels):
+    summary = _run(predictor, [tmp_path / "in"], tmp_path / "out", mode)
+    assert not summary.failed
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["tall.png", "wide.png"]
+    for name, (height, width) in {"wide.png": (50, 90), "tall.png": (70, 40)}.items():
+        written = _read(tmp_path / "out" / name)
+        assert written.shape[:2] == (height, width)
+        assert (written.ndim == 2) if channels is None else written.shape[2] == channels
+
+
+def test_rgba_is_the_photo_with_the_map_as_alpha(predictor, photos, tmp_path):
+    _run(predictor, [photos[0]], tmp_path / "masks", "mask")
+    _run(predictor, [photos[0]], tmp_path / "cut", "rgba")
+    rgba = cv2.cvtColor(_read(tmp_path / "cut" / "wide.png"), cv2.COLOR_BGRA2RGBA)
+    np.testing.assert_array_equal(rgba[..., 3], _read(tmp_path / "masks" / "wide.png"))
+    np.testing.assert_array_equal(rgba[..., :3], np.asarray(Image.open(photos[0]).convert("RGB")))
+
+
+def test_exif_rotated_jpeg_gives_an_output_of_the_rotated_size(predictor, tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display": stored 40 high x 100 wide, shown 100 high x 40 wide
+    _save(tmp_path / "in" / "portrait.jpg", _photo(40, 100), exif=exif)
+    _run(predictor, [tmp_path / "in" / "portrait.jpg"], tmp_path / "out", "overlay")
+    assert _read(tmp_path / "out" / "portrait.png").shape == (100, 40, 3)
+
+
+def test_grayscale_rgba_and_16_bit_inputs_are_accepted(predictor, tmp_path):
+    rng = np.random.default_rng(5)
+    _save(tmp_path / "in" / "gray.png", rng.integers(0, 256, (30, 45), dtype=np.uint8))
+    _save(tmp_path / "in" / "alpha.png", rng.integers(0, 256, (33, 20, 4), dtype=np.uint8))
+    _save(tmp_path / "in" / "deep.png", rng.integers(0, 65536, (28, 37), dtype=np.uint16))
+    summary = _run(predictor, [tmp_path / "in"], tmp_path / "out")
+    assert not summary.failed
+    assert {p.name: _read(p).shape for p in summary.written} == {
+        "gray.png": (30, 45), "alpha.png": (33, 20), "deep.png": (28, 37)}
+
+
+def test_a_broken_file_is_reported_the_others_written_and_the_exit_status_is_1(workdir, photos, tmp_path, capsys):
+    (tmp_path / "in" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
+    status = _load_cli().main(
+        [str(tmp_path / "in"), "--workdir", str(workdir.root), "--variant", "gsn", "--out", str(tmp_path / "out"),
+         "--no-progress"])
+    assert status == 1
+    assert "broken.jpg" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["tall.png", "wide.png"]
+
+
+def test_refuses_to_write_into_an_input_folder(workdir, photos, tmp_path, capsys):
+    before = {p: p.read_bytes() for p in photos}
+    status = _load_cli().main([str(tmp_path / "in"), "--workdir", str(workdir.root), "--out", str(tmp_path / "in"),
+                               "--overwrite"])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "holds input images" in err and "Traceback" not in err
+    assert sorted((tmp_path / "in").iterdir()) == sorted(photos)
+    assert {p: p.read_bytes() for p in photos} == before
+
+
+def test_an_output_that_is_an_input_is_refused_even_with_overwrite(tmp_path):
+    source = _save(tmp_path / "a" / "x.jpg", _photo(8, 8))
+    existing = _save(tmp_path / "out" / "x.png", _photo(8, 8))
+    with pytest.raises(prediction.PredictionError, match="holds input images|is an input"):
+        prediction.plan_outputs([source, existing], tmp_path / "out", overwrite=True)
+
+
+def test_existing_outputs_are_refused_unless_overwrite(tmp_path):
+    source = _save(tmp_path / "in" / "x.jpg", _photo(8, 8))
+    _save(tmp_path / "out" / "x.png", _photo(8, 8))
+    with pytest.raises(prediction.PredictionError, match="--overwrite"):
+        prediction.plan_outputs([source], tmp_path / "out")
+    assert prediction.plan_outputs([source], tmp_path / "out", overwrite=True) == [tmp_path / "out" / "x.png"]
+
+
+def test_collect_inputs_from_files_folders_and_globs(tmp_path):
+    a = _save(tmp_path / "d" / "a.jpg", _photo(8, 8))
+    b = _save(tmp_path / "d" / "a.png", _photo(8, 8))
+    c = _save(tmp_path / "e" / "c.png", _photo(8, 8))
+    (tmp_path / "d" / "notes.txt").write_text("not an image")
+    found = prediction.collect_inputs([str(tmp_path / "d"), str(tmp_path / "e" / "*.png"), str(a)])
+    assert found == [a, b, c]
+    # a.jpg and a.png share a stem: both keep their extension in the output name.
+    names = [p.name for p in prediction.plan_outputs(found, tmp_path / "out")]
+    assert names == ["a.jpg.png", "a.png.png", "c.png"]
+    with pytest.raises(prediction.PredictionError, match="no such file"):
+        prediction.collect_inputs([str(tmp_path / "missing*.jpg")])
+
+
+def test_render_modes():
+    image = np.full((2, 3, 3), 100, np.uint8)
+    saliency = np.array([[0.0, 0.5, 1.0], [1.0, 0.0, 0.25]], np.float32)[..., None]
+    mask = prediction.render(image, saliency, "mask")
+    np.testing.assert_array_equal(mask, [[0, 128, 255], [255, 0, 64]])
+    assert prediction.render(image, saliency, "rgba").shape == (2, 3, 4)
+    overlay = prediction.render(image, saliency, "overlay")
+    np.testing.assert_array_equal(overlay[0, 0], image[0, 0])  # background untouched
+    assert overlay[0, 2, 0] > 100 and overlay[0, 2, 1] < 100  # salient: tinted red
+
+
+def _save_contract_model(path):
+    """A stand-in for an export.py SavedModel with the same ``predict_image`` contract (exporting the real
+    pipeline takes ~40 s; export.py's own tests do that): saliency = the image's mean brightness."""
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.predict_image = tf.function(
+        lambda image: {"saliency": tf.reduce_mean(tf.cast(image, tf.float32), -1, keepdims=True) / 255.0},
+        input_signature=[tf.TensorSpec([None, None, 3], tf.uint8, name="image")],
+    )
+    tf.saved_model.save(module, str(path / "1"), signatures={"predict_image": module.predict_image})
+    return path
+
+
+def test_saved_model_gives_maps_of_the_input_size(photos, tmp_path):
+    models = _save_contract_model(tmp_path / "models")
+    status = _load_cli().main([str(tmp_path / "in"), "--saved-model", str(models),
+                               "--out", str(tmp_path / "out"), "--no-progress"])
+    assert status == 0
+    wide = _read(tmp_path / "out" / "wide.png")
+    expected = np.asarray(Image.open(photos[0]).convert("RGB")).astype(np.float32).mean(-1)
+    assert wide.shape == (50, 90)
+    assert np.abs(wide.astype(np.float32) - expected).max() <= 1.0
+    assert _read(tmp_path / "out" / "tall.png").shape == (70, 40)
