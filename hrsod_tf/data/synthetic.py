@@ -493,6 +493,14 @@ def generate_split(split: str, count: int, min_side: int = 1200, max_side: int =
         yield scene_name(split, index), image, mask
 
 
+def encode_jpeg(image: np.ndarray, quality: int = 95) -> bytes:
+    """RGB uint8 HxWx3 -> JPEG file bytes (what the folder and TFDS forms of the synthetic set store)."""
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise ValueError(f"OpenCV could not JPEG-encode an image of shape {image.shape}")
+    return data.tobytes()
+
+
 def _write_one(args) -> tuple[str, str]:
     out_dir, split, index, min_side, max_side, quality, overwrite = args
     name = scene_name(split, index)
@@ -500,8 +508,8 @@ def _write_one(args) -> tuple[str, str]:
     mask_path = os.path.join(out_dir, "masks", name + ".png")
     if overwrite or not (os.path.exists(img_path) and os.path.exists(mask_path)):
         image, mask = generate_scene(scene_seed(split, index), min_side, max_side)
-        if not cv2.imwrite(img_path, cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)]):
-            raise OSError(f"could not write {img_path}")
+        with open(img_path, "wb") as f:
+            f.write(encode_jpeg(image, quality))
         if not cv2.imwrite(mask_path, mask):
             raise OSError(f"could not write {mask_path}")
     return img_path, mask_path

@@ -35,6 +35,11 @@ class WorkDirConflictError(RuntimeError):
     """The work directory holds something this run would overwrite; the message says what to do."""
 
 
+def _has_pretrained_backbone(config: Config, stage: str) -> bool:
+    """The paper's 1e-3 is for *pretrained* VGG layers; randomly initialised ones are new layers (1e-2)."""
+    return stage != "glfn" and config.model.backbone_weights != "none"
+
+
 def _as_workdir(workdir) -> WorkDir:
     return workdir if isinstance(workdir, WorkDir) else WorkDir(workdir)
 
@@ -239,7 +244,7 @@ def train_stage(config: Config, stage: str, workdir, data_source, *, strategy=No
     trainer = StageTrainer(
         stage, _build_fn(config, stage), stage_config, checkpoint_dir=str(workdir.checkpoint_dir(stage)),
         log_dir=str(workdir.log_dir(stage)), strategy=strategy, precision=config.train.precision,
-        has_backbone=stage != "glfn", steps=steps, log_every=log_every)
+        has_backbone=_has_pretrained_backbone(config, stage), steps=steps, log_every=log_every)
     result = trainer.fit(dataset_fn, val_dataset=val, resume=resume, progress=progress)
     if result.finished and is_chief(strategy):
         save_weights_atomically(trainer.model, str(workdir.final_weights(stage)))
