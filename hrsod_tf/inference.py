@@ -56,22 +56,26 @@ def crop_patches(image, coarse, boxes, size: int):
 def run_in_batches(function, inputs, batch_size: int, output_shape, output_dtype=tf.float32):
     """Applies `function` to `inputs` (a tuple of [M, ...] tensors) `batch_size` rows at a time.
 
-    Memory is bounded by the batch, whatever M is (M may be 0). Returns [M, *output_shape].
+    Memory is bounded by the batch, whatever M is (M may be 0). The last, partial batch runs at its own
+    size (no padding: 10 patches cost 10 LRN passes, not 16). Returns [M, *output_shape].
     """
     count = tf.shape(inputs[0])[0]
-    padded_count = (count + batch_size - 1) // batch_size * batch_size
+    full = count // batch_size * batch_size
 
     def chunks(x):
-        pad = tf.concat([[padded_count - count], tf.zeros([tf.rank(x) - 1], tf.int32)], axis=0)
-        x = tf.pad(x, tf.stack([tf.zeros_like(pad), pad], axis=1))
-        return tf.reshape(x, tf.concat([[padded_count // batch_size, batch_size], tf.shape(x)[1:]], axis=0))
+        return tf.reshape(x[:full], tf.concat([[full // batch_size, batch_size], tf.shape(x)[1:]], axis=0))
 
-    outputs = tf.map_fn(
+    batched = tf.map_fn(
         lambda chunk: function(*chunk),
         tuple(chunks(x) for x in inputs),
         fn_output_signature=tf.TensorSpec([batch_size, *output_shape], output_dtype),
     )
-    return tf.reshape(outputs, tf.concat([[padded_count], output_shape], axis=0))[:count]
+    rest = tf.cond(
+        count > full,
+        lambda: function(*(x[full:] for x in inputs)),
+        lambda: tf.zeros([0, *output_shape], output_dtype),
+    )
+    return tf.concat([tf.reshape(batched, tf.concat([[full], output_shape], axis=0)), rest], axis=0)
 
 
 def paste_patches(patches, boxes, height_width):

@@ -89,3 +89,12 @@ def test_unknown_or_untrained_variants_say_what_to_do():
     with pytest.raises(ValueError, match="--stage lrn"):
         gsn_only.predict(_image(32, 32), "gsn+aps+lrn")
     assert gsn_only.predict(_image(32, 48), "gsn").shape == (32, 48, 1)
+
+
+@pytest.mark.parametrize("count", [0, 3, 8, 11])
+def test_run_in_batches_gives_every_row_once_whatever_the_count(count):
+    from hrsod_tf.inference import run_in_batches
+
+    rows = tf.reshape(tf.range(count * 2, dtype=tf.float32), [count, 2])
+    out = tf.function(lambda r: run_in_batches(lambda x: x * 2, (r,), 4, [2]))(rows)
+    np.testing.assert_array_equal(out.numpy(), rows.numpy() * 2)
