@@ -1,0 +1,321 @@
+"""Helpers shared by the benchmark scripts: machine description, median timing, FLOP counting, JSON output.
+
+Every benchmark script is runnable alone::
+
+    python benchmarks/<script>.py [--quick] [--repeats N] [--json OUT]
+
+prints one JSON document on stdout (after any log lines) and, with ``--json OUT``, also writes it to OUT;
+``benchmarks/run_all.py`` runs each script in its own subprocess and collects those files.
+
+Importing this module puts the repository root on ``sys.path`` (so ``import hrsod_tf`` works when a script
+is run as ``python benchmarks/x.py``) and quiets TensorFlow's C++ logging. It does not import TensorFlow
+itself, so ``run_all.py`` and the machine description stay light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+GIB = 1024 ** 3
+MIB = 1024 ** 2
+
+
+# ------------------------------------------------------------------------------------------ machine
+
+
+def _cpuinfo_field(name: str) -> str | None:
+    """The first value of `name` in /proc/cpuinfo (None when the file or the field is missing)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == name:
+                    return value.strip()
+    except OSError:
+        pass
+    return None
+
+
+def _mem_total_bytes() -> int | None:
+    """Physical memory from /proc/meminfo (MemTotal, in bytes), or None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def machine_info() -> dict:
+    """CPU model, logical cores (total and usable by this process), memory, relevant ISA flags, the load
+    average when called (other processes on a shared machine slow every figure down), versions."""
+    flags = set((_cpuinfo_field("flags") or "").split())
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    memory = _mem_total_bytes()
+    info = {
+        "cpu_model": _cpuinfo_field("model name") or platform.processor() or "unknown",
+        "logical_cores": os.cpu_count(),
+        "usable_cores": usable,
+        "memory_gib": round(memory / GIB, 1) if memory else None,
+        "isa_flags": sorted(f for f in flags if f.startswith(("avx", "amx", "fma"))),
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    info.update(_library_versions())
+    return info
+
+
+def _library_versions() -> dict:
+    """TensorFlow / Keras / numpy versions from package metadata (without importing TensorFlow)."""
+    from importlib import metadata
+
+    versions = {}
+    for package in ("tensorflow", "keras", "numpy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def now_utc() -> str:
+    """The current date and time, ISO 8601 in UTC, to the second."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+
+
+# ------------------------------------------------------------------------------------------ timing
+
+
+def time_calls(fn, repeats: int, warmup: int = 1) -> dict:
+    """Runs `fn()` `warmup` times untimed, then `repeats` times timed.
+
+    `fn` must block until its work is done (e.g. call `.numpy()` on a TensorFlow result).
+
+    Returns:
+        {"median_s", "min_s", "max_s", "runs_s": [...], "repeats"}.
+    """
+    for _ in range(warmup):
+        fn()
+    runs = []
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - start)
+    return summarize(runs)
+
+
+def summarize(runs) -> dict:
+    """Median / min / max of a list of durations in seconds."""
+    runs = [float(r) for r in runs]
+    return {
+        "median_s": statistics.median(runs),
+        "min_s": min(runs),
+        "max_s": max(runs),
+        "runs_s": [round(r, 6) for r in runs],
+        "repeats": len(runs),
+    }
+
+
+def time_interleaved(fns: dict, repeats: int, warmup: int = 1) -> dict:
+    """Times several callables in alternation (a, b, a, b, ...), so that a background load that comes and
+    goes hits all of them alike and their *ratios* stay meaningful on a shared machine.
+
+    Args:
+        fns: {name: blocking callable}. repeats / warmup: as `time_calls`, per callable.
+    Returns:
+        {name: summary as `summarize`}.
+    """
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    runs = {name: [] for name in fns}
+    for _ in range(max(1, repeats)):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            runs[name].append(time.perf_counter() - start)
+    return {name: summarize(values) for name, values in runs.items()}
+
+
+def first_call_seconds(fn) -> float:
+    """Duration of one call of `fn` (for the first, tracing/compiling call)."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+# ------------------------------------------------------------------------------------------ memory
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident set size of this process so far (getrusage ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def current_rss_bytes() -> int | None:
+    """Current resident set size from /proc/self/statm (None when unavailable)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+# ------------------------------------------------------------------------------------------ models
+
+
+def conv_flops(model) -> dict:
+    """Analytic FLOPs of one forward pass, counted from the built model's convolution layers.
+
+    A multiply-add is 2 FLOPs: 2 * H_out * W_out * K_h * K_w * C_in * C_out per Conv2D, and for a
+    Conv2DTranspose the same with the *input* grid (H_in * W_in, each input pixel scatters a K x K x C_out
+    kernel). Biases, activations, pooling, concatenation and softmax are left out (< 1% for these nets).
+    Spatial sizes come from the layers' static shapes, so build the model with a fixed `input_size`.
+
+    Returns:
+        {"total": FLOPs per image, "by_layer": {name: FLOPs}}.
+    """
+    import keras
+
+    by_layer = {}
+    for layer in model.layers:
+        if not isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
+            continue
+        kh, kw, _, _ = layer.kernel.shape
+        in_shape, out_shape = layer.input.shape, layer.output.shape
+        c_in, c_out = in_shape[-1], out_shape[-1]
+        grid = in_shape if isinstance(layer, keras.layers.Conv2DTranspose) else out_shape
+        if grid[1] is None or grid[2] is None:
+            raise ValueError(f"layer {layer.name} has a dynamic spatial shape: build the model with input_size")
+        by_layer[layer.name] = 2 * grid[1] * grid[2] * kh * kw * c_in * c_out
+    return {"total": sum(by_layer.values()), "by_layer": by_layer}
+
+
+def param_bytes(model, bytes_per_param: int = 4) -> int:
+    """Size of the model's weights in float32 (count_params * 4 bytes)."""
+    return int(model.count_params()) * bytes_per_param
+
+
+def model_config(preset: str, **changes):
+    """The preset's `ModelConfig` (random init: `backbone_weights="none"`), with `changes` applied."""
+    import dataclasses
+
+    from hrsod_tf.config import get_preset
+
+    return dataclasses.replace(get_preset(preset).model, backbone_weights="none", **changes)
+
+
+def random_images(batch: int, size: int, seed: int = 0):
+    """float32 [batch, size, size, 3] RGB in [0, 255] (a fixed pseudo-random input)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0, 255, size=(batch, size, size, 3)).astype("float32")
+
+
+# ------------------------------------------------------------------------------------------ synthetic
+
+
+def synthetic_scene(height: int, width: int, seed: int = 0):
+    """A synthetic scene (`generate_scene`) warped to exactly height x width: (image uint8 RGB, mask uint8)."""
+    import cv2
+
+    from hrsod_tf.data.synthetic import generate_scene
+
+    short = min(height, width)
+    image, mask = generate_scene(seed, min_side=short, max_side=short)
+    image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+    mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
+    return image, mask
+
+
+def blurred_coarse_map(mask, gsn_size: int):
+    """A stand-in for the GSN's map F: the mask area-resized to gsn_size^2, blurred (sigma = gsn_size / 96),
+    and upsampled back bilinearly, as the pipeline upsamples the GSN output. float32 [H, W, 1] in [0, 1]."""
+    import cv2
+    import numpy as np
+
+    height, width = mask.shape[:2]
+    small = cv2.resize(mask.astype(np.float32) / 255.0, (gsn_size, gsn_size), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), gsn_size / 96.0)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)[..., None]
+
+
+# ------------------------------------------------------------------------------------------ command line
+
+
+def base_parser(description: str) -> argparse.ArgumentParser:
+    """An argument parser with the flags every benchmark script shares: --quick, --repeats, --json."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions and smaller work (smoke run)")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed repetitions per measurement (default 5, or 2 with --quick)")
+    parser.add_argument("--json", metavar="OUT", default=None, help="also write the JSON result to OUT")
+    return parser
+
+
+def repeats(args, full: int = 5, quick: int = 2) -> int:
+    """The number of timed repetitions: --repeats if given, else `quick` or `full`."""
+    if args.repeats:
+        return args.repeats
+    return quick if args.quick else full
+
+
+def _clean(value):
+    """JSON-safe copy: NaN/inf -> None, numpy scalars -> Python numbers, tuples -> lists."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(data: dict, path) -> Path:
+    """Writes `data` (cleaned of NaN and numpy types) as indented JSON to `path`; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_clean(data), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def emit(result: dict, args) -> dict:
+    """Adds the date and machine to `result`, prints it as JSON and writes it to --json when given."""
+    result = {"benchmark": result.pop("benchmark", None), "date": now_utc(), "machine": machine_info(),
+              "quick": bool(getattr(args, "quick", False)), **result}
+    text = json.dumps(_clean(result), indent=2, sort_keys=True)
+    print(text, flush=True)
+    if getattr(args, "json", None):
+        write_json(result, args.json)
+    return result
+
+
+def log(message: str) -> None:
+    """A progress line on stderr (stdout is kept for the JSON result)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def target(met: bool | None, measured: str, goal: str, why: str = "") -> dict:
+    """A target verdict: {"met": bool|None, "measured", "goal", "why"} (None: not measured)."""
+    return {"met": met, "measured": measured, "goal": goal, "why": why}

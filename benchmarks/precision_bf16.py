@@ -1,0 +1,97 @@
+"""float32 vs mixed_bfloat16 on this CPU: the GSN forward pass (preset `paper`, 384x384, batch 1).
+
+The float32 GSN is built (random init) and its weights saved; then the global Keras policy is set to
+`mixed_bfloat16`, a second GSN is built and the same weights are loaded into it (a model keeps the policy
+it was built with, so both live in one process). The two forward passes, each in a `tf.function`, are
+timed in alternation (a, b, a, b, ...) so that their speed ratio is measured under the same load.
+Reported: the speed ratio (float32 time / bf16 time: > 1 means bf16 is faster), the largest and mean
+absolute difference of the salient-class probability map, and the share of pixels whose 0.5-thresholded
+decision differs.
+
+bfloat16 is fast only on CPUs with native bf16 arithmetic (AVX512_BF16 or AMX); elsewhere oneDNN converts
+to float32 and back around each operation. The ISA flags of this CPU are in the JSON ("machine").
+
+    python benchmarks/precision_bf16.py [--quick] [--repeats 3] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import common  # noqa: F401  (sys.path and TF logging first)
+from common import base_parser, emit, log, model_config, random_images, repeats, synthetic_scene, time_interleaved
+
+PRESET = "paper"
+SIZE = 384
+
+
+def build_gsn_with_policy(policy: str, weights_path: str | None = None):
+    """A paper GSN at SIZE built under `policy`; with `weights_path`, its weights are loaded from there."""
+    import keras
+
+    from hrsod_tf.models import build_gsn
+
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = build_gsn(model_config(PRESET), input_size=SIZE)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    if weights_path:
+        model.load_weights(weights_path)
+    return model
+
+
+def test_input():
+    """A synthetic scene resized to SIZE x SIZE (float32 RGB, batch of 1): a natural-looking input."""
+    import numpy as np
+
+    image, _ = synthetic_scene(SIZE, SIZE, seed=3)
+    return image[np.newaxis].astype("float32")
+
+
+def compare_outputs(reference, other) -> dict:
+    """Differences between two salient-class maps (float32 numpy arrays in [0, 1])."""
+    import numpy as np
+
+    diff = np.abs(reference - other)
+    return {"max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean()),
+            "decision_flip_fraction": float(np.mean((reference > 0.5) != (other > 0.5))),
+            "reference_range": [float(reference.min()), float(reference.max())]}
+
+
+def main(argv=None) -> dict:
+    import tensorflow as tf
+
+    parser = base_parser(__doc__)
+    parser.add_argument("--input", choices=("synthetic", "random"), default="synthetic",
+                        help="a synthetic scene (default) or uniform noise")
+    args = parser.parse_args(argv)
+    reps = repeats(args, full=3, quick=2)
+    images = test_input() if args.input == "synthetic" else random_images(1, SIZE)
+
+    f32 = build_gsn_with_policy("float32")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "gsn.weights.h5")
+        f32.save_weights(path)
+        bf16 = build_gsn_with_policy("mixed_bfloat16", path)
+    forward = {name: tf.function(lambda x, m=model: m(x, training=False))
+               for name, model in (("float32", f32), ("mixed_bfloat16", bf16))}
+    outputs = {name: fn(images).numpy()[..., 1] for name, fn in forward.items()}  # also traces both
+    log(f"GSN {SIZE}x{SIZE}: float32 vs mixed_bfloat16, {reps} alternating repetitions")
+    timings = time_interleaved({name: (lambda fn=fn: fn(images).numpy()) for name, fn in forward.items()},
+                               reps, warmup=1)
+    ratio = timings["float32"]["median_s"] / timings["mixed_bfloat16"]["median_s"]
+    result = {
+        "benchmark": "precision_bf16",
+        "preset": PRESET, "input_size": SIZE, "batch": 1, "input": args.input,
+        "compute_dtype": {"float32": f32.layers[-2].compute_dtype, "mixed_bfloat16": bf16.layers[-2].compute_dtype},
+        "timing": timings,
+        "speedup_bf16_over_f32": ratio,
+        "output_difference": compare_outputs(outputs["float32"], outputs["mixed_bfloat16"]),
+    }
+    return emit(result, args)
+
+
+if __name__ == "__main__":
+    main()
