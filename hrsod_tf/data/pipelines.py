@@ -71,10 +71,16 @@ def _local_batch_size(batch_size: int, input_context: tf.distribute.InputContext
     return int(input_context.get_per_replica_batch_size(batch_size))
 
 
-def _indexed(examples: tf.data.Dataset, input_context, repeat: bool) -> tf.data.Dataset:
-    """Shards (before any expensive map), repeats, then numbers the elements: (index int64, example)."""
+def _sharded(examples: tf.data.Dataset, input_context) -> tf.data.Dataset:
+    """This input pipeline's share of the examples (shard before any expensive map)."""
     if input_context is not None and input_context.num_input_pipelines > 1:
         examples = examples.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    return examples
+
+
+def _indexed(examples: tf.data.Dataset, input_context, repeat: bool) -> tf.data.Dataset:
+    """Shards (before any expensive map), repeats, then numbers the elements: (index int64, example)."""
+    examples = _sharded(examples, input_context)
     if repeat:
         examples = examples.repeat()
     return examples.enumerate()
@@ -145,20 +151,30 @@ def _warped_example(example: dict, size: int, extra: dict | None = None) -> tupl
 
 
 def _whole_image_pipeline(examples, config: Config, stage: str, *, extra_maps, training: bool, batch_size,
-                          seed, deterministic: bool, input_context, shuffle_buffer, image_only=False):
-    """GSN and GLFN: warp every example (plus `extra_maps(example)`) to the stage's square input."""
+                          seed, deterministic: bool, input_context, shuffle_buffer, image_only=False,
+                          cache: bool = False):
+    """GSN and GLFN: warp every example (plus `extra_maps(example)`) to the stage's square input.
+
+    The warp does not depend on the pass, so with `cache` the warped uint8 examples are kept in memory after
+    the first pass: later passes skip decoding and resizing full-resolution images, which otherwise competes
+    with the training step for the CPU. Flips come after the cache, so every pass draws new ones.
+    """
     size = config.model.gsn_input_size if stage == "gsn" else config.train.glfn.input_size
     seed = _resolve_seed(seed, config, deterministic)
     batch = _local_batch_size(batch_size or config.train.stage(stage).batch_size, input_context)
     map_deterministic = bool(deterministic or not training)
 
-    def prepare(index, example):
-        features, label = _warped_example(example, size, extra_maps(example))
-        if training:
-            features, label = _random_flips(features, label, _element_seed(seed, index, 0))
-        return _pack(features, label)
+    def warp(example):
+        return _pack(*_warped_example(example, size, extra_maps(example)))
 
-    ds = _map(_indexed(examples, input_context, repeat=training), prepare, map_deterministic)
+    warped = _map(_sharded(examples, input_context), warp, deterministic=map_deterministic or cache)
+    if cache:
+        warped = warped.cache()
+    ds = _indexed(warped, None, repeat=training)
+    if training:
+        ds = _map(ds, lambda index, pair: _random_flips(*pair, _element_seed(seed, index, 0)), map_deterministic)
+    else:
+        ds = ds.map(lambda index, pair: pair)
     buffer = _DEFAULT_SHUFFLE[stage] if shuffle_buffer is None else shuffle_buffer
     return _finish(ds, batch_size=batch, training=training, seed=seed, shuffle_buffer=buffer,
                    deterministic=map_deterministic, image_only=image_only)
@@ -172,7 +188,7 @@ def _whole_image_pipeline(examples, config: Config, stage: str, *, extra_maps, t
 def gsn_dataset(examples: tf.data.Dataset, config: Config, *, training: bool, batch_size: int | None = None,
                 seed: int | None = None, deterministic: bool = False,
                 input_context: tf.distribute.InputContext | None = None,
-                shuffle_buffer: int | None = None) -> tf.data.Dataset:
+                shuffle_buffer: int | None = None, cache: bool = False) -> tf.data.Dataset:
     """Whole images warped to the GSN input S = `config.model.gsn_input_size`.
 
     Training: random horizontal flips, shuffling (after the warp, so the buffer holds S x S images) and
@@ -189,12 +205,14 @@ def gsn_dataset(examples: tf.data.Dataset, config: Config, *, training: bool, ba
         input_context: from `tf.distribute.Strategy.distribute_datasets_from_function`: this pipeline
             reads only its shard of the examples.
         shuffle_buffer: elements in the shuffle buffer (default 256).
+        cache: keep the warped examples in memory after the first pass (S x S x 4 bytes each).
     Yields:
         (image float32 [B, S, S, 3] RGB 0..255, label float32 [B, S, S, 1] in {0, 1}).
     """
     return _whole_image_pipeline(examples, config, "gsn", extra_maps=lambda example: {}, training=training,
                                  batch_size=batch_size, seed=seed, deterministic=deterministic,
-                                 input_context=input_context, shuffle_buffer=shuffle_buffer, image_only=True)
+                                 input_context=input_context, shuffle_buffer=shuffle_buffer, image_only=True,
+                                 cache=cache)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -205,7 +223,7 @@ def gsn_dataset(examples: tf.data.Dataset, config: Config, *, training: bool, ba
 def glfn_dataset(examples: tf.data.Dataset, fused_cache: MapCache, config: Config, *, training: bool,
                  batch_size: int | None = None, seed: int | None = None, deterministic: bool = False,
                  input_context: tf.distribute.InputContext | None = None,
-                 shuffle_buffer: int | None = None) -> tf.data.Dataset:
+                 shuffle_buffer: int | None = None, cache: bool = False) -> tf.data.Dataset:
     """Image, fused GSN+APS+LRN map (from `fused_cache`) and mask, warped to G = `config.train.glfn.input_size`.
 
     As the paper, "warped into 1024 x 1024": the aspect ratio is not kept. The cached map may have any size
@@ -223,7 +241,7 @@ def glfn_dataset(examples: tf.data.Dataset, fused_cache: MapCache, config: Confi
         examples, config, "glfn",
         extra_maps=lambda example: {"saliency": fused_cache.read_tf(example["image/filename"])},
         training=training, batch_size=batch_size, seed=seed, deterministic=deterministic,
-        input_context=input_context, shuffle_buffer=shuffle_buffer)
+        input_context=input_context, shuffle_buffer=shuffle_buffer, cache=cache)
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -162,7 +162,7 @@ def stage_data(config: Config, stage: str, workdir: WorkDir, source, progress: b
     splits = ["train"] + ([val_split] if val_split else [])
     if stage == "gsn":
         def make(examples, **kwargs):
-            return pipelines.gsn_dataset(examples, config, **kwargs)
+            return pipelines.gsn_dataset(examples, config, cache=_fits_in_memory(config, stage, source), **kwargs)
     elif stage == "lrn":
         cache = _coarse_cache(config, workdir, source, splits, progress)
 
@@ -172,7 +172,8 @@ def stage_data(config: Config, stage: str, workdir: WorkDir, source, progress: b
         cache = _fused_cache(config, workdir, source, splits, progress)
 
         def make(examples, **kwargs):
-            return pipelines.glfn_dataset(examples, cache, config, **kwargs)
+            return pipelines.glfn_dataset(examples, cache, config, cache=_fits_in_memory(config, stage, source),
+                                          **kwargs)
 
     def dataset_fn(input_context):
         return make(source.as_tf_dataset("train"), training=True, input_context=input_context)
@@ -183,6 +184,23 @@ def stage_data(config: Config, stage: str, workdir: WorkDir, source, progress: b
         # would cost more than the validation itself.
         val = make(source.as_tf_dataset(val_split), training=False).take(4).cache()
     return dataset_fn, val
+
+
+WARPED_CACHE_BYTES = 2 * 1024**3  # in-memory cache of warped training inputs, when they fit
+
+
+def _fits_in_memory(config: Config, stage: str, source) -> bool:
+    """Whether the stage's warped training examples (uint8: RGB + mask, + fused map for the GLFN) fit in
+    `WARPED_CACHE_BYTES`; HRSOD-TR does at 384 px, DUTS-TR at 1024 px would not."""
+    try:
+        count = source.num_examples("train")
+    except (ValueError, KeyError, NotImplementedError):  # a source that cannot count its examples
+        return False
+    if not count:
+        return False
+    side = config.model.gsn_input_size if stage == "gsn" else config.train.glfn.input_size
+    channels = 4 if stage == "gsn" else 5
+    return count * side * side * channels <= WARPED_CACHE_BYTES
 
 
 def _build_fn(config: Config, stage: str):
