@@ -103,6 +103,9 @@ class StageConfig:
         keep_checkpoints: how many of the latest checkpoints to keep (the best is kept apart).
         validate_every: steps between validations (0: only at the end).
         patches_per_image: LRN only: cap on the APS patches taken from one image per pass.
+        input_mode: GLFN only: "warp" resizes whole images to input_size (the paper: "warped into
+            1024 x 1024"); "crop" takes random input_size crops at full resolution, the scale the GLFN
+            runs at (for presets whose input_size is far below the images' size).
     """
 
     input_size: int = 384
@@ -118,6 +121,11 @@ class StageConfig:
     keep_checkpoints: int = 3
     validate_every: int = 1000
     patches_per_image: int = 16
+    input_mode: str = "warp"
+
+    def __post_init__(self):
+        if self.input_mode not in ("warp", "crop"):
+            raise ValueError(f"input_mode {self.input_mode!r} is not one of warp, crop")
 
 
 @dataclass(frozen=True)
@@ -273,7 +281,7 @@ def _small() -> Config:
             lrn=stage,
             # The GLFN's thin full-resolution layers are slow on a CPU: smaller crops, fewer steps.
             glfn=dataclasses.replace(stage, input_size=384, batch_size=2, steps=150, backbone_lr=1e-2,
-                                     checkpoint_every=50, validate_every=50),
+                                     checkpoint_every=50, validate_every=50, input_mode="crop"),
         ),
         inference=InferenceConfig(lrn_batch_size=8, glfn_tile_size=1024, glfn_max_pixels=2048 * 2048),
         data=DataConfig(synthetic_train_size=120, synthetic_test_size=24,

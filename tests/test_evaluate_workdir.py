@@ -1,6 +1,5 @@
 """evaluate.py --workdir: the trained pipeline on a folder data set, every variant; JSON, maps, report."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -8,19 +7,13 @@ import cv2
 import numpy as np
 import pytest
 
-from _workdir_helpers import make_random_workdir
+from helpers import load_script, make_random_workdir
 from hrsod_tf import evaluation
 from hrsod_tf.data.synthetic import save_scene_files
 
-REPO = Path(__file__).resolve().parents[1]
 VARIANTS = ["gsn", "gsn+rps+lrn", "gsn+aps+lrn", "full"]
 
 
-def _load_cli():
-    spec = importlib.util.spec_from_file_location("evaluate_cli", REPO / "evaluate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +31,7 @@ def full_run(setup, tmp_path_factory):
     """One evaluate.py --workdir run with every output; returns (output folder, stdout, exit status)."""
     workdir, dataset, _ = setup
     out = tmp_path_factory.mktemp("outputs")
-    cli = _load_cli()
+    cli = load_script("evaluate.py")
     import contextlib
     import io
 
@@ -101,7 +94,7 @@ def test_save_maps_refuses_a_folder_with_maps_in_it(full_run, setup, capsys):
     out, _, _ = full_run
     workdir, dataset, _ = setup
     before = sorted((out / "maps" / "gsn").iterdir())
-    status = _load_cli().main(["--workdir", str(workdir.root), "--dataset", dataset, "--no-progress",
+    status = load_script("evaluate.py").main(["--workdir", str(workdir.root), "--dataset", dataset, "--no-progress",
                                "--variants", "gsn", "--save-maps", str(out / "maps")])
     assert status == 2
     err = capsys.readouterr().err
@@ -111,7 +104,7 @@ def test_save_maps_refuses_a_folder_with_maps_in_it(full_run, setup, capsys):
 
 def test_variants_and_limit(setup, tmp_path, capsys):
     workdir, dataset, _ = setup
-    status = _load_cli().main(["--workdir", str(workdir.root), "--dataset", dataset, "--no-progress",
+    status = load_script("evaluate.py").main(["--workdir", str(workdir.root), "--dataset", dataset, "--no-progress",
                                "--variants", "gsn", "--limit", "2", "--json", str(tmp_path / "r.json")])
     assert status == 0
     results = json.loads((tmp_path / "r.json").read_text())
@@ -122,7 +115,7 @@ def test_variants_and_limit(setup, tmp_path, capsys):
 def test_a_run_without_a_trained_stage_names_the_command_to_train_it(setup, tmp_path, capsys):
     _, dataset, _ = setup
     run = make_random_workdir(tmp_path / "gsn_only", stages=("gsn",))
-    status = _load_cli().main(["--workdir", str(run.root), "--dataset", dataset, "--variants", "full"])
+    status = load_script("evaluate.py").main(["--workdir", str(run.root), "--dataset", dataset, "--variants", "full"])
     assert status == 2
     assert "train.py --stage" in capsys.readouterr().err
 

@@ -5,7 +5,6 @@ import hrsod_tf), and feed it requests built and converted the way TF Serving bu
 """
 
 import dataclasses
-import importlib.util
 import json
 import os
 import re
@@ -20,6 +19,7 @@ import tensorflow as tf
 from matplotlib import cbook
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
+from helpers import load_script
 from hrsod_tf import export
 from hrsod_tf.config import get_preset
 from hrsod_tf.inference import SaliencyPipeline
@@ -68,12 +68,6 @@ _FRESH_SCRIPT = textwrap.dedent("""
 """)
 
 
-def _cli():
-    """The top-level export.py, imported from its file (its name clashes with nothing on sys.path then)."""
-    spec = importlib.util.spec_from_file_location("export_cli", REPO_ROOT / "export.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +78,7 @@ def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
     workdir = _make_workdir(root / "run")
     base = root / "models" / "hrsod"
-    assert _cli().main(["--workdir", str(workdir), "--out", str(base)]) == 0
+    assert load_script("export.py").main(["--workdir", str(workdir), "--out", str(base)]) == 0
     version = base / "1"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
@@ -287,7 +281,7 @@ def test_an_empty_request_gets_empty_outputs(served):
 def test_export_again_writes_the_next_version_and_never_overwrites(exported, capsys):
     workdir, base, version_1 = exported.workdir, exported.base, exported.version
     before = (version_1 / "saved_model.pb").stat().st_mtime_ns
-    cli = _cli()
+    cli = load_script("export.py")
     assert cli.main(["--workdir", str(workdir), "--out", str(base)]) == 0
     assert f"wrote {base / '2'}" in capsys.readouterr().out
     assert export.existing_versions(base) == [1, 2]
@@ -300,7 +294,7 @@ def test_export_again_writes_the_next_version_and_never_overwrites(exported, cap
 
 
 def test_cli_reports_a_missing_workdir_or_stage_without_traceback(tmp_path, capsys):
-    cli = _cli()
+    cli = load_script("export.py")
     assert cli.main(["--workdir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "m")]) == 2
     assert "does not exist" in capsys.readouterr().err
 

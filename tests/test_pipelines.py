@@ -122,6 +122,19 @@ def test_glfn_dataset_yields_warped_image_fused_map_and_binary_labels(config, fu
     assert label.shape == (b, g, g, 1)
 
 
+def test_glfn_crop_mode_takes_full_resolution_crops(config, fused_cache):
+    crop = dataclasses.replace(config, train=dataclasses.replace(
+        config.train, glfn=dataclasses.replace(config.train.glfn, input_size=64, input_mode="crop")))
+    features, label = _first(pipelines.glfn_dataset(_examples(1), fused_cache, crop, training=False))[0]
+    image, mask = _scene(0)
+    top, left = (HEIGHT - 64) // 2, (WIDTH - 64) // 2  # validation: the central crop, not a warp
+    np.testing.assert_array_equal(features["image"][0], image[top:top + 64, left:left + 64])
+    np.testing.assert_array_equal(label[0, ..., 0], mask[top:top + 64, left:left + 64] > 127)
+    features, label = _first(pipelines.glfn_dataset(_examples(), fused_cache, crop, training=True, seed=3))[0]
+    assert features["image"].shape[1:] == (64, 64, 3) and label.shape[1:] == (64, 64, 1)
+    _assert_binary(label)
+
+
 # ------------------------------------------------------------------------------------------------------------
 # determinism
 

@@ -1,26 +1,17 @@
 """predict.py and hrsod_tf.prediction: outputs per input at the input's size, EXIF, odd formats, failures,
 and never overwriting an input."""
 
-import importlib.util
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
-from _workdir_helpers import make_random_workdir
+from helpers import load_script, make_random_workdir
 from hrsod_tf import prediction
 
-REPO = Path(__file__).resolve().parents[1]
 
 
-def _load_cli():
-    """predict.py as a module, so main() runs in-process (a subprocess would re-import TensorFlow)."""
-    spec = importlib.util.spec_from_file_location("predict_cli", REPO / "predict.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +90,7 @@ def test_grayscale_rgba_and_16_bit_inputs_are_accepted(predictor, tmp_path):
 
 def test_a_broken_file_is_reported_the_others_written_and_the_exit_status_is_1(workdir, photos, tmp_path, capsys):
     (tmp_path / "in" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
-    status = _load_cli().main(
+    status = load_script("predict.py").main(
         [str(tmp_path / "in"), "--workdir", str(workdir.root), "--variant", "gsn", "--out", str(tmp_path / "out"),
          "--no-progress"])
     assert status == 1
@@ -109,7 +100,7 @@ def test_a_broken_file_is_reported_the_others_written_and_the_exit_status_is_1(w
 
 def test_refuses_to_write_into_an_input_folder(workdir, photos, tmp_path, capsys):
     before = {p: p.read_bytes() for p in photos}
-    status = _load_cli().main([str(tmp_path / "in"), "--workdir", str(workdir.root), "--out", str(tmp_path / "in"),
+    status = load_script("predict.py").main([str(tmp_path / "in"), "--workdir", str(workdir.root), "--out", str(tmp_path / "in"),
                                "--overwrite"])
     assert status == 2
     err = capsys.readouterr().err
@@ -174,7 +165,7 @@ def _save_contract_model(path):
 
 def test_saved_model_gives_maps_of_the_input_size(photos, tmp_path):
     models = _save_contract_model(tmp_path / "models")
-    status = _load_cli().main([str(tmp_path / "in"), "--saved-model", str(models),
+    status = load_script("predict.py").main([str(tmp_path / "in"), "--saved-model", str(models),
                                "--out", str(tmp_path / "out"), "--no-progress"])
     assert status == 0
     wide = _read(tmp_path / "out" / "wide.png")

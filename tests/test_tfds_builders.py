@@ -161,6 +161,6 @@ def test_tfds_data_source_prepares_synthetic_and_explains_unbuilt_manual_sets(tm
     source = sources.resolve_data_source("hrsod_synthetic/tiny", data_dir=str(tmp_path))
     assert source.splits == ("train", "test") and source.num_examples("test") == 3
     ex = next(source.examples("test"))
-    assert ex["image"].shape[:2] == ex["mask"].shape[:2] and ex["image/filename"].endswith(".png")
+    assert ex["image"].shape[:2] == ex["mask"].shape[:2] and ex["image/filename"].endswith(".jpg")
     with pytest.raises(readers.DataError, match="tfds build hrsod"):
         sources.resolve_data_source("hrsod", data_dir=str(tmp_path))

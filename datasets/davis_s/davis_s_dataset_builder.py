@@ -33,11 +33,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _info(self) -> tfds.core.DatasetInfo:
         """Returns the dataset metadata."""
-        return self.dataset_info_from_configs(
-            features=sources.sod_features(),
-            supervised_keys=("image", "mask"),
-            homepage="https://github.com/yi94code/HRSOD",
-        )
+        return sources.sod_dataset_info(self)
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
         """Finds the image and mask folders in the manual folder (or a zip in it); one `test` split."""

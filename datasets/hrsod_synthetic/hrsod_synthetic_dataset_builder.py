@@ -43,11 +43,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _info(self) -> tfds.core.DatasetInfo:
         """Returns the dataset metadata."""
-        return self.dataset_info_from_configs(
-            features=sources.sod_features(),
-            supervised_keys=("image", "mask"),
-            homepage="https://github.com/yi94code/HRSOD",
-        )
+        return sources.sod_dataset_info(self)
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
         """Train and test splits, sized by the config's preset."""

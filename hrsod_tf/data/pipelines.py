@@ -150,6 +150,24 @@ def _warped_example(example: dict, size: int, extra: dict | None = None) -> tupl
     return features, _binarise(warp_to_square(example["mask"], size))
 
 
+def _cropped_example(example: dict, size: int, extra: dict, seed: tf.Tensor | None) -> tuple[dict, tf.Tensor]:
+    """A size x size crop at full resolution of the image, the `extra` maps and the binarised mask: random
+    (stateless, from `seed`) when training, central otherwise; images smaller than that are zero-padded."""
+    channels = [tf.cast(example["image"], tf.float32), *(tf.cast(v, tf.float32) for v in extra.values()),
+                tf.cast(example["mask"], tf.float32)]
+    stacked = tf.concat(channels, axis=-1)
+    height, width = tf.shape(stacked)[0], tf.shape(stacked)[1]
+    stacked = tf.image.pad_to_bounding_box(stacked, 0, 0, tf.maximum(height, size), tf.maximum(width, size))
+    if seed is None:
+        crop = tf.image.resize_with_crop_or_pad(stacked, size, size)
+    else:
+        crop = tf.image.stateless_random_crop(stacked, [size, size, len(extra) + 4], seed)
+    features = {"image": crop[..., :3]}
+    for i, key in enumerate(extra):
+        features[key] = crop[..., 3 + i:4 + i]
+    return features, _binarise(crop[..., -1:])
+
+
 def _whole_image_pipeline(examples, config: Config, stage: str, *, extra_maps, training: bool, batch_size,
                           seed, deterministic: bool, input_context, shuffle_buffer, image_only=False,
                           cache: bool = False):
@@ -163,6 +181,18 @@ def _whole_image_pipeline(examples, config: Config, stage: str, *, extra_maps, t
     seed = _resolve_seed(seed, config, deterministic)
     batch = _local_batch_size(batch_size or config.train.stage(stage).batch_size, input_context)
     map_deterministic = bool(deterministic or not training)
+    if stage == "glfn" and config.train.glfn.input_mode == "crop":
+        def crop(index, example):
+            crop_seed = _element_seed(seed, index, 1) if training else None
+            features, label = _cropped_example(example, size, extra_maps(example), crop_seed)
+            if training:
+                features, label = _random_flips(features, label, _element_seed(seed, index, 0))
+            return _pack(features, label)
+
+        ds = _map(_indexed(examples, input_context, repeat=training), crop, map_deterministic)
+        buffer = _DEFAULT_SHUFFLE[stage] if shuffle_buffer is None else shuffle_buffer
+        return _finish(ds, batch_size=batch, training=training, seed=seed, shuffle_buffer=buffer,
+                       deterministic=map_deterministic, image_only=image_only)
 
     def warp(example):
         return _pack(*_warped_example(example, size, extra_maps(example)))

@@ -68,6 +68,12 @@ def sod_features():
     })
 
 
+def sod_dataset_info(builder, homepage: str = "https://github.com/yi94code/HRSOD"):
+    """The `DatasetInfo` of the builders: `sod_features()`, supervised as (image, mask)."""
+    return builder.dataset_info_from_configs(
+        features=sod_features(), supervised_keys=("image", "mask"), homepage=homepage)
+
+
 # --------------------------------------------------------------------------------------------------
 # Helpers shared by the TFDS builders of `datasets/` (one place for pairing, reading and reporting)
 

@@ -1,6 +1,10 @@
-"""A work directory with random-init networks, for tests that need a "trained" run without training one."""
+"""Test helpers: a work directory with random-init networks (a "trained" run without training one), and the
+top-level command-line scripts imported as modules (so their main() runs in-process)."""
 
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
 
 import keras
 
@@ -26,3 +30,14 @@ def make_random_workdir(path, preset: str = "tiny", stages=STAGES, seed: int = 0
         _BUILDERS[stage](config.model).save_weights(str(workdir.final_weights(stage)))
         workdir.mark_finished(stage, {"steps": 0, "note": "random weights (test fixture)"})
     return workdir
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_script(name: str):
+    """The top-level script `name` (e.g. "predict.py") as a module; a subprocess would re-import TensorFlow."""
+    spec = importlib.util.spec_from_file_location(name.replace(".py", "_cli"), REPO / name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
