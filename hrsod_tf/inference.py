@@ -26,17 +26,18 @@ _NEEDS_LRN = {"gsn+rps+lrn", "gsn+aps+lrn", "full", "dense+lrn"}
 _RPS_SEED = (20191027, 0)  # fixed: the random baseline is reproducible
 
 
-def coarse_map(gsn, image, size: int) -> tf.Tensor:
-    """F: the GSN's salient probability at the image's own resolution.
+def gsn_map(gsn, image, size: int) -> tf.Tensor:
+    """The GSN's salient probability at its own resolution: float32 [S, S, 1] in [0, 1].
 
     Args:
         gsn: the GSN model. image: [H, W, 3] RGB, 0..255 (any dtype). size: the GSN input side S.
-    Returns:
-        float32 [H, W, 1] in [0, 1].
     """
-    height_width = tf.shape(image)[:2]
-    probabilities = gsn(warp_to_square(image, size)[tf.newaxis], training=False)
-    return tf.image.resize(probabilities[0, :, :, 1:], height_width, method="bilinear")
+    return gsn(warp_to_square(image, size)[tf.newaxis], training=False)[0, :, :, 1:]
+
+
+def coarse_map(gsn, image, size: int) -> tf.Tensor:
+    """F: `gsn_map` upsampled to the image's own resolution, float32 [H, W, 1] in [0, 1]."""
+    return tf.image.resize(gsn_map(gsn, image, size), tf.shape(image)[:2], method="bilinear")
 
 
 def crop_patches(image, coarse, boxes, size: int):

@@ -111,7 +111,7 @@ def fill_cache(cache, source, splits, compute, desc: str, progress: bool = True)
 def _coarse_cache(config, workdir: WorkDir, source, splits, progress):
     """The GSN's S x S maps of `splits`, computed once per trained GSN (keyed by its weights' hash)."""
     from hrsod_tf.data.map_cache import MapCache, checkpoint_fingerprint
-    from hrsod_tf.data.transforms import warp_to_square
+    from hrsod_tf.inference import gsn_map
 
     size = config.model.gsn_input_size
     fingerprint = checkpoint_fingerprint(workdir.final_weights("gsn"), "coarse", preset=config.preset,
@@ -122,7 +122,7 @@ def _coarse_cache(config, workdir: WorkDir, source, splits, progress):
     def compute(image):
         nonlocal gsn
         gsn = gsn or workdir.load_model("gsn", config)
-        return gsn(warp_to_square(image, size)[tf.newaxis], training=False)[0, :, :, 1:].numpy()
+        return gsn_map(gsn, image, size).numpy()
 
     fill_cache(cache, source, splits, compute, "GSN maps for the LRN", progress)
     return cache
