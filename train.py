@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:
         logging.getLogger("absl").setLevel(logging.WARNING)
 
-    from hrsod_tf.data.readers import DataError
+    from hrsod_tf.image_io import DataError
     from hrsod_tf.data.sources import resolve_data_source
     from hrsod_tf.training import WorkDirConflictError, make_strategy, train_all
     from hrsod_tf.workdir import STAGES, StageNotTrainedError
@@ -138,7 +138,7 @@ def run_demo(args) -> int:
           f"{DEMO_WORKDIR}, then evaluating every variant (about 20 minutes on 2 CPU cores; Ctrl-C saves a "
           f"checkpoint and re-running continues)")
     if demo(DEMO_WORKDIR, progress=not args.no_progress) is None:
-        print(f"interrupted; run `python train.py` again to continue", file=sys.stderr)
+        print("interrupted; run `python train.py` again to continue", file=sys.stderr)
         return 130
     return 0
 

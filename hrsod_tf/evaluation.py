@@ -1,6 +1,7 @@
 """Evaluate folders (or in-memory arrays) of saliency maps against ground-truth masks.
 
-Folders are paired by file stem, whatever the extensions (``0001.png`` map for a ``0001.jpg``-named GT stem,
+Files are decoded by :mod:`hrsod_tf.image_io` (maps keep their grades; masks are binarised by its rules,
+palette PNGs by index). Folders are paired by file stem, whatever the extensions (``0001.png`` map for a ``0001.jpg``-named GT stem,
 etc.). The GT folder drives the evaluation: each GT needs a map; a missing or unreadable map is listed by name
 and left out (or, with ``strict=True``, is an error). A map of another size than its GT is resized to the GT with
 bilinear interpolation, as the SOD toolboxes do.
@@ -24,22 +25,20 @@ import dataclasses
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
+from hrsod_tf.image_io import IMAGE_EXTENSIONS, DataError, is_image_file_name, read_map, read_mask, to_uint8, write_png
 from hrsod_tf.metrics import PRCurve, SODEvaluator
 
 __all__ = [
-    "IMAGE_EXTENSIONS",
     "EvaluationError",
     "EvaluationResult",
     "list_images",
-    "read_map",
-    "read_mask",
     "resize_to",
     "evaluate_arrays",
     "evaluate_folders",
@@ -57,10 +56,7 @@ __all__ = [
     "write_report",
 ]
 
-#: File extensions recognised as images (lower case).
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
-
-# When two files share a stem, the lossless one wins.
+# When two files share a stem, the lossless one wins (`IMAGE_EXTENSIONS` lists them first).
 _EXTENSION_RANK = {ext: i for i, ext in enumerate(IMAGE_EXTENSIONS)}
 
 #: Columns of :func:`format_table`: (result key, header, format).
@@ -165,61 +161,13 @@ def list_images(folder: str | os.PathLike) -> dict[str, Path]:
         raise EvaluationError(f"not a directory: {folder}")
     found: dict[str, Path] = {}
     for path in folder.iterdir():
-        ext = path.suffix.lower()
-        if ext not in _EXTENSION_RANK or not path.is_file():
+        if not is_image_file_name(path.name) or not path.is_file():
             continue
+        ext = path.suffix.lower()
         old = found.get(path.stem)
         if old is None or _EXTENSION_RANK[ext] < _EXTENSION_RANK[old.suffix.lower()]:
             found[path.stem] = path
     return dict(sorted(found.items()))
-
-
-def _read_gray(path: Path) -> np.ndarray | None:
-    # imdecode(fromfile) rather than imread: it copes with non-ASCII paths on every platform.
-    try:
-        data = np.fromfile(str(path), dtype=np.uint8)
-    except OSError:
-        return None
-    if data.size == 0:
-        return None
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    if img is None:
-        return None
-    if img.ndim == 3:
-        if img.shape[2] == 1:
-            img = img[:, :, 0]
-        else:
-            code = cv2.COLOR_BGRA2GRAY if img.shape[2] == 4 else cv2.COLOR_BGR2GRAY
-            img = cv2.cvtColor(img, code)
-    return img
-
-
-def read_map(path: str | os.PathLike) -> np.ndarray | None:
-    """Read a saliency map as a grayscale (H, W) array, or ``None`` if it cannot be decoded.
-
-    8-bit maps come back as uint8 0..255; 16-bit maps as float64 in [0, 1] (value / 65535, no precision lost);
-    floating-point TIFFs are clipped to [0, 1]. Colour maps are converted to gray.
-    """
-    img = _read_gray(Path(path))
-    if img is None:
-        return None
-    if img.dtype == np.uint8:
-        return img
-    if img.dtype == np.uint16:
-        return img.astype(np.float64) / 65535.0
-    return np.clip(img.astype(np.float64), 0.0, 1.0)
-
-
-def read_mask(path: str | os.PathLike) -> np.ndarray | None:
-    """Read a GT mask as (H, W) uint8 (16-bit masks scaled to 8 bits), or ``None`` if it cannot be decoded."""
-    img = _read_gray(Path(path))
-    if img is None:
-        return None
-    if img.dtype == np.uint16:
-        return np.round(img / 257.0).astype(np.uint8)
-    if img.dtype != np.uint8:
-        return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
-    return img
 
 
 def resize_to(pred: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -302,8 +250,7 @@ def evaluate_folders(
         for stem, gt_path in gts.items():
             if stem not in preds:
                 continue
-            gt = read_mask(gt_path)
-            pred = read_map(preds[stem])
+            gt, pred = _read_or_none(read_mask, gt_path), _read_or_none(read_map, preds[stem])
             if gt is None or pred is None:
                 unreadable.extend(p.name for p, a in ((preds[stem], pred), (gt_path, gt)) if a is None)
                 if strict:
@@ -326,6 +273,14 @@ def evaluate_folders(
             unreadable=unreadable,
         )
     return result
+
+
+def _read_or_none(read, path: Path):
+    """`read(path)`, or None when the file cannot be decoded (it is then listed as unreadable)."""
+    try:
+        return read(path)
+    except DataError:
+        return None
 
 
 def _problem_message(missing: list[str], unreadable: list[str], limit: int = 10) -> str:
@@ -562,8 +517,6 @@ def evaluate_pipeline(
     Raises:
         EvaluationError: no example, or a `save_maps_dir/<variant>` is not empty and not `overwrite`.
     """
-    from hrsod_tf.prediction import to_uint8, write_png
-
     variants = tuple(variants)
     map_dirs = prepare_map_dirs(save_maps_dir, variants, overwrite) if save_maps_dir is not None else {}
     evaluators = {v: SODEvaluator(boundary=boundary) for v in variants}

@@ -3,7 +3,8 @@
     inputs (files, folders, globs) --collect_inputs--> image paths
     plan_outputs: one ``OUT/<stem>.png`` per image; refuses to overwrite an input, or an existing file
                   unless asked to
-    read_image (EXIF orientation, grayscale, RGBA, 16-bit) -> MapPredictor -> render -> PNG
+    hrsod_tf.image_io.read_image (EXIF orientation, grayscale, RGBA, 16-bit) -> MapPredictor -> render
+    -> hrsod_tf.image_io.write_png
 
 A `MapPredictor` is any callable ``image uint8 [H, W, 3] -> float32 [H, W, 1] in [0, 1]``; two come with the
 library: `predictor_from_workdir` (a trained run, any variant of the pipeline) and `predictor_from_saved_model`
@@ -24,11 +25,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
-import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from hrsod_tf.data import readers
+from hrsod_tf.image_io import DataError, is_image_file_name, read_image, to_uint8, write_png
 
 __all__ = [
     "OUTPUT_MODES",
@@ -41,7 +41,6 @@ __all__ = [
     "predictor_from_saved_model",
     "predictor_from_workdir",
     "render",
-    "write_png",
 ]
 
 OUTPUT_MODES = ("mask", "rgba", "overlay")
@@ -116,10 +115,6 @@ def predictor_from_saved_model(path) -> MapPredictor:
 # ------------------------------------------------------------------------------------------------ inputs
 
 
-def _is_image(path: Path) -> bool:
-    return path.suffix.lower() in readers.IMAGE_EXTENSIONS and not path.name.startswith(".")
-
-
 def collect_inputs(specs: Iterable[str]) -> list[Path]:
     """Image files named by `specs`: files (any extension: a bad one fails later, by name), folders (their
     image files, not recursive) and glob patterns. Duplicates are dropped; the order is kept.
@@ -131,12 +126,12 @@ def collect_inputs(specs: Iterable[str]) -> list[Path]:
     for spec in specs:
         path = Path(os.path.expanduser(spec))
         if path.is_dir():
-            matches = sorted(p for p in path.iterdir() if p.is_file() and _is_image(p))
+            matches = sorted(p for p in path.iterdir() if p.is_file() and is_image_file_name(p.name))
         elif path.exists():
             matches = [path]
         else:
             matches = sorted(Path(p) for p in glob.glob(os.path.expanduser(spec)) if Path(p).is_file())
-            matches = [p for p in matches if _is_image(p)]
+            matches = [p for p in matches if is_image_file_name(p.name)]
         if not matches:
             raise PredictionError(f"{spec}: no such file, or no image in it")
         found.update(dict.fromkeys(matches))
@@ -185,14 +180,6 @@ def plan_outputs(inputs: Sequence[Path], out_dir, overwrite: bool = False) -> li
 # ---------------------------------------------------------------------------------------------- outputs
 
 
-def to_uint8(saliency: np.ndarray) -> np.ndarray:
-    """float [H, W] or [H, W, 1] in [0, 1] -> uint8 [H, W] 0..255 (rounded)."""
-    saliency = np.asarray(saliency, np.float32)
-    if saliency.ndim == 3:
-        saliency = saliency[..., 0]
-    return np.round(np.clip(saliency, 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
 def render(image: np.ndarray, saliency: np.ndarray, mode: str = "mask") -> np.ndarray:
     """The picture to write for one image.
 
@@ -213,22 +200,6 @@ def render(image: np.ndarray, saliency: np.ndarray, mode: str = "mask") -> np.nd
     raise ValueError(f"unknown output {mode!r}; expected one of {', '.join(OUTPUT_MODES)}")
 
 
-def write_png(path, picture: np.ndarray) -> Path:
-    """Writes uint8 gray [H, W], RGB [H, W, 3] or RGBA [H, W, 4] as a PNG (parents created)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if picture.ndim == 3:
-        code = cv2.COLOR_RGBA2BGRA if picture.shape[2] == 4 else cv2.COLOR_RGB2BGR
-        picture = cv2.cvtColor(picture, code)
-    ok, encoded = cv2.imencode(".png", picture)
-    if not ok:
-        raise OSError(f"could not encode {path}")
-    tmp = path.with_name(f".{path.name}.tmp")
-    encoded.tofile(str(tmp))  # tofile/imencode rather than imwrite: non-ASCII paths work everywhere
-    os.replace(tmp, path)
-    return path
-
-
 @dataclasses.dataclass
 class PredictionSummary:
     """What `predict_files` did: the outputs written, and (input, error message) for each failure."""
@@ -240,7 +211,7 @@ class PredictionSummary:
 def _per_file_errors() -> tuple[type[BaseException], ...]:
     import tensorflow as tf
 
-    return (readers.DataError, OSError, ValueError, tf.errors.OpError)
+    return (DataError, OSError, ValueError, tf.errors.OpError)
 
 
 def predict_files(
@@ -264,7 +235,7 @@ def predict_files(
     summary = PredictionSummary()
     for source, target in tqdm(list(zip(inputs, outputs)), desc="predicting", unit="img", disable=not progress):
         try:
-            image = readers.read_image(source)
+            image = read_image(source)
             summary.written.append(write_png(target, render(image, predictor(image), mode)))
         except errors as err:
             message = str(err).splitlines()[0] if str(err) else type(err).__name__

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from hrsod_tf import evaluation, plots
+from hrsod_tf import evaluation, image_io, plots
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -130,7 +130,7 @@ def test_map_of_another_size_is_resized_to_its_gt(tmp_path):
 def test_sixteen_bit_maps_are_scaled_properly(tmp_path):
     map16 = _disk().astype(np.uint16) * 257
     cv2.imwrite(str(tmp_path / "m.png"), map16)
-    read = evaluation.read_map(tmp_path / "m.png")
+    read = image_io.read_map(tmp_path / "m.png")
     assert read.dtype == np.float64 and read.max() == 1.0
     np.testing.assert_allclose(read, _disk() / 255)
 
@@ -139,8 +139,8 @@ def test_evaluate_arrays_matches_folder_evaluation(folders):
     pred_dir, gt_dir = folders
     from_files = evaluation.evaluate_folders(pred_dir, gt_dir, progress=False)
     pairs = [
-        (evaluation.read_map(pred_dir / "a.png"), _disk()),
-        (evaluation.read_map(pred_dir / "d.jpg"), _disk()),  # smaller: resized inside
+        (image_io.read_map(pred_dir / "a.png"), _disk()),
+        (image_io.read_map(pred_dir / "d.jpg"), _disk()),  # smaller: resized inside
     ]
     in_memory = evaluation.evaluate_arrays(iter(pairs))
     assert in_memory.num_images == 2 and in_memory.missing == []

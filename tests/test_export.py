@@ -26,7 +26,6 @@ from hrsod_tf.inference import SaliencyPipeline
 from hrsod_tf.models import build_glfn, build_gsn, build_lrn
 from hrsod_tf.workdir import WorkDir
 
-from conftest import REPO_ROOT
 
 PIXEL_LIMIT = 1_000_000  # small, so that an over-limit image is cheap to make
 LIMIT_MESSAGE = f"above the limit of {PIXEL_LIMIT} (InferenceConfig.max_image_pixels)"

@@ -1,6 +1,5 @@
-"""Reading images, masks and folders as users have them (hrsod_tf.data.readers), and folder data sources."""
+"""Reading folders of images and masks as users have them (hrsod_tf.data.readers), and folder data sources."""
 
-import io
 import logging
 import zipfile
 
@@ -9,6 +8,7 @@ import pytest
 from PIL import Image
 
 from hrsod_tf.data import readers, sources
+from hrsod_tf.image_io import DataError
 
 
 def _rgb(w=64, h=48, seed=0):
@@ -21,75 +21,10 @@ def _save(array_or_image, path, **kwargs):
     return path
 
 
-def _palette_mask(path, w=64, h=48):
-    index = np.zeros((h, w), np.uint8)
-    index[10:20, 10:30] = 1  # palette colour (128, 0, 0): luminance 38
-    index[30:40, 40:50] = 2
-    image = Image.fromarray(index, mode="P")
-    image.putpalette([0, 0, 0, 128, 0, 0, 0, 128, 0] + [0] * 759)
-    return _save(image, path), index
-
-
-def test_palette_png_mask_index_1_is_salient_not_its_luminance(tmp_path):
-    path, index = _palette_mask(tmp_path / "m.png")
-    mask = readers.read_mask(path)
-    assert mask.dtype == np.uint8 and mask.shape == (48, 64)
-    np.testing.assert_array_equal(mask, np.where(index > 0, 255, 0))
-
-
-def test_gray_and_16bit_masks_are_thresholded(tmp_path):
-    gray = np.zeros((4, 4), np.uint8)
-    gray[0, :2] = (127, 128)
-    assert readers.read_mask(_save(gray, tmp_path / "g.png"))[0, :3].tolist() == [0, 255, 0]
-    deep = np.zeros((4, 4), np.uint16)
-    deep[0, :2] = (32767, 32768)
-    assert readers.read_mask(_save(Image.fromarray(deep), tmp_path / "d.png"))[0, :3].tolist() == [0, 255, 0]
-
-
-def test_grayscale_image_becomes_rgb(tmp_path):
-    gray = _rgb()[..., 0]
-    image = readers.read_image(_save(gray, tmp_path / "g.png"))
-    assert image.shape == (48, 64, 3) and image.dtype == np.uint8
-    np.testing.assert_array_equal(image[..., 2], gray)
-
-
-def test_rgba_image_is_composited_on_white(tmp_path):
-    rgba = np.zeros((4, 4, 4), np.uint8)
-    rgba[0, 0] = (10, 20, 30, 255)  # opaque: kept
-    rgba[0, 1] = (10, 20, 30, 0)  # transparent: white
-    image = readers.read_image(_save(rgba, tmp_path / "a.png"))
-    assert image.shape == (4, 4, 3)
-    assert image[0, 0].tolist() == [10, 20, 30] and image[0, 1].tolist() == [255, 255, 255]
-
-
-def test_16bit_image_is_scaled_by_257_not_clipped(tmp_path):
-    deep = np.array([[0, 257 * 128, 65535, 1000]], np.uint16)
-    image = readers.read_image(_save(Image.fromarray(deep), tmp_path / "d.png"))
-    assert image[0, :, 0].tolist() == [0, 128, 255, 4]
-
-
-def test_exif_rotated_jpeg_is_turned_upright(tmp_path):
-    exif = Image.Exif()
-    exif[0x0112] = 6  # stored landscape, shown rotated 90 degrees clockwise
-    path = _save(_rgb(64, 48), tmp_path / "r.jpg", exif=exif.tobytes())
-    assert readers.read_image(path).shape == (64, 48, 3)
-    _, passthrough = readers.decode_image_for_storage(path.read_bytes(), "r.jpg")
-    assert not passthrough  # TF would decode the stored pixels unrotated: re-encode instead
-
-
-def test_truncated_jpeg_raises_data_error_naming_the_file(tmp_path):
-    data = io.BytesIO()
-    Image.fromarray(_rgb()).save(data, format="JPEG")
-    path = tmp_path / "broken_0001.jpg"
-    path.write_bytes(data.getvalue()[: len(data.getvalue()) // 2])
-    with pytest.raises(readers.DataError, match="broken_0001.jpg"):
-        readers.read_image(path)
-
-
 def test_load_pair_rejects_a_mask_of_another_size_naming_both_files(tmp_path):
     image = _save(_rgb(64, 48), tmp_path / "a.jpg")
     mask = _save(np.zeros((40, 60), np.uint8), tmp_path / "a.png")
-    with pytest.raises(readers.DataError, match=r"a\.png is 60x40 .*a\.jpg is 64x48"):
+    with pytest.raises(DataError, match=r"a\.png is 60x40 .*a\.jpg is 64x48"):
         readers.load_pair(image, mask)
 
 
@@ -129,11 +64,11 @@ def test_find_image_and_mask_dirs_whatever_their_names(tmp_path, image_dir, mask
 
 
 def test_find_image_and_mask_dirs_explains_when_ambiguous_or_empty(tmp_path):
-    with pytest.raises(readers.DataError, match="found no image folder"):
+    with pytest.raises(DataError, match="found no image folder"):
         readers.find_image_and_mask_dirs(tmp_path)
     _make_layout(tmp_path, "a/images", "a/masks")
     _make_layout(tmp_path, "b/images", "b/masks")
-    with pytest.raises(readers.DataError, match="cannot tell which folders"):
+    with pytest.raises(DataError, match="cannot tell which folders"):
         readers.find_image_and_mask_dirs(tmp_path)
 
 

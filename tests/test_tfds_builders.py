@@ -156,11 +156,12 @@ def test_tfds_cli_without_manual_files_prints_the_instructions(tmp_path):
 
 
 def test_tfds_data_source_prepares_synthetic_and_explains_unbuilt_manual_sets(tmp_path):
-    from hrsod_tf.data import readers, sources
+    from hrsod_tf.data import sources
+    from hrsod_tf.image_io import DataError
 
     source = sources.resolve_data_source("hrsod_synthetic/tiny", data_dir=str(tmp_path))
     assert source.splits == ("train", "test") and source.num_examples("test") == 3
     ex = next(source.examples("test"))
     assert ex["image"].shape[:2] == ex["mask"].shape[:2] and ex["image/filename"].endswith(".jpg")
-    with pytest.raises(readers.DataError, match="tfds build hrsod"):
+    with pytest.raises(DataError, match="tfds build hrsod"):
         sources.resolve_data_source("hrsod", data_dir=str(tmp_path))

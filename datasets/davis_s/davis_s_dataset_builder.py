@@ -13,6 +13,7 @@ except ImportError:  # `cd datasets && tfds build davis_s` in a clone: the repos
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
 
 from hrsod_tf.data import readers, sources
+from hrsod_tf.image_io import DataError
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
@@ -53,6 +54,6 @@ def find_davis_dirs(manual_dir, instructions: str):
     for root in readers.archive_roots(manual_dir):
         try:
             return readers.find_image_and_mask_dirs(root)
-        except readers.DataError as e:
+        except DataError as e:
             errors.append(str(e))
     raise sources.manual_download_error("davis_s", "\n".join(errors), instructions)

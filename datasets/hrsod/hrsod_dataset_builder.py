@@ -12,6 +12,7 @@ try:
 except ImportError:  # `cd datasets && tfds build hrsod` in a clone: the repository root is not on sys.path.
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
 
+from hrsod_tf import image_io
 from hrsod_tf.data import readers, sources
 
 _SPLIT_FOLDERS = {"train": ("HRSOD_train", "HRSOD_train_mask"), "test": ("HRSOD_test", "HRSOD_test_mask")}
@@ -74,7 +75,7 @@ def find_release_root(manual_dir, instructions: str, max_depth: int = 3):
                 stack.extend((c, depth + 1) for name, c in children.items() if name != "__MACOSX")
     if best is not None:
         missing = ", ".join(n for n in needed if n not in best_found)
-        problem = f"{readers.display_name(best)} lacks the folder(s) {missing}."
+        problem = f"{image_io.display_name(best)} lacks the folder(s) {missing}."
     else:
         problem = f"found no HRSOD_release folder or zip (no HRSOD_train/ or HRSOD_test/ folder) in {manual_dir}."
     raise sources.manual_download_error("hrsod", problem, instructions)

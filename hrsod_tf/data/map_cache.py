@@ -26,9 +26,10 @@ import os
 import pathlib
 from typing import Iterable
 
-import cv2
 import numpy as np
 import tensorflow as tf
+
+from hrsod_tf import image_io
 
 logger = logging.getLogger(__name__)
 
@@ -177,27 +178,16 @@ class MapCache:
             The PNG's path.
         """
         self._claim()
-        array = np.asarray(saliency, np.float32)
-        if array.ndim == 3 and array.shape[-1] == 1:
-            array = array[..., 0]
-        if array.ndim != 2:
-            raise ValueError(f"a saliency map must be [h, w] or [h, w, 1], got shape {array.shape}")
-        pixels = np.round(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
-        ok, encoded = cv2.imencode(MAP_SUFFIX, pixels)
-        if not ok:
-            raise OSError(f"could not encode the map of {filename!r} as PNG")
-        path = self.path_for(filename)
-        _atomic_write(path, encoded.tobytes())
-        return path
+        return image_io.write_png(self.path_for(filename), image_io.to_uint8(saliency))
 
     # -- reading ---------------------------------------------------------------------------------------
 
     def read(self, filename) -> np.ndarray:
         """The stored map of image `filename`: float32 [h, w, 1] in [0, 1] (numpy, for tools and tests)."""
-        pixels = cv2.imread(str(self.path_for(filename)), cv2.IMREAD_UNCHANGED)
-        if pixels is None:
+        path = self.path_for(filename)
+        if not path.is_file():
             raise FileNotFoundError(f"no cached map for {filename!r} in {self.directory}")
-        return (pixels.astype(np.float32) / 255.0)[..., None]
+        return (image_io.read_map(path).astype(np.float32) / 255.0)[..., None]
 
     def read_tf(self, filename: tf.Tensor) -> tf.Tensor:
         """TF twin of `read` for a scalar tf.string file name (usable inside `Dataset.map`).

@@ -4,21 +4,8 @@ Plain numpy / PIL code (no TensorFlow, no TFDS): the TFDS builders in `datasets/
 sources of `hrsod_tf.data.sources` both read files through this module, so a file is read, converted and
 rejected the same way whichever path it takes.
 
-Paths may be `str` / `os.PathLike` (read from disk), or any path-like object with ``iterdir()``,
-``is_dir()``, ``name`` and ``read_bytes()``: `etils.epath.Path` (cloud storage) and `zipfile.Path` (members
-of a zip read without extracting it) both work.
-
-Conversions (silent, because the result is what the data set means):
-  * EXIF orientation is applied (a photo taken in portrait comes out in portrait, as viewers show it);
-  * grayscale -> RGB (channel copied), palette -> RGB;
-  * RGBA / LA -> RGB by compositing on WHITE (what image viewers show; the colour under a fully
-    transparent pixel is undefined, so it is not kept);
-  * 16-bit -> 8-bit by dividing by 257 and rounding (65535 -> 255; never clipping). PIL reads 48-bit RGB
-    PNGs as 8-bit already (it keeps the high byte); 16-bit grayscale is scaled here.
-
-Masks: palette ("P" mode) PNGs, as DAVIS ships them, are salient where the palette INDEX is > 0 (their
-colours are never looked at: index 1 is (128, 0, 0), whose luminance is only 38). Other masks are
-converted to grayscale and thresholded at > 127 (> 32767 for 16-bit). Masks come out as uint8 {0, 255}.
+Paths are those of `hrsod_tf.image_io` (local paths, `etils.epath.Path`, `zipfile.Path`), and every file is
+decoded there (EXIF, palette, 16-bit and alpha rules; the one list of image extensions).
 
 Rejections raise `DataError` naming the file and saying what to do: unreadable or truncated files, and
 masks whose size differs from their image's. Callers that read many files (`iter_examples`) skip those
@@ -30,24 +17,27 @@ from __future__ import annotations
 import collections
 import dataclasses
 import hashlib
-import io
 import logging
-import os
 import pathlib
 import re
 import zipfile
 from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+
+from hrsod_tf.image_io import (
+    DataError,
+    as_path,
+    decode_image_for_storage,
+    display_name,
+    is_image_file_name,
+    read_bytes,
+    read_image,
+    read_mask,
+)
 
 logger = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-MASK_EXTENSIONS = (".png", ".bmp", ".tif", ".tiff", ".gif", ".jpg", ".jpeg", ".webp")
-# Formats whose original bytes TF's `decode_image` reads as they are (see `decode_image_for_storage`).
-_PASSTHROUGH_FORMATS = ("JPEG", "PNG")
-_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 _IGNORED_DIR_NAMES = ("__MACOSX",)
 
 # Folder names that say "images" or "masks" (compared lower-case, without non-letters/digits).
@@ -61,30 +51,8 @@ MASK_DIR_HINTS = (
 )
 
 
-class DataError(ValueError):
-    """A data file that cannot be used as it is; the message names the file and what to do."""
-
-
 # --------------------------------------------------------------------------------------------------
 # Paths
-
-
-def as_path(path: Any):
-    """Returns `path` as a path-like object: `str`/`os.PathLike` -> `pathlib.Path`; others as they are.
-
-    Objects that already have ``iterdir`` and ``read_bytes`` (epath.Path, zipfile.Path) are kept, so that
-    cloud paths and zip members are read in place.
-    """
-    if hasattr(path, "iterdir") and hasattr(path, "read_bytes"):
-        return path
-    return pathlib.Path(os.fspath(path))
-
-
-def display_name(path: Any) -> str:
-    """A human-readable name of a file, also for zip members (``archive.zip/dir/file.png``)."""
-    if hasattr(path, "root") and hasattr(path, "at"):  # zipfile.Path
-        return f"{path.root.filename}/{path.at}"
-    return os.fspath(path) if isinstance(path, os.PathLike) else str(path)
 
 
 def file_stem(path: Any) -> str:
@@ -115,121 +83,15 @@ def archive_roots(root: Any) -> list:
     return roots
 
 
-def _read_bytes(path: Any) -> bytes:
-    path = as_path(path)
-    try:
-        return path.read_bytes()
-    except (OSError, KeyError) as e:
-        raise DataError(f"cannot read {display_name(path)}: {e}. Check that the file exists and is readable.") from e
-
-
-def _list_files(directory: Any, extensions: Sequence[str]) -> list:
-    """Files of `directory` (not recursive) with one of `extensions` (case-insensitive), hidden ones excluded."""
+def _list_files(directory: Any) -> list:
+    """Image files of `directory` (not recursive; `hrsod_tf.image_io.is_image_file_name`), sorted by name."""
     directory = as_path(directory)
-    return sorted(
-        (p for p in directory.iterdir()
-         if not p.name.startswith(".") and _suffix(p) in extensions and not p.is_dir()),
-        key=lambda p: p.name,
-    )
+    return sorted((p for p in directory.iterdir() if is_image_file_name(p.name) and not p.is_dir()),
+                  key=lambda p: p.name)
 
 
 # --------------------------------------------------------------------------------------------------
-# Images
-
-
-def _open(data: bytes, name: str) -> Image.Image:
-    """Opens and fully decodes an image (truncated files fail here, not later)."""
-    try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-        return image
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise DataError(
-            f"cannot decode {name}: {e}. The file is corrupt, truncated or not an image: "
-            "download it again, or delete it (and its mask) to leave it out."
-        ) from e
-
-
-def _to_uint8(array: np.ndarray) -> np.ndarray:
-    """16-bit (or 32-bit integer holding 16-bit values) -> 8-bit by /257 with rounding."""
-    if array.dtype == np.uint8:
-        return array
-    array = np.clip(array.astype(np.float64), 0, 65535)
-    return np.round(array / 257.0).astype(np.uint8)
-
-
-def _image_to_rgb(image: Image.Image) -> np.ndarray:
-    """Any PIL mode -> uint8 HxWx3 RGB (see the module docstring for the conversions)."""
-    if image.mode in _SIXTEEN_BIT_MODES:
-        gray = _to_uint8(np.asarray(image))
-        return np.repeat(gray[..., None], 3, axis=-1)
-    if image.mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    if image.mode != "RGB":
-        image = image.convert("RGB")
-    return np.asarray(image, dtype=np.uint8).copy()
-
-
-def decode_image_for_storage(data: bytes, name: str) -> tuple[np.ndarray, bool]:
-    """Decodes image bytes; also says whether the original bytes can be stored as they are.
-
-    Returns:
-        (rgb, passthrough): `rgb` is uint8 HxWx3; `passthrough` is True when decoding the original bytes with
-        `tf.image.decode_image(channels=3)` gives exactly `rgb` (an 8-bit RGB JPEG or PNG with no EXIF rotation),
-        so a TFDS builder may keep the original file (no re-encoding loss) instead of re-encoding `rgb`.
-    """
-    image = _open(data, name)
-    original_format, original_mode = image.format, image.mode
-    rotated = _orientation(image) not in (None, 1)
-    rgb = _image_to_rgb(ImageOps.exif_transpose(image) if rotated else image)
-    passthrough = original_format in _PASSTHROUGH_FORMATS and original_mode == "RGB" and not rotated
-    return rgb, passthrough
-
-
-def _orientation(image: Image.Image) -> int | None:
-    try:
-        return image.getexif().get(0x0112)
-    except Exception:  # malformed EXIF: PIL's exif_transpose ignores it too
-        return None
-
-
-def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
-    """Decodes image bytes to uint8 HxWx3 RGB (EXIF orientation applied); `name` is used in errors."""
-    return decode_image_for_storage(data, name)[0]
-
-
-def read_image(path: Any) -> np.ndarray:
-    """Reads an image file to uint8 HxWx3 RGB; raises `DataError` naming the file if it cannot be used."""
-    return decode_image(_read_bytes(path), display_name(path))
-
-
-# --------------------------------------------------------------------------------------------------
-# Masks
-
-
-def decode_mask(data: bytes, name: str = "<bytes>") -> np.ndarray:
-    """Decodes mask bytes to uint8 HxW in {0, 255} (palette index > 0, else gray > 127)."""
-    image = _open(data, name)
-    if image.mode == "P":
-        salient = np.asarray(image) > 0  # palette indices, not colours
-    elif image.mode in _SIXTEEN_BIT_MODES:
-        salient = np.asarray(image) > 32767
-    elif image.mode == "1":
-        salient = np.asarray(image).astype(bool)
-    else:
-        if image.mode in ("RGBA", "LA", "PA"):
-            image = image.convert("RGB")
-        salient = np.asarray(image.convert("L")) > 127
-    return np.where(salient, 255, 0).astype(np.uint8)
-
-
-def read_mask(path: Any) -> np.ndarray:
-    """Reads a mask file to uint8 HxW in {0, 255}; raises `DataError` naming the file if it cannot be used."""
-    return decode_mask(_read_bytes(path), display_name(path))
+# Image and mask pairs
 
 
 def check_sizes(image: np.ndarray, mask: np.ndarray, image_name: str, mask_name: str) -> None:
@@ -307,11 +169,11 @@ def pair_files(image_files: Iterable, mask_files: Iterable) -> PairingReport:
 
 
 def pair_by_stem(image_dir: Any, mask_dir: Any) -> PairingReport:
-    """Pairs the images of `image_dir` (jpg/jpeg/png/bmp/tif/tiff/webp, any case) with the masks of `mask_dir`."""
+    """Pairs the images of `image_dir` (`hrsod_tf.image_io.IMAGE_EXTENSIONS`, any case) with the masks of `mask_dir`."""
     for d, what in ((image_dir, "image"), (mask_dir, "mask")):
         if not as_path(d).is_dir():
             raise DataError(f"{what} folder {display_name(d)} does not exist or is not a folder.")
-    return pair_files(_list_files(image_dir, IMAGE_EXTENSIONS), _list_files(mask_dir, MASK_EXTENSIONS))
+    return pair_files(_list_files(image_dir), _list_files(mask_dir))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -338,7 +200,7 @@ def _walk_folders(root: Any, max_depth: int = 6) -> list[_Folder]:
     found, stack = [], [(as_path(root), 0)]
     while stack:
         folder, depth = stack.pop()
-        files = _list_files(folder, IMAGE_EXTENSIONS)
+        files = _list_files(folder)
         if files:
             found.append(_Folder(folder, {file_stem(f) for f in files}, collections.Counter(_suffix(f) for f in files)))
         if depth < max_depth:
@@ -464,7 +326,7 @@ def iter_examples(
         report.skip(display_name(path), reason)
     for stem, image_path, mask_path in pairing.pairs:
         try:
-            data = _read_bytes(image_path)
+            data = read_bytes(image_path)
             rgb, passthrough = decode_image_for_storage(data, display_name(image_path))
             mask = read_mask(mask_path)
             check_sizes(rgb, mask, display_name(image_path), display_name(mask_path))

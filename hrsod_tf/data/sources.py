@@ -43,6 +43,7 @@ import numpy as np
 import tensorflow as tf
 
 from hrsod_tf.data import readers
+from hrsod_tf.image_io import DataError
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def sod_dataset_info(builder, homepage: str = "https://github.com/yi94code/HRSOD
 # Helpers shared by the TFDS builders of `datasets/` (one place for pairing, reading and reporting)
 
 
-class ManualDownloadError(readers.DataError):
+class ManualDownloadError(DataError):
     """The files of a manually downloaded data set are missing; the message says what and where."""
 
 
@@ -252,7 +253,7 @@ class TFDSSource(DataSource):
         self._builder = tfds.builder(name, data_dir=data_dir)
         if not self._builder.is_prepared():
             if base in MANUAL_TFDS_NAMES:
-                raise readers.DataError(
+                raise DataError(
                     f"TFDS data set {name!r} is not built in {self._builder.data_dir}. Build it first "
                     f"(see datasets/README.md):\n  cd datasets && tfds build {base} --manual_dir DOWNLOADS "
                     f"--data_dir {data_dir or '~/tensorflow_datasets'}\n"

@@ -1,0 +1,254 @@
+"""Image and mask files: the one place that decodes them and writes 8-bit PNGs.
+
+Every reader of the project goes through this module (the data readers and TFDS builders, the folder
+evaluation, ``predict.py``, the map cache), so a file means the same thing whichever path reads it.
+
+Paths may be `str` / `os.PathLike` (read from disk), or any path-like object with ``iterdir()``,
+``is_dir()``, ``name`` and ``read_bytes()``: `etils.epath.Path` (cloud storage) and `zipfile.Path` (members
+of a zip read without extracting it) both work.
+
+Decoding rules (PIL; silent, because the result is what the file means):
+
+  * photos (`decode_image`): EXIF orientation applied (a photo taken in portrait comes out in portrait,
+    as viewers show it); grayscale -> RGB (channel copied); palette -> RGB; RGBA / LA -> RGB composited on
+    WHITE (what viewers show; the colour under a fully transparent pixel is undefined); 16-bit -> 8-bit by
+    dividing by 257 and rounding (65535 -> 255, never clipping; PIL reads 48-bit RGB PNGs as 8-bit already).
+    Result: uint8 [H, W, 3].
+  * ground-truth masks (`decode_mask`): palette ("P") PNGs, as DAVIS ships them, are salient where the
+    palette INDEX is > 0 (their colours are never looked at: index 1 is (128, 0, 0), whose luminance is
+    only 38); 16-bit masks where the value is > 32767; other masks are converted to gray (alpha dropped)
+    and thresholded at > 127. Result: uint8 [H, W] in {0, 255}.
+  * saliency maps (`decode_map`): graded, so never thresholded: 8-bit gray as it is (uint8 0..255);
+    16-bit as float64 value / 65535 (no precision lost); floating-point TIFFs clipped to [0, 1]; colour or
+    palette maps converted to gray by luminance (alpha dropped). Result: [H, W] uint8 or float64.
+
+Every failure raises `DataError` naming the file and saying what to do. `IMAGE_EXTENSIONS` is the one list
+of file extensions the project reads. `write_png` writes 8-bit PNGs atomically (never a half-written file).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pathlib
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "DataError",
+    "as_path",
+    "decode_image",
+    "decode_image_for_storage",
+    "decode_map",
+    "decode_mask",
+    "display_name",
+    "is_image_file_name",
+    "read_bytes",
+    "read_image",
+    "read_map",
+    "read_mask",
+    "to_uint8",
+    "write_png",
+]
+
+#: File extensions read as images, masks or maps (lower case), lossless formats first: when two files of a
+#: folder share a stem, a tool that must pick one picks the earlier extension.
+IMAGE_EXTENSIONS = (".png", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".webp", ".gif", ".jpg", ".jpeg")
+# Formats whose original bytes TF's `decode_image` reads as they are (see `decode_image_for_storage`).
+_PASSTHROUGH_FORMATS = ("JPEG", "PNG")
+_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+class DataError(ValueError):
+    """A data file that cannot be used as it is; the message names the file and what to do."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Paths
+
+
+def as_path(path: Any):
+    """Returns `path` as a path-like object: `str`/`os.PathLike` -> `pathlib.Path`; others as they are.
+
+    Objects that already have ``iterdir`` and ``read_bytes`` (epath.Path, zipfile.Path) are kept, so that
+    cloud paths and zip members are read in place.
+    """
+    if hasattr(path, "iterdir") and hasattr(path, "read_bytes"):
+        return path
+    return pathlib.Path(os.fspath(path))
+
+
+def display_name(path: Any) -> str:
+    """A human-readable name of a file, also for zip members (``archive.zip/dir/file.png``)."""
+    if hasattr(path, "root") and hasattr(path, "at"):  # zipfile.Path
+        return f"{path.root.filename}/{path.at}"
+    return os.fspath(path) if isinstance(path, os.PathLike) else str(path)
+
+
+def is_image_file_name(name: str) -> bool:
+    """Whether a file name has one of `IMAGE_EXTENSIONS` (any case) and is not hidden (``.name``)."""
+    name = name.rstrip("/")
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def read_bytes(path: Any) -> bytes:
+    """The bytes of a file (see `as_path`); raises `DataError` naming the file if it cannot be read."""
+    path = as_path(path)
+    try:
+        return path.read_bytes()
+    except (OSError, KeyError) as e:
+        raise DataError(f"cannot read {display_name(path)}: {e}. Check that the file exists and is readable.") from e
+
+
+# --------------------------------------------------------------------------------------------------
+# Decoding
+
+
+def _open(data: bytes, name: str) -> Image.Image:
+    """Opens and fully decodes an image (truncated files fail here, not later)."""
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        return image
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise DataError(
+            f"cannot decode {name}: {e}. The file is corrupt, truncated or not an image: "
+            "download it again, or delete it (and its mask) to leave it out."
+        ) from e
+
+
+def _sixteen_to_eight_bit(array: np.ndarray) -> np.ndarray:
+    """16-bit (or 32-bit integer holding 16-bit values) -> 8-bit by /257 with rounding."""
+    if array.dtype == np.uint8:
+        return array
+    array = np.clip(array.astype(np.float64), 0, 65535)
+    return np.round(array / 257.0).astype(np.uint8)
+
+
+def _image_to_rgb(image: Image.Image) -> np.ndarray:
+    """Any PIL mode -> uint8 HxWx3 RGB (see the module docstring for the conversions)."""
+    if image.mode in _SIXTEEN_BIT_MODES:
+        gray = _sixteen_to_eight_bit(np.asarray(image))
+        return np.repeat(gray[..., None], 3, axis=-1)
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return np.asarray(image, dtype=np.uint8).copy()
+
+
+def _orientation(image: Image.Image) -> int | None:
+    try:
+        return image.getexif().get(0x0112)
+    except Exception:  # malformed EXIF: PIL's exif_transpose ignores it too
+        return None
+
+
+def decode_image_for_storage(data: bytes, name: str) -> tuple[np.ndarray, bool]:
+    """Decodes image bytes; also says whether the original bytes can be stored as they are.
+
+    Returns:
+        (rgb, passthrough): `rgb` is uint8 HxWx3; `passthrough` is True when decoding the original bytes with
+        `tf.image.decode_image(channels=3)` gives exactly `rgb` (an 8-bit RGB JPEG or PNG with no EXIF rotation),
+        so a TFDS builder may keep the original file (no re-encoding loss) instead of re-encoding `rgb`.
+    """
+    image = _open(data, name)
+    original_format, original_mode = image.format, image.mode
+    rotated = _orientation(image) not in (None, 1)
+    rgb = _image_to_rgb(ImageOps.exif_transpose(image) if rotated else image)
+    passthrough = original_format in _PASSTHROUGH_FORMATS and original_mode == "RGB" and not rotated
+    return rgb, passthrough
+
+
+def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
+    """Decodes image bytes to uint8 HxWx3 RGB (EXIF orientation applied); `name` is used in errors."""
+    return decode_image_for_storage(data, name)[0]
+
+
+def decode_mask(data: bytes, name: str = "<bytes>") -> np.ndarray:
+    """Decodes ground-truth mask bytes to uint8 HxW in {0, 255} (palette index > 0, else gray > 127)."""
+    image = _open(data, name)
+    if image.mode == "P":
+        salient = np.asarray(image) > 0  # palette indices, not colours
+    elif image.mode in _SIXTEEN_BIT_MODES:
+        salient = np.asarray(image) > 32767
+    elif image.mode == "1":
+        salient = np.asarray(image).astype(bool)
+    else:
+        if image.mode in ("RGBA", "LA", "PA"):
+            image = image.convert("RGB")
+        salient = np.asarray(image.convert("L")) > 127
+    return np.where(salient, 255, 0).astype(np.uint8)
+
+
+def decode_map(data: bytes, name: str = "<bytes>") -> np.ndarray:
+    """Decodes saliency-map bytes to [H, W]: uint8 0..255 (8-bit files) or float64 in [0, 1] (16-bit, float)."""
+    image = _open(data, name)
+    if image.mode in _SIXTEEN_BIT_MODES:
+        return np.clip(np.asarray(image).astype(np.float64), 0, 65535) / 65535.0
+    if image.mode == "F":
+        return np.clip(np.asarray(image).astype(np.float64), 0.0, 1.0)
+    if image.mode in ("RGBA", "LA", "PA"):
+        image = image.convert("RGB")
+    if image.mode != "L":
+        image = image.convert("L")
+    return np.asarray(image, dtype=np.uint8).copy()
+
+
+def read_image(path: Any) -> np.ndarray:
+    """Reads an image file to uint8 HxWx3 RGB; raises `DataError` naming the file if it cannot be used."""
+    return decode_image(read_bytes(path), display_name(path))
+
+
+def read_mask(path: Any) -> np.ndarray:
+    """Reads a ground-truth mask file to uint8 HxW in {0, 255}; raises `DataError` naming the file."""
+    return decode_mask(read_bytes(path), display_name(path))
+
+
+def read_map(path: Any) -> np.ndarray:
+    """Reads a saliency map file (see `decode_map`); raises `DataError` naming the file."""
+    return decode_map(read_bytes(path), display_name(path))
+
+
+# --------------------------------------------------------------------------------------------------
+# Writing
+
+
+def to_uint8(saliency: np.ndarray) -> np.ndarray:
+    """float [H, W] or [H, W, 1] in [0, 1] (values outside clipped) -> uint8 [H, W] 0..255 (rounded)."""
+    saliency = np.asarray(saliency, np.float32)
+    if saliency.ndim == 3 and saliency.shape[-1] == 1:
+        saliency = saliency[..., 0]
+    if saliency.ndim != 2:
+        raise ValueError(f"a saliency map must be [H, W] or [H, W, 1], got shape {saliency.shape}")
+    return np.round(np.clip(saliency, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def write_png(path, picture: np.ndarray) -> pathlib.Path:
+    """Writes uint8 gray [H, W], RGB [H, W, 3] or RGBA [H, W, 4] as an 8-bit PNG, atomically (parents created).
+
+    The PNG is written to a temporary file beside `path`, then renamed over it: readers never see half a file.
+    """
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    picture = np.asarray(picture)
+    if picture.dtype != np.uint8:
+        raise ValueError(f"write_png({path}) takes uint8 pixels, got {picture.dtype}: convert with to_uint8")
+    if picture.ndim == 3:
+        code = cv2.COLOR_RGBA2BGRA if picture.shape[2] == 4 else cv2.COLOR_RGB2BGR
+        picture = cv2.cvtColor(picture, code)
+    ok, encoded = cv2.imencode(".png", picture)
+    if not ok:
+        raise OSError(f"could not encode {path}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    encoded.tofile(str(tmp))  # tofile/imencode rather than imwrite: non-ASCII paths work everywhere
+    os.replace(tmp, path)
+    return path
