@@ -87,17 +87,17 @@ def run_workdir_evaluation(args: argparse.Namespace):
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from hrsod_tf import evaluation
+    from hrsod_tf import variant_report
     from hrsod_tf.data.sources import resolve_data_source
     from hrsod_tf.inference import SaliencyPipeline
 
     pipeline = SaliencyPipeline.from_workdir(args.workdir)
-    variants = args.variants or evaluation.runnable_variants(pipeline)
+    variants = args.variants or variant_report.runnable_variants(pipeline)
     source = resolve_data_source(args.dataset, data_dir=args.data_dir, data_config=pipeline.config.data)
     total = source.num_examples(args.split)
     if args.limit is not None:
         total = min(total, args.limit)
-    run = evaluation.evaluate_pipeline(
+    run = variant_report.evaluate_pipeline(
         pipeline,
         itertools.islice(source.examples(args.split), args.limit),
         variants,
@@ -138,7 +138,9 @@ def report(results: dict, args: argparse.Namespace, table: str | None = None, ex
 
         print(f"wrote {plots.plot_pr_curves(results, Path(args.plot) / 'pr_curve.png')}")
         if examples:
-            print(f"wrote {evaluation.write_example_grid(examples, Path(args.plot) / 'examples.png')}")
+            from hrsod_tf.variant_report import write_example_grid
+
+            print(f"wrote {write_example_grid(examples, Path(args.plot) / 'examples.png')}")
 
 
 def main(argv: list[str] | None = None) -> int:

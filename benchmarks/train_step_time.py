@@ -26,10 +26,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from hrsod_tf.config import get_preset  # noqa: E402
-from hrsod_tf.models import build_glfn, build_gsn, build_lrn  # noqa: E402
+from hrsod_tf.networks import STAGE_BUILDERS, build_stage_network  # noqa: E402
 from hrsod_tf.training import StageTrainer  # noqa: E402
 
-BUILDERS = {"gsn": build_gsn, "lrn": build_lrn, "glfn": build_glfn}
 SECOND_INPUT = {"lrn": "guidance", "glfn": "saliency"}
 
 
@@ -52,7 +51,7 @@ def time_stage(config, stage: str, steps: int, batch_size: int | None, precision
         config.model.lrn_input_size if stage == "lrn" else stage_config.input_size)
     model_config = dataclasses.replace(config.model, backbone_weights="none")  # offline: timing only
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = StageTrainer(stage, lambda: BUILDERS[stage](model_config), stage_config, checkpoint_dir=tmp,
+        trainer = StageTrainer(stage, lambda: build_stage_network(stage, model_config), stage_config, checkpoint_dir=tmp,
                                precision=precision, has_backbone=stage != "glfn")
         batch = random_batch(stage, stage_config.batch_size, size)
         iterator = iter(trainer.distribute(lambda ctx: tf.data.Dataset.from_tensors(batch)))
@@ -71,7 +70,7 @@ def time_stage(config, stage: str, steps: int, batch_size: int | None, precision
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--presets", nargs="+", default=["small", "paper"])
-    parser.add_argument("--stages", nargs="+", default=["gsn", "lrn", "glfn"], choices=tuple(BUILDERS))
+    parser.add_argument("--stages", nargs="+", default=["gsn", "lrn", "glfn"], choices=tuple(STAGE_BUILDERS))
     parser.add_argument("--steps", type=int, default=5, help="timed steps after 2 warm-up steps")
     parser.add_argument("--batch-size", type=int, help="override every stage's batch size (paper on a CPU)")
     parser.add_argument("--precision", default="auto")

@@ -61,15 +61,6 @@ class MapPredictor(Protocol):
 # ------------------------------------------------------------------------------------------- predictors
 
 
-def _stages_for(variant: str) -> tuple[str, ...]:
-    """The trained stages a pipeline variant needs."""
-    if variant == "gsn":
-        return ("gsn",)
-    if variant == "full":
-        return ("gsn", "lrn", "glfn")
-    return ("gsn", "lrn")
-
-
 def _guard_size(image: np.ndarray, max_pixels: int) -> None:
     height, width = image.shape[:2]
     if height * width > max_pixels:
@@ -85,11 +76,10 @@ def predictor_from_workdir(workdir, variant: str = "full") -> MapPredictor:
         hrsod_tf.workdir.StageNotTrainedError: a stage the variant needs is not trained (says how to train it).
         ValueError: unknown variant.
     """
-    from hrsod_tf.inference import VARIANTS, SaliencyPipeline
+    from hrsod_tf.inference import SaliencyPipeline
+    from hrsod_tf.networks import stages_for_variant
 
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
-    pipeline = SaliencyPipeline.from_workdir(workdir, require=_stages_for(variant))
+    pipeline = SaliencyPipeline.from_workdir(workdir, require=stages_for_variant(variant))
     max_pixels = pipeline.config.inference.max_image_pixels
 
     def predict(image: np.ndarray) -> np.ndarray:

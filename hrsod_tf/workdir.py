@@ -160,14 +160,13 @@ class WorkDir:
             config: the run's config (default: this work directory's config.json).
             input_size: static input side, or None for any size.
         """
-        from hrsod_tf.models import build_glfn, build_gsn, build_lrn
+        from hrsod_tf.networks import build_stage_network
 
         path = self.require_stage(stage)
         config = config or self.load_config()
         # The final weights replace everything: never fetch ImageNet weights just to overwrite them.
         model_config = dataclasses.replace(config.model, backbone_weights="none")
-        builder = {"gsn": build_gsn, "lrn": build_lrn, "glfn": build_glfn}[stage]
-        model = builder(model_config, input_size=input_size)
+        model = build_stage_network(stage, model_config, input_size=input_size)
         model.load_weights(str(path))
         return model
 

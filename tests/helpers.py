@@ -9,10 +9,8 @@ from pathlib import Path
 import keras
 
 from hrsod_tf.config import get_preset
-from hrsod_tf.models import build_glfn, build_gsn, build_lrn
+from hrsod_tf.networks import build_stage_network
 from hrsod_tf.workdir import STAGES, WorkDir
-
-_BUILDERS = {"gsn": build_gsn, "lrn": build_lrn, "glfn": build_glfn}
 
 
 def make_random_workdir(path, preset: str = "tiny", stages=STAGES, seed: int = 0) -> WorkDir:
@@ -27,7 +25,7 @@ def make_random_workdir(path, preset: str = "tiny", stages=STAGES, seed: int = 0
     workdir.save_config(config)
     for stage in stages:
         workdir.stage_dir(stage).mkdir(parents=True, exist_ok=True)
-        _BUILDERS[stage](config.model).save_weights(str(workdir.final_weights(stage)))
+        build_stage_network(stage, config.model).save_weights(str(workdir.final_weights(stage)))
         workdir.mark_finished(stage, {"steps": 0, "note": "random weights (test fixture)"})
     return workdir
 

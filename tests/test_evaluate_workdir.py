@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from helpers import load_script, make_random_workdir
-from hrsod_tf import evaluation
+from hrsod_tf import evaluation, variant_report
 from hrsod_tf.data.synthetic import save_scene_files
 
 VARIANTS = ["gsn", "gsn+rps+lrn", "gsn+aps+lrn", "full"]
@@ -134,7 +134,7 @@ def test_evaluate_pipeline_and_write_report_without_tensorflow(tmp_path):
     mask[5:15, 10:20] = 255
     examples = [{"image": np.zeros((20, 30, 3), np.uint8), "mask": mask, "image/filename": f"im{i}.jpg"}
                 for i in range(3)]
-    run = evaluation.evaluate_pipeline(_FakePipeline(), examples, ["gsn", "full"], save_maps_dir=tmp_path / "maps",
+    run = variant_report.evaluate_pipeline(_FakePipeline(), examples, ["gsn", "full"], save_maps_dir=tmp_path / "maps",
                                        progress=False, num_examples=2)
     assert list(run.results) == ["gsn", "full"] and run.results["gsn"].num_images == 3
     # gsn map 0.2 everywhere; GT salient on 100 of 600 pixels: (500 * 0.2 + 100 * 0.8) / 600.
@@ -149,8 +149,20 @@ def test_evaluate_pipeline_and_write_report_without_tensorflow(tmp_path):
 def test_runnable_variants_follow_the_trained_stages():
     class Stages:
         def __init__(self, lrn, glfn):
-            self.lrn, self.glfn = lrn, glfn
+            self.gsn, self.lrn, self.glfn = "gsn", lrn, glfn
 
-    assert evaluation.runnable_variants(Stages(None, None)) == ["gsn"]
-    assert evaluation.runnable_variants(Stages("lrn", None)) == ["gsn", "gsn+rps+lrn", "gsn+aps+lrn"]
-    assert evaluation.runnable_variants(Stages("lrn", "glfn")) == VARIANTS
+    assert variant_report.runnable_variants(Stages(None, None)) == ["gsn"]
+    assert variant_report.runnable_variants(Stages("lrn", None)) == ["gsn", "gsn+rps+lrn", "gsn+aps+lrn"]
+    assert variant_report.runnable_variants(Stages("lrn", "glfn")) == VARIANTS
+
+
+def test_stage_and_variant_tables_cover_every_stage_and_variant():
+    from hrsod_tf.inference import VARIANTS as ALL_VARIANTS
+    from hrsod_tf.networks import STAGE_BUILDERS, VARIANT_STAGES, stages_for_variant
+    from hrsod_tf.workdir import STAGES
+
+    assert tuple(STAGE_BUILDERS) == STAGES
+    assert set(VARIANT_STAGES) == set(ALL_VARIANTS)
+    assert stages_for_variant("full") == STAGES and stages_for_variant("gsn") == ("gsn",)
+    with pytest.raises(ValueError, match="unknown variant"):
+        stages_for_variant("gsn+crf")

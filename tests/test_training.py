@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from hrsod_tf.config import get_preset
-from hrsod_tf.models import build_glfn, build_gsn, build_lrn
+from hrsod_tf.networks import build_stage_network
 from hrsod_tf.training import (
     StageTrainer, WarmupPolySchedule, make_strategy, pixel_cross_entropy, train_stage,
 )
@@ -45,13 +45,10 @@ def _fixed(stage, **kwargs):
     return lambda input_context: tf.data.Dataset.from_tensors(batch)
 
 
-BUILDERS = {"gsn": build_gsn, "lrn": build_lrn, "glfn": build_glfn}
-
-
 def _trainer(tmp_path, stage="gsn", name="run", seed=0, **kwargs):
     keras.utils.set_random_seed(seed)
     config = kwargs.pop("stage_config", None) or _stage_config(stage)
-    return StageTrainer(stage, lambda: BUILDERS[stage](TINY.model), config,
+    return StageTrainer(stage, lambda: build_stage_network(stage, TINY.model), config,
                         checkpoint_dir=str(tmp_path / name), has_backbone=stage != "glfn", **kwargs)
 
 

@@ -204,10 +204,9 @@ def _fits_in_memory(config: Config, stage: str, source) -> bool:
 
 
 def _build_fn(config: Config, stage: str):
-    from hrsod_tf.models import build_glfn, build_gsn, build_lrn
+    from hrsod_tf.networks import build_stage_network
 
-    builder = {"gsn": build_gsn, "lrn": build_lrn, "glfn": build_glfn}[stage]
-    return lambda: builder(config.model)
+    return lambda: build_stage_network(stage, config.model)
 
 
 def _check_can_train(workdir: WorkDir, stage: str, resume: bool, overwrite: bool) -> bool:

@@ -1,0 +1,283 @@
+"""A trained pipeline's variants (the paper's Table 4) evaluated together, and written up as a report.
+
+:func:`evaluate_pipeline` runs every variant of an image from one `predict_variants` call and evaluates each with
+its own :class:`hrsod_tf.evaluation.MapEvaluator`; :func:`write_report` writes results.json, report.md (a
+Table-4-style markdown table), pr_curves.png and examples.png.
+
+No TensorFlow imported here: the pipeline is passed in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm.auto import tqdm
+
+from hrsod_tf.evaluation import (
+    TABLE_COLUMNS,
+    EvaluationError,
+    EvaluationResult,
+    MapEvaluator,
+    as_result,
+    format_table,
+    write_json,
+)
+from hrsod_tf.image_io import to_uint8, write_png
+from hrsod_tf.networks import stages_for_variant
+
+__all__ = [
+    "TABLE4_VARIANTS",
+    "ExampleMaps",
+    "PipelineEvaluation",
+    "evaluate_pipeline",
+    "format_variant_table",
+    "markdown_table",
+    "prepare_map_dirs",
+    "runnable_variants",
+    "variant_labels",
+    "write_example_grid",
+    "write_report",
+]
+
+
+#: The variants of the paper's ablation (Table 4), in its row order.
+TABLE4_VARIANTS = ("gsn", "gsn+rps+lrn", "gsn+aps+lrn", "full")
+
+#: Row names of the markdown report (the paper's).
+VARIANT_TITLES = {
+    "gsn": "GSN",
+    "gsn+rps+lrn": "GSN+RPS+LRN",
+    "gsn+aps+lrn": "GSN+APS+LRN",
+    "full": "GSN+APS+LRN+GLFN",
+    "dense+lrn": "GSN+dense+LRN",
+}
+
+#: Columns of the Table-4-style report.
+TABLE4_COLUMNS = (
+    ("Fbeta_adaptive", "Fβ (adaptive) ↑", "{:.3f}"),
+    ("S_measure", "S ↑", "{:.3f}"),
+    ("MAE", "MAE ↓", "{:.4f}"),
+    ("BDE", "BDE ↓", "{:.2f}"),
+    ("mBA", "mBA ↑", "{:.3f}"),
+)
+
+RANDOM_PATCHES_NOTE = (
+    "* gsn+rps+lrn: APS-trained LRN on random patches (as many and as large as APS's), not the paper's "
+    "LRN trained on random patches"
+)
+
+
+@dataclasses.dataclass
+class ExampleMaps:
+    """One evaluated image kept for the example grid (shrunk): its stem, image, GT and each variant's map."""
+
+    stem: str
+    image: np.ndarray
+    gt: np.ndarray
+    maps: dict[str, np.ndarray]
+
+
+@dataclasses.dataclass
+class PipelineEvaluation:
+    """The outcome of :func:`evaluate_pipeline`.
+
+    Attributes:
+        results: variant -> :class:`EvaluationResult`, in the requested order.
+        examples: the first few images with every variant's map, for :func:`write_report`.
+        rps_is_trained: whether "gsn+rps+lrn" used an RPS-trained LRN (see `SaliencyPipeline.rps_is_trained`).
+    """
+
+    results: dict[str, EvaluationResult]
+    examples: list[ExampleMaps]
+    rps_is_trained: bool = True
+
+    def table(self) -> str:
+        """The plain-text table of every metric, one row per variant (see :func:`format_variant_table`)."""
+        return format_variant_table(self.results, self.rps_is_trained)
+
+    def write_report(self, report_dir, title: str | None = None) -> dict[str, Path]:
+        """:func:`write_report` of these results."""
+        return write_report(self.results, report_dir, self.examples, rps_is_trained=self.rps_is_trained, title=title)
+
+
+def variant_labels(variants: Iterable[str], rps_is_trained: bool = True) -> dict[str, str]:
+    """Row labels of the text table: the variant names, "gsn+rps+lrn*" (see `RANDOM_PATCHES_NOTE`) when the
+    random-patch row runs the APS-trained LRN."""
+    starred = {"gsn+rps+lrn"} if not rps_is_trained else set()
+    return {v: f"{v}*" if v in starred else v for v in variants}
+
+
+def _footnotes(variants: Iterable[str], rps_is_trained: bool) -> list[str]:
+    return [RANDOM_PATCHES_NOTE] if not rps_is_trained and "gsn+rps+lrn" in variants else []
+
+
+def format_variant_table(results: Mapping[str, EvaluationResult | Mapping], rps_is_trained: bool = True,
+                         columns=TABLE_COLUMNS) -> str:
+    """:func:`format_table` of a pipeline's variants, with the random-patch footnote when it applies."""
+    labels = variant_labels(results, rps_is_trained)
+    table = format_table({labels[v]: r for v, r in results.items()}, columns)
+    return "\n".join([table, *_footnotes(results, rps_is_trained)])
+
+
+def markdown_table(results: Mapping[str, EvaluationResult | Mapping], rps_is_trained: bool = True,
+                   columns=TABLE4_COLUMNS) -> str:
+    """A Table-4-style markdown table: one row per variant; Fβ (adaptive), S, MAE, BDE, mBA by default."""
+    labels = variant_labels(results, rps_is_trained)
+    lines = [
+        "| variant | N | " + " | ".join(title for _, title, _ in columns) + " |",
+        "|---|---:|" + "---:|" * len(columns),
+    ]
+    for variant, value in results.items():
+        res = as_result(value)
+        name = VARIANT_TITLES.get(variant, variant) + labels[variant][len(variant):].replace("*", r"\*")
+        cells = []
+        for key, _, fmt in columns:
+            v = res.metrics.get(key, math.nan)
+            cells.append("-" if v is None or math.isnan(v) else fmt.format(v))
+        lines.append(f"| {name} (`{variant}`) | {res.num_images} | " + " | ".join(cells) + " |")
+    notes = [note.replace("*", r"\*", 1) for note in _footnotes(results, rps_is_trained)]
+    return "\n".join(lines + ["", *notes]).rstrip() + "\n"
+
+
+def runnable_variants(pipeline, variants: Iterable[str] = TABLE4_VARIANTS) -> list[str]:
+    """The `variants` (default: Table 4's) that the pipeline's trained networks can run: those whose stages
+    (`hrsod_tf.networks.VARIANT_STAGES`) all have a network in the pipeline (``pipeline.gsn`` etc.)."""
+    return [v for v in variants if all(getattr(pipeline, stage) is not None for stage in stages_for_variant(v))]
+
+
+def prepare_map_dirs(save_maps_dir, variants: Iterable[str], overwrite: bool = False) -> dict[str, Path]:
+    """``save_maps_dir/<variant>`` per variant, created; refuses (EvaluationError) a non-empty one unless
+    `overwrite`, so maps of another run are never replaced silently."""
+    dirs = {v: Path(save_maps_dir) / v for v in variants}
+    taken = [d for d in dirs.values() if d.is_dir() and any(d.iterdir())]
+    if taken and not overwrite:
+        raise EvaluationError(f"{taken[0]} already holds files: pass --overwrite to replace them, "
+                              "or choose another --save-maps folder")
+    for d in dirs.values():
+        d.mkdir(parents=True, exist_ok=True)
+    return dirs
+
+
+def _shrink(array: np.ndarray, max_side: int) -> np.ndarray:
+    height, width = array.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1:
+        return array
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(array, size, interpolation=cv2.INTER_AREA)
+
+
+def _example_stem(example: Mapping, index: int) -> str:
+    name = example.get("image/filename", "")
+    name = name.decode("utf-8") if isinstance(name, bytes) else str(name)
+    return Path(name).stem or f"{index:05d}"
+
+
+def evaluate_pipeline(
+    pipeline,
+    examples: Iterable[Mapping],
+    variants: Sequence[str] = TABLE4_VARIANTS,
+    *,
+    save_maps_dir=None,
+    overwrite: bool = False,
+    boundary: bool = True,
+    progress: bool = True,
+    total: int | None = None,
+    num_examples: int = 4,
+    example_side: int = 320,
+) -> PipelineEvaluation:
+    """Runs a trained pipeline on every example and evaluates each variant with the SOD metrics.
+
+    All variants of an image come from one `pipeline.predict_variants` call (GSN and APS work shared). Maps
+    are quantised to 8 bits before they are evaluated, exactly as saved, so evaluating the saved maps with
+    :func:`evaluate_folders` gives the same numbers.
+
+    Args:
+        pipeline: a `hrsod_tf.inference.SaliencyPipeline` (or anything with its `predict_variants`).
+        examples: dicts {"image": uint8 [H, W, 3], "mask": uint8 [H, W(, 1)], "image/filename": str}, as
+            `DataSource.examples(split)` yields them.
+        variants: names from `hrsod_tf.inference.VARIANTS`.
+        save_maps_dir: if set, writes ``<dir>/<variant>/<stem>.png`` 8-bit maps (see :func:`prepare_map_dirs`).
+        overwrite: allow `save_maps_dir/<variant>` folders that already hold files.
+        boundary: compute BDE and mBA. progress / total: the progress bar and its length.
+        num_examples / example_side: how many images to keep for the example grid, shrunk to this side.
+
+    Raises:
+        EvaluationError: no example, or a `save_maps_dir/<variant>` is not empty and not `overwrite`.
+    """
+    variants = tuple(variants)
+    map_dirs = prepare_map_dirs(save_maps_dir, variants, overwrite) if save_maps_dir is not None else {}
+    evaluators = {v: MapEvaluator(boundary=boundary) for v in variants}
+    kept: list[ExampleMaps] = []
+    for index, example in enumerate(tqdm(examples, total=total, desc="evaluating", unit="img", disable=not progress)):
+        stem = _example_stem(example, index)
+        gt = np.asarray(example["mask"])
+        gt = gt[..., 0] if gt.ndim == 3 else gt
+        maps = {v: to_uint8(np.asarray(m)) for v, m in pipeline.predict_variants(example["image"], variants).items()}
+        for variant in variants:
+            evaluators[variant].add(maps[variant], gt)
+            if variant in map_dirs:
+                write_png(map_dirs[variant] / f"{stem}.png", maps[variant])
+        if len(kept) < num_examples:
+            shrink = lambda a: _shrink(np.asarray(a), example_side)  # noqa: E731
+            kept.append(ExampleMaps(stem, shrink(example["image"]), shrink(gt), {v: shrink(maps[v]) for v in variants}))
+    if not kept:
+        raise EvaluationError("the data set gave no example to evaluate")
+    results = {v: evaluators[v].result() for v in variants}
+    return PipelineEvaluation(results, kept, rps_is_trained=bool(getattr(pipeline, "rps_is_trained", True)))
+
+
+def write_example_grid(examples: Sequence[ExampleMaps], path) -> Path:
+    """The example grid (image, GT, each variant's map; one row per example) as a PNG."""
+    from hrsod_tf import plots
+
+    variants = list(examples[0].maps)
+    return plots.plot_example_grid(
+        [e.image for e in examples],
+        [e.gt for e in examples],
+        {v: [e.maps[v] for e in examples] for v in variants},
+        path,
+        row_labels=[e.stem for e in examples],
+    )
+
+
+def write_report(
+    results: Mapping[str, EvaluationResult | Mapping],
+    report_dir,
+    examples: Sequence[ExampleMaps] | None = None,
+    *,
+    rps_is_trained: bool = True,
+    title: str | None = None,
+) -> dict[str, Path]:
+    """Writes an evaluation report of a pipeline's variants into `report_dir` (created):
+
+    ``results.json`` (the ``evaluate.py --json`` format: {variant: result}), ``report.md`` (a Table-4-style
+    markdown table with the figures), ``pr_curves.png`` and, when `examples` are given, ``examples.png``.
+
+    Returns:
+        {"json", "markdown", "pr_curves"(, "examples")}: the paths written.
+    """
+    from hrsod_tf import plots
+
+    report_dir = Path(report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    written = {
+        "json": write_json(results, report_dir / "results.json"),
+        "pr_curves": plots.plot_pr_curves(results, report_dir / "pr_curves.png", title=title),
+    }
+    if examples:
+        written["examples"] = write_example_grid(examples, report_dir / "examples.png")
+    lines = [f"# {title or 'Evaluation'}", "", markdown_table(results, rps_is_trained),
+             "Fβ: adaptive threshold (2 × mean saliency), β² = 0.3. BDE in pixels (lower is better). "
+             "mBA: boundary accuracy (CascadePSP). Maps evaluated as 8-bit PNGs.", "",
+             "![precision-recall curves](pr_curves.png)", ""]
+    if examples:
+        lines += ["![examples: image, ground truth, each variant](examples.png)", ""]
+    written["markdown"] = report_dir / "report.md"
+    written["markdown"].write_text("\n".join(lines))
+    return written
