@@ -98,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:
         logging.getLogger("absl").setLevel(logging.WARNING)
 
-    from hrsod_tf.image_io import DataError
     from hrsod_tf.data.sources import resolve_data_source
+    from hrsod_tf.image_io import DataError
     from hrsod_tf.training import WorkDirConflictError, make_strategy, train_all
     from hrsod_tf.workdir import STAGES, StageNotTrainedError
 
@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_demo(args) -> int:
     """No arguments: train the `small` preset on the synthetic set, evaluate every variant, write the report."""
-    from hrsod_tf.demo import DEMO_WORKDIR, run_demo as demo
+    from hrsod_tf.demo import DEMO_WORKDIR
+    from hrsod_tf.demo import run_demo as demo
 
     print(f"hrsod-tf demo: training GSN, LRN and GLFN of the `small` preset on the synthetic set into "
           f"{DEMO_WORKDIR}, then evaluating every variant (about 20 minutes on 2 CPU cores; Ctrl-C saves a "

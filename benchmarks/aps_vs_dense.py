@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import time
 
-import common  # noqa: F401  (sys.path and TF logging first)
 from common import base_parser, emit, log, target
 
 VARIANTS = ("gsn", "gsn+aps+lrn", "dense+lrn")

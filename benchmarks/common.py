@@ -7,9 +7,9 @@ Every benchmark script is runnable alone::
 prints one JSON document on stdout (after any log lines) and, with ``--json OUT``, also writes it to OUT;
 ``benchmarks/run_all.py`` runs each script in its own subprocess and collects those files.
 
-Importing this module puts the repository root on ``sys.path`` (so ``import hrsod_tf`` works when a script
-is run as ``python benchmarks/x.py``) and quiets TensorFlow's C++ logging. It does not import TensorFlow
-itself, so ``run_all.py`` and the machine description stay light.
+``hrsod_tf`` is imported as the installed package (``pip install -r requirements.txt`` installs the project);
+``python benchmarks/x.py`` finds this module beside the script. Importing it quiets TensorFlow's C++ logging; it
+does not import TensorFlow itself, so ``run_all.py`` and the machine description stay light.
 """
 
 from __future__ import annotations
@@ -27,8 +27,6 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 GIB = 1024 ** 3
@@ -223,6 +221,22 @@ def model_config(preset: str, **changes):
     return dataclasses.replace(get_preset(preset).model, backbone_weights="none", **changes)
 
 
+def random_pipeline(preset: str, seed: int = 0):
+    """A `SaliencyPipeline` of random-init GSN, LRN and GLFN of `preset` (float32; no ImageNet weights fetched)."""
+    import keras
+
+    from hrsod_tf.config import get_preset
+    from hrsod_tf.inference import SaliencyPipeline
+    from hrsod_tf.networks import build_stage_network
+    from hrsod_tf.workdir import STAGES
+
+    keras.mixed_precision.set_global_policy("float32")
+    keras.utils.set_random_seed(seed)
+    config = get_preset(preset)
+    config = config.replace(model=model_config(preset))
+    return SaliencyPipeline(config, *(build_stage_network(stage, config.model) for stage in STAGES))
+
+
 def random_images(batch: int, size: int, seed: int = 0):
     """float32 [batch, size, size, 3] RGB in [0, 255] (a fixed pseudo-random input)."""
     import numpy as np
@@ -247,16 +261,24 @@ def synthetic_scene(height: int, width: int, seed: int = 0):
     return image, mask
 
 
-def blurred_coarse_map(mask, gsn_size: int):
-    """A stand-in for the GSN's map F: the mask area-resized to gsn_size^2, blurred (sigma = gsn_size / 96),
-    and upsampled back bilinearly, as the pipeline upsamples the GSN output. float32 [H, W, 1] in [0, 1]."""
+def blurred_gsn_map(mask, gsn_size: int):
+    """A stand-in for the GSN's own output: the mask (uint8 [H, W] or [H, W, 1], 0/255) area-resized to
+    gsn_size^2 and blurred (sigma = gsn_size / 96). float32 [gsn_size, gsn_size] in [0, 1]."""
     import cv2
     import numpy as np
 
-    height, width = mask.shape[:2]
+    mask = mask[..., 0] if mask.ndim == 3 else mask
     small = cv2.resize(mask.astype(np.float32) / 255.0, (gsn_size, gsn_size), interpolation=cv2.INTER_AREA)
-    small = cv2.GaussianBlur(small, (0, 0), gsn_size / 96.0)
-    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)[..., None]
+    return cv2.GaussianBlur(small, (0, 0), gsn_size / 96.0)
+
+
+def blurred_coarse_map(mask, gsn_size: int):
+    """A stand-in for the GSN's map F: `blurred_gsn_map` upsampled back to the mask's size bilinearly, as the
+    pipeline upsamples the GSN output. float32 [H, W, 1] in [0, 1]."""
+    import cv2
+
+    height, width = mask.shape[:2]
+    return cv2.resize(blurred_gsn_map(mask, gsn_size), (width, height), interpolation=cv2.INTER_LINEAR)[..., None]
 
 
 # ------------------------------------------------------------------------------------------ command line

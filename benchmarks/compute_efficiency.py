@@ -16,9 +16,20 @@
 
 from __future__ import annotations
 
-import common  # noqa: F401  (sys.path and TF logging first)
-from common import (base_parser, conv_flops, emit, first_call_seconds, log, model_config, param_bytes,
-                    random_images, repeats, target, time_calls, time_interleaved)
+from common import (
+    base_parser,
+    conv_flops,
+    emit,
+    first_call_seconds,
+    log,
+    model_config,
+    param_bytes,
+    random_images,
+    repeats,
+    target,
+    time_calls,
+    time_interleaved,
+)
 
 PRESET = "paper"
 GSN_SIZE = 384

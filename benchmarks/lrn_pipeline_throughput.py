@@ -14,22 +14,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir)))  # run from anywhere
+import common  # before TensorFlow: quiets its C++ logging
+import numpy as np
+import tensorflow as tf
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from hrsod_tf import aps  # noqa: E402
-from hrsod_tf.config import get_preset  # noqa: E402
-from hrsod_tf.data import pipelines  # noqa: E402
-from hrsod_tf.data.map_cache import MapCache  # noqa: E402
-from hrsod_tf.data.synthetic import generate_scene  # noqa: E402
+from hrsod_tf import aps
+from hrsod_tf.config import get_preset
+from hrsod_tf.data import pipelines
+from hrsod_tf.data.map_cache import MapCache
 
 
 def parse_args(argv=None):
@@ -56,25 +51,15 @@ def limit_cores(cores: int) -> None:
 
 def synthetic_examples(count: int, height: int, width: int):
     """In-memory examples: (images uint8 [N, H, W, 3], masks uint8 [N, H, W, 1], file names)."""
-    images, masks = [], []
-    for seed in range(count):
-        image, mask = generate_scene(seed, min_side=min(height, width) // 2, max_side=min(height, width) // 2)
-        images.append(cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR))
-        masks.append(cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)[..., None])
+    scenes = [common.synthetic_scene(height, width, seed) for seed in range(count)]
     names = [f"bench_{i:03d}.jpg" for i in range(count)]
-    return np.stack(images), np.stack(masks), names
-
-
-def blurred_coarse(mask: np.ndarray, size: int) -> np.ndarray:
-    """A stand-in GSN map in [0, 1] at size x size: the mask, area-resized and blurred (sigma = size / 96)."""
-    small = cv2.resize(mask[..., 0].astype(np.float32) / 255.0, (size, size), interpolation=cv2.INTER_AREA)
-    return cv2.GaussianBlur(small, (0, 0), size / 96.0)
+    return np.stack([image for image, _ in scenes]), np.stack([mask[..., None] for _, mask in scenes]), names
 
 
 def fill_cache(directory: str, masks: np.ndarray, names, size: int) -> MapCache:
     cache = MapCache(directory, {"kind": "coarse", "checkpoint": "benchmark", "gsn_input_size": size})
     for mask, name in zip(masks, names):
-        cache.write(name, blurred_coarse(mask, size))
+        cache.write(name, common.blurred_gsn_map(mask, size))
     return cache
 
 
@@ -111,7 +96,7 @@ def benchmark_preset(name: str, args, images, masks, names, workdir: str) -> lis
         {"image": images, "mask": masks, "image/filename": tf.constant(names)})
     coarse_maps = [cache.read(n)[..., 0] for n in names]
     rows = []
-    for label, grid in (("default", None), ("full", 0)):
+    for grid in (None, 0):  # the default attention grid, then full resolution
         grid_side = pipelines.attention_grid_side(config) if grid is None else 0
         ds = pipelines.lrn_dataset(examples, cache, config, sampler=args.sampler, attention_grid=grid,
                                    shuffle_buffer=64)

@@ -29,8 +29,18 @@ import json
 import subprocess
 import sys
 
-import common  # noqa: F401  (sys.path and TF logging first)
-from common import GIB, MIB, base_parser, blurred_coarse_map, emit, log, peak_rss_bytes, synthetic_scene, target
+from common import (
+    GIB,
+    MIB,
+    base_parser,
+    blurred_coarse_map,
+    emit,
+    log,
+    peak_rss_bytes,
+    random_pipeline,
+    synthetic_scene,
+    target,
+)
 
 PRESET = "paper"
 HEIGHT, WIDTH = 2160, 3840
@@ -39,22 +49,6 @@ MODES = ("random", "blurred")
 
 
 # ------------------------------------------------------------------------------------------ child
-
-
-def build_pipeline():
-    """The paper-preset pipeline with random-init GSN, LRN and GLFN (float32)."""
-    import dataclasses
-
-    import keras
-
-    from hrsod_tf.config import get_preset
-    from hrsod_tf.inference import SaliencyPipeline
-    from hrsod_tf.models import build_glfn, build_gsn, build_lrn
-
-    keras.mixed_precision.set_global_policy("float32")
-    config = get_preset(PRESET)
-    config = config.replace(model=dataclasses.replace(config.model, backbone_weights="none"))
-    return SaliencyPipeline(config, build_gsn(config.model), build_lrn(config.model), build_glfn(config.model))
 
 
 def run_random(pipeline, image) -> int:
@@ -87,7 +81,7 @@ def measure(mode: str) -> dict:
     coarse = blurred_coarse_map(mask, 384) if mode == "blurred" else None
     import tensorflow as tf  # noqa: F401  (counted in the baseline)
 
-    pipeline = build_pipeline()
+    pipeline = random_pipeline(PRESET)
     baseline = peak_rss_bytes()
     start = time.perf_counter()
     patches = run_random(pipeline, image) if mode == "random" else run_blurred(pipeline, image, coarse)

@@ -14,45 +14,29 @@ total, with the number of APS patches (the LRN time grows with it).
 The patch count depends on the coarse map. A random-init GSN gives a flat, uncertain map (APS then covers
 most of the image, up to `aps.max_patches`), which is no trained model's behaviour. `--coarse synthetic`
 replaces the GSN's map (for APS, LRN and GLFN; the GSN is still run and timed) by a blurred synthetic object
-mask, so the uncertain region is a band along object boundaries, as with a trained GSN. `--workdir` uses a
-trained run's own map.
+mask (`common.blurred_coarse_map`, as the other benchmarks use), so the uncertain region is a band along
+object boundaries, as with a trained GSN. `--workdir` uses a trained run's own map.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import common  # before TensorFlow: quiets its C++ logging
+import numpy as np
+import tensorflow as tf
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from hrsod_tf.config import PRESETS, get_preset  # noqa: E402
-from hrsod_tf.inference import SaliencyPipeline  # noqa: E402
+from hrsod_tf.config import PRESETS
+from hrsod_tf.inference import SaliencyPipeline
 
 IMAGE = tf.TensorSpec([None, None, 3], tf.uint8)
 MAP = tf.TensorSpec([None, None, 1], tf.float32)
 BOXES = tf.TensorSpec([None, 4], tf.int32)
-
-
-def random_pipeline(preset: str, seed: int = 0) -> SaliencyPipeline:
-    """A pipeline of random-init networks of a preset (no ImageNet weights are fetched)."""
-    import dataclasses
-
-    from hrsod_tf.models import build_glfn, build_gsn, build_lrn
-
-    config = get_preset(preset)
-    model = dataclasses.replace(config.model, backbone_weights="none")
-    tf.keras.utils.set_random_seed(seed)
-    return SaliencyPipeline(config, build_gsn(model), build_lrn(model), build_glfn(model))
 
 
 def staged_functions(pipeline: SaliencyPipeline) -> dict:
@@ -64,19 +48,6 @@ def staged_functions(pipeline: SaliencyPipeline) -> dict:
         # explicit tf.cond inside: nothing for AutoGraph to convert (and it warns when it tries)
         "glfn": tf.function(pipeline.fusion_network, input_signature=[IMAGE, MAP], autograph=False),
     }
-
-
-def synthetic_scene(height: int, width: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """A synthetic photo at exactly height x width and a "coarse map": its object mask, blurred about as much
-    as a GSN map upsampled from the network's input size (float32 [H, W, 1] in [0, 1])."""
-    from hrsod_tf.data.synthetic import generate_scene
-
-    image, mask = generate_scene(seed, min_side=min(height, width), max_side=min(height, width))
-    image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-    mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
-    sigma = 2.0 * max(height, width) / 384.0  # a couple of GSN output pixels at full resolution
-    coarse = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigma)
-    return image, coarse[..., None]
 
 
 def timed(function, *args):
@@ -104,7 +75,8 @@ def benchmark(pipeline, height: int, width: int, runs: int, warmup: int, coarse_
     """Median per-stage times of the pipeline on one height x width image."""
     stages = staged_functions(pipeline)
     if coarse_mode == "synthetic":
-        photo, forced = synthetic_scene(height, width)
+        photo, mask = common.synthetic_scene(height, width, seed=1)
+        forced = common.blurred_coarse_map(mask, pipeline.config.model.gsn_input_size)
         image, forced = tf.constant(photo), tf.constant(forced)
     else:
         image, forced = tf.constant(np.random.default_rng(0).integers(0, 256, (height, width, 3), np.uint8)), None
@@ -158,7 +130,7 @@ def main(argv=None) -> int:
     if args.workdir:
         pipeline = SaliencyPipeline.from_workdir(args.workdir, require=("gsn", "lrn", "glfn"))
     else:
-        pipeline = random_pipeline(args.preset)
+        pipeline = common.random_pipeline(args.preset)
     label = args.workdir or f"{args.preset} (random init)"
     print(f"{label}; coarse map: {args.coarse}; devices: {[d.device_type for d in tf.config.list_logical_devices()]}")
     results = []

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import tempfile
 
-import common  # noqa: F401  (sys.path and TF logging first)
 from common import base_parser, emit, log, model_config, random_images, repeats, synthetic_scene, time_interleaved
 
 PRESET = "paper"

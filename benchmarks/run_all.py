@@ -60,6 +60,9 @@ STEPS = (
     Step("train_step_time", "train_step_time.py",
          ["--presets", "small", "paper", "--stages", "lrn", "--steps", "3", "--batch-size", "4"],
          ["--presets", "small", "paper", "--stages", "lrn", "--steps", "1", "--batch-size", "2"]),
+    Step("synthetic_roundtrip", "synthetic_roundtrip.py", ["--count", "20"], ["--quick"]),
+    Step("serving_latency_small", "serving_latency.py", ["--preset", "small"], ["--preset", "small", "--quick"]),
+    Step("serving_latency_paper", "serving_latency.py", ["--preset", "paper"], ["--preset", "paper", "--quick"]),
 )
 
 
@@ -198,7 +201,8 @@ def section_pipeline(record: dict, compute: dict | None) -> tuple[list, dict | N
     lines += table(["size", "patches", "uncertain", "GSN", "APS", "LRN+fusion", "GLFN", "total",
                     "networks alone (est.)", "overhead"], rows)
     lines += ["", "Networks alone = GSN forward at 384 (batch 1) + patches x LRN forward per patch (the GSN's fastest "
-              "per-image time without XLA: same convolutions) + GLFN forward at 1024x1024 scaled by pixel count, all from step 1 of this run "
+              "per-image time without XLA: same convolutions) + GLFN forward at 1024x1024 scaled by pixel count, "
+              "all from step 1 of this run "
               "(a separate process, so an estimate). Overhead = (total - networks alone) / total: resizing, "
               "cropping, pasting, GLFN tiling margins, tf.function dispatch."]
     if any(row[-1] == "n/r" for row in rows):
@@ -210,7 +214,8 @@ def section_pipeline(record: dict, compute: dict | None) -> tuple[list, dict | N
     met = worst[0] <= PIPELINE_OVERHEAD_TARGET
     why = "" if met else ("the full-resolution resize / crop_and_resize / scatter-add passes and GLFN tile "
                           "margins are memory-bound work on 2 cores (the LRN's last partial batch is no longer "
-                          "padded since this was first measured at 55%); caveat: 'networks alone' comes from another process, "
+                          "padded since this was first measured at 55%); caveat: 'networks alone' comes from another "
+                          "process, "
                           "so a change of the machine's load between the two skews it (see the warning above)")
     return lines, target(met, f"{100 * worst[0]:.0f}% at {worst[1]}", "<= 15% of total", why)
 
@@ -275,7 +280,7 @@ def result_rows(record: dict) -> list:
         return data
     if isinstance(data, dict):
         return data.get("rows") or data.get("results") or []
-    lines = [l for l in record.get("stdout", "").splitlines() if " | " in l]
+    lines = [line for line in record.get("stdout", "").splitlines() if " | " in line]
     if not lines:
         return []
     header = [c.strip() for c in lines[0].split("|")]
@@ -328,6 +333,46 @@ def section_training_input(records: dict) -> tuple[list, dict | None]:
     return lines, None
 
 
+def section_roundtrip(record: dict) -> tuple[list, dict | None]:
+    lines = step_header("8. The ground truth after a low-resolution round trip (synthetic test scenes)", record)
+    data = record["data"]
+    if not data:
+        return lines, None
+    low, high = data["shortest_edge_px"]
+    lines += [f"{data['scenes']} synthetic `{data['split']}` scenes, shortest edge {low}-{high} px, mean "
+              f"{data['mean_megapixels']:.2f} MP; thin structures are "
+              f"{100 * data['thin_structure_share_of_mask']:.1f}% "
+              "of the mask. Each mask is area-resized to S x S, resized back bilinearly and thresholded at 0.5: the "
+              "best any S x S predictor can do. BDE is the evaluation's (`hrsod_tf.metrics`).", ""]
+    lines += table(["round trip", "MAE (soft)", "MAE (binarised)", "BDE (px)", "thin structures lost"],
+                   [[f"{r['size']}x{r['size']}", fmt(r["mae_soft"], ".4f"), fmt(r["mae_binary"], ".4f"),
+                     fmt(r["bde"], ".2f"), fmt(100 * r["thin_lost"], ".1f") + "%"] for r in data["rows"]])
+    return lines, None
+
+
+def section_serving(records: list) -> tuple[list, dict | None]:
+    lines = ["", "## 9. TF Serving export: size on disk and latency (random init, 1920x1080 JPEG)", ""]
+    rows = []
+    for record in records:
+        if record.get("command"):
+            lines += [f"Command: `{record['command']}` ({fmt(record.get('seconds'), '.0f')} s)", ""]
+        if record["status"] != "ok" or not record["data"]:
+            lines += [f"**{record['name']} not measured** ({record['status']}): {record.get('reason', '')}", ""]
+            continue
+        d = record["data"]
+        rows.append([d["source"], fmt(d["export_mb"], ".1f") + " MB", fmt(d["variables_mb"], ".1f") + " MB",
+                     fmt(d["export_seconds"], ".0f") + " s", fmt(d["load_seconds"], ".1f") + " s",
+                     fmt(d["first_call_seconds"], ".2f") + " s", fmt(d["median_seconds_1920x1080"], ".2f") + " s",
+                     str(d["timing"]["repeats"])])
+    if rows:
+        lines += table(["networks", "export size", "variables", "export time", "load time", "first call",
+                        "median call", "calls"], rows)
+        lines += ["", "The graph alone (no HTTP / gRPC), `serving_default` on one 1920x1080 JPEG. Random-init "
+                  "networks give maps near 0.5, so APS takes its maximum number of patches: a trained model's worst "
+                  "case. See docs/SERVING.md for serving the export."]
+    return lines, None
+
+
 def section_paper(compute: dict | None) -> list:
     lines = ["", "## 7. The paper's figures beside ours", ""]
     if not compute:
@@ -357,22 +402,37 @@ def _load_warning(machine: dict) -> list:
 
 
 def write_document(records: dict, args, started: str, machine: dict, path: Path, argv=None) -> None:
-    """Writes BENCHMARKS.md from the step records (`argv`: the run_all arguments, default this process's)."""
+    """Writes BENCHMARKS.md from the step records (`argv`: the run_all arguments, default this process's).
+
+    A section whose steps all have the status "kept" (see `main`) is copied from the document as it was, with its
+    target verdict: it was written by an earlier run of this script whose JSON is not at hand.
+    """
     argv = sys.argv[1:] if argv is None else argv
+    records = {step.name: records.get(step.name) or {"name": step.name, "status": "kept", "data": None, "stdout": ""}
+               for step in STEPS}
+    old_sections, old_verdicts = _document_parts(path)
     compute = records["compute_efficiency"]["data"]
-    sections, verdicts = [], []
-    for title, (lines, verdict) in (
-        ("Compute efficiency (GSN >= 85% of matmul rate)", section_compute(records["compute_efficiency"])),
-        ("Pipeline overhead (<= 15% of total)", section_pipeline(records["pipeline_time"], compute)),
-        ("APS vs dense (<= 40% of the patches, BDE no worse)", section_aps(records["aps_vs_dense"])),
-        ("Peak memory at 4K (< 3 GiB)", section_memory(records["peak_memory"])),
-        (None, section_precision(records["precision_bf16"])),
-        (None, section_training_input(records)),
+    sections, verdicts, kept_any = [], [], False
+    for title, steps, (lines, verdict) in (
+        ("Compute efficiency (GSN >= 85% of matmul rate)", ["compute_efficiency"],
+         section_compute(records["compute_efficiency"])),
+        ("Pipeline overhead (<= 15% of total)", ["pipeline_time"], section_pipeline(records["pipeline_time"], compute)),
+        ("APS vs dense (<= 40% of the patches, BDE no worse)", ["aps_vs_dense"], section_aps(records["aps_vs_dense"])),
+        ("Peak memory at 4K (< 3 GiB)", ["peak_memory"], section_memory(records["peak_memory"])),
+        (None, ["precision_bf16"], section_precision(records["precision_bf16"])),
+        (None, ["lrn_pipeline_throughput", "train_step_time"], section_training_input(records)),
+        (None, ["compute_efficiency"], (section_paper(compute), None)),
+        (None, ["synthetic_roundtrip"], section_roundtrip(records["synthetic_roundtrip"])),
+        (None, ["serving_latency_small", "serving_latency_paper"],
+         section_serving([records["serving_latency_small"], records["serving_latency_paper"]])),
     ):
+        kept = all(records[name]["status"] == "kept" for name in steps)
+        heading = next(line for line in lines if line.startswith("## "))
+        if kept and heading in old_sections:
+            lines, kept_any = old_sections[heading], True
         sections += lines
         if title:
-            verdicts += verdict_line(title, verdict)
-    sections += section_paper(compute)
+            verdicts += [old_verdicts[title]] if kept and title in old_verdicts else verdict_line(title, verdict)
     header = [
         "# Benchmarks", "",
         "Written by `python benchmarks/run_all.py` — do not edit by hand; re-run it instead.", "",
@@ -388,12 +448,37 @@ def write_document(records: dict, args, started: str, machine: dict, path: Path,
         f"- load average when started (1/5/15 min): {machine['load_average_1_5_15']} — other processes on the "
         "machine slow every absolute figure down; ratios are measured in alternation to stay comparable",
         "- every figure is a median of several runs; each script runs in its own subprocess; raw JSON in "
-        f"`{args.results}`", "",
+        f"`{args.results}`",
+        *([f"- the sections kept from the previous document were measured by an earlier run: {line[2:]}"
+           for line in old_sections.get("", []) if line.startswith(("- date:", "- machine:"))] if kept_any else []),
+        "",
         *_load_warning(machine),
         "## Targets", "", *verdicts,
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(header + sections) + "\n")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("\n".join(header + sections) + "\n")
+    tmp.replace(path)
+
+
+def _document_parts(path: Path) -> tuple[dict, dict]:
+    """({"## heading": the section's lines, from its blank line before the heading}, {target title: its verdict
+    line}) of the document as it is (empty when it does not exist)."""
+    if not path.exists():
+        return {}, {}
+    lines = path.read_text().splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("## ")]
+    sections = {"": lines[:starts[0]] if starts else lines}  # the header: date, command, machine
+    for start, end in zip(starts, starts[1:] + [len(lines)]):
+        body = lines[start:end]
+        while body and not body[-1].strip():
+            body.pop()
+        sections[lines[start]] = ["", *body]
+    verdicts = {}
+    for line in sections.get("## Targets", []):
+        if line.startswith("- **") and "**:" in line:
+            verdicts[line[4:line.index("**:")]] = line
+    return sections, verdicts
 
 
 def previous_records(results: Path) -> dict:
@@ -423,8 +508,9 @@ def main(argv=None) -> int:
     records = previous_records(results) if args.only else {}
     for step in STEPS:
         if args.only and step.name not in args.only:
-            records.setdefault(step.name, {"name": step.name, "status": "skipped", "data": None, "stdout": "",
-                                           "reason": "not selected with --only"})
+            # No earlier JSON of this step at hand: its section of the document is kept as it is.
+            records.setdefault(step.name, {"name": step.name, "status": "kept", "data": None, "stdout": "",
+                                           "reason": "not selected with --only; section kept from the document"})
             continue
         records[step.name] = run_step(step, args.quick, args.workdir, results)
     common.write_json({"started": started, "machine": machine, "steps": records, "quick": args.quick,

@@ -2,47 +2,24 @@
 """Size on disk and latency of the TF Serving export.
 
     python benchmarks/serving_latency.py --workdir runs/demo          # a trained run
-    python benchmarks/serving_latency.py --preset small               # random-init networks of a preset
+    python benchmarks/serving_latency.py --preset small [--json OUT]  # random-init networks of a preset
 
 Exports the run into a temporary model base path, loads the SavedModel with plain TensorFlow (as TF Serving
 does), and times serving_default on one 1920x1080 JPEG (matplotlib's Grace Hopper photo, resized): one
-warm-up call, then the median of `--runs` calls. The time is that of the graph alone (no HTTP / gRPC).
+warm-up call, then the median of `--repeats` calls (3; 1 with --quick). The time is that of the graph alone
+(no HTTP / gRPC).
 Random-init networks give maps near 0.5, so nearly every pixel is "uncertain" and APS takes its maximum
-number of patches: the worst case of a trained model's latency.
+number of patches: the worst case of a trained model's latency. Prints the JSON result on stdout (with the
+machine, CPU flags and load average); `run_all.py` runs it as a step for the `small` and `paper` presets.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import pathlib
-import statistics
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def random_workdir(preset: str, root: pathlib.Path) -> pathlib.Path:
-    """A work directory with random-init GSN, LRN and GLFN of `preset`, marked trained."""
-    import tensorflow as tf
-
-    from hrsod_tf.config import get_preset
-    from hrsod_tf.models import build_glfn, build_gsn, build_lrn
-    from hrsod_tf.workdir import WorkDir
-
-    tf.keras.utils.set_random_seed(0)
-    config = get_preset(preset)
-    run = WorkDir(root)
-    run.save_config(config)
-    for stage, build in (("gsn", build_gsn), ("lrn", build_lrn), ("glfn", build_glfn)):
-        run.stage_dir(stage).mkdir(parents=True, exist_ok=True)
-        build(config.model).save_weights(run.final_weights(stage))
-        run.mark_finished(stage, {"steps": 0, "note": "random init (benchmark)"})
-    return run.root
+from common import base_parser, emit, log, repeats, summarize
 
 
 def photo_jpeg(height: int = 1080, width: int = 1920) -> bytes:
@@ -86,41 +63,38 @@ def measure(workdir, runs: int = 3) -> dict:
             start = time.perf_counter()
             serve(image_bytes=files)[export.MASK_OUTPUT].numpy()
             times.append(time.perf_counter() - start)
+        timing = summarize(times)
     return {
         "export_mb": round(size, 2),
         "variables_mb": round(variables, 2),
         "export_seconds": round(export_seconds, 1),
         "load_seconds": round(load_seconds, 1),
         "first_call_seconds": round(first_call, 2),
-        "median_seconds_1920x1080": round(statistics.median(times), 3),
-        "runs": [round(t, 3) for t in times],
+        "median_seconds_1920x1080": round(timing["median_s"], 3),
+        "timing": timing,
     }
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None) -> dict:
+    parser = base_parser(__doc__)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--workdir", type=pathlib.Path, help="a trained run")
     source.add_argument("--preset", choices=("tiny", "small", "paper", "official"),
                         help="random-init networks of this preset")
-    parser.add_argument("--runs", type=int, default=3, help="timed calls after the warm-up (median reported)")
-    parser.add_argument("--json", type=pathlib.Path, help="also write the result here")
     args = parser.parse_args(argv)
 
     import tensorflow as tf
 
+    from hrsod_tf.workdir import make_random_workdir
+
     with tempfile.TemporaryDirectory(prefix="hrsod-run-") as scratch:
-        workdir = args.workdir or random_workdir(args.preset, pathlib.Path(scratch))
-        result = measure(workdir, args.runs)
-    # Other processes inflate CPU timings: the load average says how busy the machine was.
-    result = {"source": str(args.workdir or f"{args.preset} (random init)"),
-              "cpu_threads": os.cpu_count(), "gpus": len(tf.config.list_physical_devices("GPU")),
-              "load_average_1min": round(os.getloadavg()[0], 1), **result}
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-    return 0
+        if args.workdir is None:
+            log(f"random-init {args.preset} run in {scratch}")
+        workdir = args.workdir or make_random_workdir(pathlib.Path(scratch) / "run", args.preset).root
+        result = measure(workdir, repeats(args, full=3, quick=1))
+    return emit({"benchmark": "serving_latency", "source": str(args.workdir or f"{args.preset} (random init)"),
+                 "gpus": len(tf.config.list_physical_devices("GPU")), **result}, args)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -19,7 +19,6 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
@@ -51,7 +50,8 @@ def time_stage(config, stage: str, steps: int, batch_size: int | None, precision
         config.model.lrn_input_size if stage == "lrn" else stage_config.input_size)
     model_config = dataclasses.replace(config.model, backbone_weights="none")  # offline: timing only
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = StageTrainer(stage, lambda: build_stage_network(stage, model_config), stage_config, checkpoint_dir=tmp,
+        trainer = StageTrainer(stage, lambda: build_stage_network(stage, model_config), stage_config,
+                               checkpoint_dir=tmp,
                                precision=precision, has_backbone=stage != "glfn")
         batch = random_batch(stage, stage_config.batch_size, size)
         iterator = iter(trainer.distribute(lambda ctx: tf.data.Dataset.from_tensors(batch)))

@@ -53,9 +53,9 @@ def run_demo(workdir: str = DEMO_WORKDIR, dataset: str = DEMO_DATASET, data_dir=
         config: the run's config (default: the work directory's, else the `small` preset).
     """
     from hrsod_tf.data.sources import resolve_data_source
-    from hrsod_tf.variant_report import evaluate_pipeline
     from hrsod_tf.inference import SaliencyPipeline
     from hrsod_tf.training import train_all
+    from hrsod_tf.variant_report import evaluate_pipeline
 
     run = WorkDir(workdir)
     config = config or (run.load_config() if run.has_config() else get_preset(DEMO_PRESET))

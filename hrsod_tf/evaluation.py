@@ -1,10 +1,10 @@
 """Evaluate folders (or in-memory arrays) of saliency maps against ground-truth masks.
 
 Files are decoded by :mod:`hrsod_tf.image_io` (maps keep their grades; masks are binarised by its rules,
-palette PNGs by index). Folders are paired by file stem, whatever the extensions (``0001.png`` map for a ``0001.jpg``-named GT stem,
-etc.). The GT folder drives the evaluation: each GT needs a map; a missing or unreadable map is listed by name
-and left out (or, with ``strict=True``, is an error). A map of another size than its GT is resized to the GT with
-bilinear interpolation, as the SOD toolboxes do.
+palette PNGs by index). Folders are paired by file stem, whatever the extensions (``0001.png`` map for a
+``0001.jpg``-named GT stem, etc.). The GT folder drives the evaluation: each GT needs a map; a missing or
+unreadable map is listed by name and left out (or, with ``strict=True``, is an error). A map of another size
+than its GT is resized to the GT with bilinear interpolation, as the SOD toolboxes do.
 
 Result JSON schema (:meth:`EvaluationResult.to_dict`)::
 

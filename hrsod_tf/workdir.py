@@ -187,3 +187,26 @@ def _check_stage(stage: str) -> str:
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}: expected one of {', '.join(STAGES)}")
     return stage
+
+
+def make_random_workdir(path, preset: str = "tiny", stages=STAGES, seed: int = 0) -> WorkDir:
+    """A run whose `stages` hold random-init networks of `preset`, marked finished as training would mark them:
+    for tests, benchmarks and trying the tools (export, evaluation, prediction) without training.
+
+    Writes config.json and, per stage, ``final.weights.h5`` and ``DONE.json`` (noting the random weights).
+    """
+    import keras
+
+    from hrsod_tf.config import get_preset
+    from hrsod_tf.networks import build_stage_network
+
+    keras.utils.set_random_seed(seed)
+    config = get_preset(preset)
+    config = config.replace(model=dataclasses.replace(config.model, backbone_weights="none"))
+    workdir = WorkDir(path)
+    workdir.save_config(config)
+    for stage in stages:
+        workdir.stage_dir(stage).mkdir(parents=True, exist_ok=True)
+        build_stage_network(stage, config.model).save_weights(str(workdir.final_weights(stage)))
+        workdir.mark_finished(stage, {"steps": 0, "note": "random weights, not trained"})
+    return workdir

@@ -1,4 +1,5 @@
-"""Shared test fixtures: quiet TensorFlow, float32 policy restored after each test, the shared/ folder."""
+"""Shared test fixtures: the project installed (else a clear exit), quiet TensorFlow, float32 policy restored
+after each test, the shared/ folder."""
 
 import os
 from pathlib import Path
@@ -7,6 +8,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
+
+try:
+    import hrsod_tf_datasets  # noqa: E402,F401  (the TFDS builders: importable only once the project is installed)
+except ModuleNotFoundError:
+    pytest.exit("hrsod-tf is not installed in this Python: run `pip install -r requirements.txt` (it ends with "
+                "`-e .`), or `pip install -e .`, in the repository first", returncode=4)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"

@@ -6,10 +6,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from helpers import load_script
 
-from helpers import load_script, make_random_workdir
 from hrsod_tf import evaluation, variant_report
 from hrsod_tf.data.synthetic import save_scene_files
+from hrsod_tf.workdir import make_random_workdir
 
 VARIANTS = ["gsn", "gsn+rps+lrn", "gsn+aps+lrn", "full"]
 

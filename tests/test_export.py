@@ -16,16 +16,15 @@ import types
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import load_script
 from matplotlib import cbook
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
-from helpers import load_script
 from hrsod_tf import export
 from hrsod_tf.config import get_preset
 from hrsod_tf.inference import SaliencyPipeline
 from hrsod_tf.models import build_glfn, build_gsn, build_lrn
 from hrsod_tf.workdir import WorkDir
-
 
 PIXEL_LIMIT = 1_000_000  # small, so that an over-limit image is cheap to make
 LIMIT_MESSAGE = f"above the limit of {PIXEL_LIMIT} (InferenceConfig.max_image_pixels)"

@@ -98,3 +98,27 @@ def test_run_in_batches_gives_every_row_once_whatever_the_count(count):
     rows = tf.reshape(tf.range(count * 2, dtype=tf.float32), [count, 2])
     out = tf.function(lambda r: run_in_batches(lambda x: x * 2, (r,), 4, [2]))(rows)
     np.testing.assert_array_equal(out.numpy(), rows.numpy() * 2)
+
+
+def test_paste_and_fuse_average_overlapping_patches_on_known_boxes():
+    from hrsod_tf.inference import fuse, paste_patches
+
+    # Two 4x4 boxes overlapping on a 2x2 square of a 6x8 map; constant patches 1 and 3 (resized: still constant).
+    boxes = tf.constant([[0, 0, 4, 4], [2, 2, 6, 6]], tf.int32)
+    patches = tf.constant(np.stack([np.full((2, 2, 1), 1.0), np.full((2, 2, 1), 3.0)]), tf.float32)
+    total, count = paste_patches(patches, boxes, tf.constant([6, 8]))
+    expected_count = np.zeros((6, 8))
+    expected_count[0:4, 0:4] += 1
+    expected_count[2:6, 2:6] += 1
+    np.testing.assert_array_equal(count.numpy()[..., 0], expected_count)
+
+    coarse = tf.fill([6, 8, 1], 0.5)
+    attention = np.ones((6, 8), bool)
+    attention[0, 0] = False  # certain pixel: keeps the coarse map although a patch covers it
+    fused = fuse(coarse, tf.constant(attention), total, count).numpy()[..., 0]
+    expected = np.full((6, 8), 0.5)  # no patch: the coarse map
+    expected[0:4, 0:4] = 1.0
+    expected[2:6, 2:6] = 3.0
+    expected[2:4, 2:4] = 2.0  # overlap: the average of 1 and 3
+    expected[0, 0] = 0.5
+    np.testing.assert_allclose(fused, expected)

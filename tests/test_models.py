@@ -1,3 +1,5 @@
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -10,6 +12,15 @@ from hrsod_tf.precision import resolve_precision, set_precision
 TINY = get_preset("tiny").model
 PAPER_GSN_LRN_MB = 129.6  # Table 3 of the paper, float32 weights of GSN + LRN
 PAPER_GLFN_KB = 11.9
+
+# Exact parameter counts (GSN, LRN, GLFN) of every preset, as the README's size table states them. A change of
+# an architecture changes these on purpose: update this table and the README's together.
+PARAMETER_COUNTS = {
+    "paper": (16_190_796, 16_190_812, 3_070),
+    "official": (16_190_796, 16_190_812, 3_070),
+    "small": (277_332, 277_348, 3_070),
+    "tiny": (21_960, 21_976, 1_222),
+}
 
 
 def _images(batch, height, width, channels=3, seed=0):
@@ -50,6 +61,13 @@ def test_glfn_has_no_pooling_and_no_strides():
     for layer in build_glfn(get_preset("paper").model).layers:
         assert "pool" not in layer.__class__.__name__.lower()
         assert getattr(layer, "strides", (1, 1)) == (1, 1)
+
+
+@pytest.mark.parametrize("preset", sorted(PARAMETER_COUNTS))
+def test_parameter_counts_of_every_preset_are_exact(preset):
+    model = dataclasses.replace(get_preset(preset).model, backbone_weights="none")
+    counts = tuple(build(model).count_params() for build in (build_gsn, build_lrn, build_glfn))
+    assert counts == PARAMETER_COUNTS[preset]
 
 
 def test_paper_preset_sizes_match_table_3():
@@ -101,8 +119,15 @@ def test_missing_backbone_weights_file_says_what_to_give():
         load_backbone_weights(build_gsn(TINY), "/nonexistent/vgg16.h5")
 
 
-def test_auto_precision_is_float32_on_cpu():
+def test_auto_precision_is_mixed_float16_with_a_gpu_and_float32_without(monkeypatch):
+    import tensorflow as tf
+
+    monkeypatch.setattr(tf.config, "list_physical_devices",
+                        lambda kind=None: [tf.config.PhysicalDevice("/physical_device:GPU:0", "GPU")])
+    assert resolve_precision("auto") == "mixed_float16"
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
     assert resolve_precision("auto") == "float32"
+    assert resolve_precision("float32") == "float32"
     with pytest.raises(ValueError):
         resolve_precision("fp16")
 

@@ -5,13 +5,11 @@ and never overwriting an input."""
 import cv2
 import numpy as np
 import pytest
+from helpers import load_script
 from PIL import Image
 
-from helpers import load_script, make_random_workdir
 from hrsod_tf import prediction
-
-
-
+from hrsod_tf.workdir import make_random_workdir
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +98,8 @@ def test_a_broken_file_is_reported_the_others_written_and_the_exit_status_is_1(w
 
 def test_refuses_to_write_into_an_input_folder(workdir, photos, tmp_path, capsys):
     before = {p: p.read_bytes() for p in photos}
-    status = load_script("predict.py").main([str(tmp_path / "in"), "--workdir", str(workdir.root), "--out", str(tmp_path / "in"),
-                               "--overwrite"])
+    status = load_script("predict.py").main([str(tmp_path / "in"), "--workdir", str(workdir.root),
+                                             "--out", str(tmp_path / "in"), "--overwrite"])
     assert status == 2
     err = capsys.readouterr().err
     assert "holds input images" in err and "Traceback" not in err

@@ -11,11 +11,16 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import load_script
 
 from hrsod_tf.config import get_preset
 from hrsod_tf.networks import build_stage_network
 from hrsod_tf.training import (
-    StageTrainer, WarmupPolySchedule, make_strategy, pixel_cross_entropy, train_stage,
+    StageTrainer,
+    WarmupPolySchedule,
+    make_strategy,
+    pixel_cross_entropy,
+    train_stage,
 )
 from hrsod_tf.workdir import StageNotTrainedError, WorkDir
 
@@ -257,7 +262,7 @@ def test_gsn_stage_writes_the_workdir_layout_and_is_not_retrained(tmp_path, capl
 
 
 def test_train_py_help_and_dependency_error():
-    env = {**os.environ, "PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     shown = subprocess.run([sys.executable, "train.py", "--help"], cwd=REPO, env=env, capture_output=True, text=True)
     assert shown.returncode == 0
     for flag in ("--stage", "--dataset", "--preset", "--workdir", "--backbone-weights", "--precision",
@@ -266,11 +271,7 @@ def test_train_py_help_and_dependency_error():
 
 
 def test_train_py_reports_a_missing_stage(tmp_path, capsys):
-    sys.path.insert(0, REPO)
-    try:
-        import train
-    finally:
-        sys.path.remove(REPO)
+    train = load_script("train.py")
     assert train.main(["--stage", "lrn", "--workdir", str(tmp_path / "w"), "--preset", "tiny",
                        "--dataset", "synthetic", "--no-progress"]) == 2
     err = capsys.readouterr().err

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import pathlib
-import sys
-
 import tensorflow_datasets as tfds
 
-try:
-    import hrsod_tf  # noqa: F401
-except ImportError:  # `cd datasets && tfds build davis_s` in a clone: the repository root is not on sys.path.
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
-
-from hrsod_tf.data import readers, sources
+from hrsod_tf.data import readers
 from hrsod_tf.image_io import DataError
+from hrsod_tf_datasets import sod_builder
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
@@ -34,18 +27,18 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _info(self) -> tfds.core.DatasetInfo:
         """Returns the dataset metadata."""
-        return sources.sod_dataset_info(self)
+        return sod_builder.sod_dataset_info(self)
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
         """Finds the image and mask folders in the manual folder (or a zip in it); one `test` split."""
         image_dir, mask_dir = find_davis_dirs(
-            sources.manual_dir(dl_manager, "davis_s", self.MANUAL_DOWNLOAD_INSTRUCTIONS),
+            sod_builder.manual_dir(dl_manager, "davis_s", self.MANUAL_DOWNLOAD_INSTRUCTIONS),
             self.MANUAL_DOWNLOAD_INSTRUCTIONS)
         return {"test": self._generate_examples(readers.pair_by_stem(image_dir, mask_dir), "test")}
 
     def _generate_examples(self, pairing: readers.PairingReport, split: str):
         """Yields (stem, example); pairs with a missing, unreadable or mis-sized file are skipped and reported."""
-        yield from sources.generate_sod_examples(pairing, f"davis_s/{split}")
+        yield from sod_builder.generate_sod_examples(pairing, f"davis_s/{split}")
 
 
 def find_davis_dirs(manual_dir, instructions: str):
@@ -56,4 +49,4 @@ def find_davis_dirs(manual_dir, instructions: str):
             return readers.find_image_and_mask_dirs(root)
         except DataError as e:
             errors.append(str(e))
-    raise sources.manual_download_error("davis_s", "\n".join(errors), instructions)
+    raise sod_builder.manual_download_error("davis_s", "\n".join(errors), instructions)

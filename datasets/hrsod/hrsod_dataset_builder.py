@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import pathlib
-import sys
-
 import tensorflow_datasets as tfds
 
-try:
-    import hrsod_tf  # noqa: F401
-except ImportError:  # `cd datasets && tfds build hrsod` in a clone: the repository root is not on sys.path.
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
-
 from hrsod_tf import image_io
-from hrsod_tf.data import readers, sources
+from hrsod_tf.data import readers
+from hrsod_tf_datasets import sod_builder
 
 _SPLIT_FOLDERS = {"train": ("HRSOD_train", "HRSOD_train_mask"), "test": ("HRSOD_test", "HRSOD_test_mask")}
 
@@ -41,11 +34,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _info(self) -> tfds.core.DatasetInfo:
         """Returns the dataset metadata."""
-        return sources.sod_dataset_info(self)
+        return sod_builder.sod_dataset_info(self)
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
         """Finds `HRSOD_release/` (folder or zip) in the manual folder; one generator per split."""
-        root = find_release_root(sources.manual_dir(dl_manager, "hrsod", self.MANUAL_DOWNLOAD_INSTRUCTIONS),
+        root = find_release_root(sod_builder.manual_dir(dl_manager, "hrsod", self.MANUAL_DOWNLOAD_INSTRUCTIONS),
                                  self.MANUAL_DOWNLOAD_INSTRUCTIONS)
         return {
             split: self._generate_examples(readers.pair_by_stem(root / images, root / masks), split)
@@ -54,7 +47,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _generate_examples(self, pairing: readers.PairingReport, split: str):
         """Yields (stem, example); pairs with a missing, unreadable or mis-sized file are skipped and reported."""
-        yield from sources.generate_sod_examples(pairing, f"hrsod/{split}")
+        yield from sod_builder.generate_sod_examples(pairing, f"hrsod/{split}")
 
 
 def find_release_root(manual_dir, instructions: str, max_depth: int = 3):
@@ -78,4 +71,4 @@ def find_release_root(manual_dir, instructions: str, max_depth: int = 3):
         problem = f"{image_io.display_name(best)} lacks the folder(s) {missing}."
     else:
         problem = f"found no HRSOD_release folder or zip (no HRSOD_train/ or HRSOD_test/ folder) in {manual_dir}."
-    raise sources.manual_download_error("hrsod", problem, instructions)
+    raise sod_builder.manual_download_error("hrsod", problem, instructions)

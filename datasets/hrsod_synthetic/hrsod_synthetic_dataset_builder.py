@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import pathlib
-import sys
 
 import tensorflow_datasets as tfds
 
-try:
-    import hrsod_tf  # noqa: F401
-except ImportError:  # `cd datasets && tfds build hrsod_synthetic` in a clone: the repo root is not on sys.path.
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
-
 from hrsod_tf import config as config_lib
-from hrsod_tf.data import readers, sources, synthetic
+from hrsod_tf.data import readers, synthetic
+from hrsod_tf_datasets import sod_builder
 
 
 @dataclasses.dataclass
@@ -43,7 +37,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _info(self) -> tfds.core.DatasetInfo:
         """Returns the dataset metadata."""
-        return sources.sod_dataset_info(self)
+        return sod_builder.sod_dataset_info(self)
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
         """Train and test splits, sized by the config's preset."""

@@ -77,7 +77,8 @@ def archive_roots(root: Any) -> list:
         for child in sorted(root.iterdir(), key=lambda p: p.name):
             if _suffix(child) == ".zip" and not child.is_dir():
                 try:
-                    roots.append(zipfile.Path(zipfile.ZipFile(child.open("rb") if not isinstance(child, pathlib.Path) else child)))
+                    archive = child if isinstance(child, pathlib.Path) else child.open("rb")
+                    roots.append(zipfile.Path(zipfile.ZipFile(archive)))
                 except zipfile.BadZipFile as e:
                     raise DataError(f"{display_name(child)} is not a valid zip file ({e}): download it again.") from e
     return roots
@@ -206,7 +207,8 @@ def _walk_folders(root: Any, max_depth: int = 6) -> list[_Folder]:
         if depth < max_depth:
             stack.extend(
                 (child, depth + 1) for child in folder.iterdir()
-                if child.is_dir() and not child.name.startswith(".") and child.name.rstrip("/") not in _IGNORED_DIR_NAMES
+                if child.is_dir() and not child.name.startswith(".")
+                and child.name.rstrip("/") not in _IGNORED_DIR_NAMES
             )
     return sorted(found, key=lambda f: display_name(f.path))
 

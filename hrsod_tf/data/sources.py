@@ -34,12 +34,8 @@ import abc
 import importlib
 import logging
 import os
-import pathlib
-import sys
-import textwrap
 from typing import Any, Iterator
 
-import numpy as np
 import tensorflow as tf
 
 from hrsod_tf.data import readers
@@ -54,74 +50,9 @@ EXAMPLE_SIGNATURE = {
 }
 TFDS_NAMES = ("hrsod", "davis_s", "hrsod_synthetic")
 MANUAL_TFDS_NAMES = ("hrsod", "davis_s")
-# The TFDS builders live in `<repo>/datasets/<name>/<name>_dataset_builder.py` (TFDS's folder layout).
-DATASETS_DIR = pathlib.Path(__file__).resolve().parents[2] / "datasets"
-
-
-def sod_features():
-    """The TFDS features of the three builders: the example contract above, as stored on disk."""
-    import tensorflow_datasets as tfds
-
-    return tfds.features.FeaturesDict({
-        "image": tfds.features.Image(shape=(None, None, 3), dtype=np.uint8),
-        "mask": tfds.features.Image(shape=(None, None, 1), dtype=np.uint8, encoding_format="png"),
-        "image/filename": tfds.features.Text(),
-    })
-
-
-def sod_dataset_info(builder, homepage: str = "https://github.com/yi94code/HRSOD"):
-    """The `DatasetInfo` of the builders: `sod_features()`, supervised as (image, mask)."""
-    return builder.dataset_info_from_configs(
-        features=sod_features(), supervised_keys=("image", "mask"), homepage=homepage)
-
-
-# --------------------------------------------------------------------------------------------------
-# Helpers shared by the TFDS builders of `datasets/` (one place for pairing, reading and reporting)
-
-
-class ManualDownloadError(DataError):
-    """The files of a manually downloaded data set are missing; the message says what and where."""
-
-
-def manual_download_error(dataset: str, problem: str, instructions: str) -> ManualDownloadError:
-    """Builds the error for missing manual files; uncaught, it prints only its message (no traceback)."""
-    _install_concise_excepthook()
-    return ManualDownloadError(f"{dataset}: {problem}\n\n{textwrap.dedent(instructions).strip()}\n")
-
-
-def _install_concise_excepthook() -> None:
-    """`tfds build` would print a long traceback above the instructions: print just the message instead."""
-    previous = sys.excepthook
-    if getattr(previous, "_hrsod_concise", False):
-        return
-
-    def hook(exc_type, exc, tb):
-        if issubclass(exc_type, ManualDownloadError):
-            print(f"\nERROR: {exc}", file=sys.stderr)
-        else:
-            previous(exc_type, exc, tb)
-
-    hook._hrsod_concise = True
-    sys.excepthook = hook
-
-
-def manual_dir(dl_manager, dataset: str, instructions: str):
-    """`dl_manager.manual_dir`, or a `ManualDownloadError` saying which folder is missing or empty."""
-    try:
-        return dl_manager.manual_dir
-    except AssertionError:
-        where = getattr(dl_manager, "_manual_dir", None) or "<data_dir>/downloads/manual"
-        raise manual_download_error(
-            dataset, f"the manual download folder {where} does not exist or is empty.", instructions) from None
-
-
-def generate_sod_examples(pairing: readers.PairingReport, split: str):
-    """`_generate_examples` of the builders: (stem, example) for good pairs; bad ones skipped and reported.
-
-    JPEG/PNG images that need no conversion are stored as their original bytes (no re-encoding loss);
-    converted ones (grayscale, RGBA, 16-bit, EXIF-rotated, other formats) are stored as PNG.
-    """
-    yield from readers.iter_examples(pairing, split, keep_original_bytes=True)
+# The TFDS builders: `<repo>/datasets/<name>/<name>_dataset_builder.py` (TFDS's folder layout), installed with
+# the project as the package `hrsod_tf_datasets` (pyproject.toml).
+BUILDERS_PACKAGE = "hrsod_tf_datasets"
 
 
 class DataSource(abc.ABC):
@@ -276,13 +207,20 @@ class TFDSSource(DataSource):
 
 
 def register_builders() -> None:
-    """Imports the TFDS builders of `datasets/` so that `tfds.builder("hrsod")` etc. find them."""
-    if not DATASETS_DIR.is_dir():
-        return  # installed without the repository: tfds can still read data sets already built
-    if str(DATASETS_DIR) not in sys.path:
-        sys.path.append(str(DATASETS_DIR))
+    """Imports the TFDS builders of `datasets/` so that `tfds.builder("hrsod")` etc. find them.
+
+    Raises:
+        DataError: the builders are not installed (the project was not installed with ``pip install -e .``).
+    """
     for name in TFDS_NAMES:
-        importlib.import_module(f"{name}.{name}_dataset_builder")
+        try:
+            importlib.import_module(f"{BUILDERS_PACKAGE}.{name}.{name}_dataset_builder")
+        except ModuleNotFoundError as e:
+            if e.name not in (BUILDERS_PACKAGE, f"{BUILDERS_PACKAGE}.{name}"):
+                raise
+            raise DataError(
+                f"the TFDS builders of datasets/ ({BUILDERS_PACKAGE}) are not installed: install the project with "
+                "`pip install -r requirements.txt` (or `pip install -e .`) in its folder") from None
 
 
 def _parse_dir_pair(text: str, spec: str) -> tuple[str, str]:

@@ -12,11 +12,22 @@ Modules:
 
 from hrsod_tf.training.checkpoints import StageCheckpoints, save_weights_atomically
 from hrsod_tf.training.distribute import STRATEGIES, is_chief, make_strategy
-from hrsod_tf.training.losses import mean_absolute_error, pixel_cross_entropy
 from hrsod_tf.training.loop import StageResult, StageTrainer, per_replica_batches
-from hrsod_tf.training.stages import WorkDirConflictError, apply_overrides, fill_cache, stage_data, train_all, train_stage
+from hrsod_tf.training.losses import mean_absolute_error, pixel_cross_entropy
 from hrsod_tf.training.optimizer import (
-    LayerGroups, WarmupPolySchedule, layer_groups, make_optimizer, transform_gradients,
+    LayerGroups,
+    WarmupPolySchedule,
+    layer_groups,
+    make_optimizer,
+    transform_gradients,
+)
+from hrsod_tf.training.stages import (
+    WorkDirConflictError,
+    apply_overrides,
+    fill_cache,
+    stage_data,
+    train_all,
+    train_stage,
 )
 
 __all__ = [
