@@ -26,6 +26,7 @@ from common import GIB, MIB, base_parser, log, machine_info, now_utc, target
 BENCH_DIR = Path(__file__).resolve().parent
 DOC_PATH = common.REPO_ROOT / "docs" / "BENCHMARKS.md"
 PIPELINE_OVERHEAD_TARGET = 0.15
+KEPT_NOTE = "- the sections kept from the previous document were measured by an earlier run"
 
 
 @dataclass
@@ -449,8 +450,7 @@ def write_document(records: dict, args, started: str, machine: dict, path: Path,
         "machine slow every absolute figure down; ratios are measured in alternation to stay comparable",
         "- every figure is a median of several runs; each script runs in its own subprocess; raw JSON in "
         f"`{args.results}`",
-        *([f"- the sections kept from the previous document were measured by an earlier run: {line[2:]}"
-           for line in old_sections.get("", []) if line.startswith(("- date:", "- machine:"))] if kept_any else []),
+        *([_kept_note(old_sections.get("", []))] if kept_any else []),
         "",
         *_load_warning(machine),
         "## Targets", "", *verdicts,
@@ -459,6 +459,15 @@ def write_document(records: dict, args, started: str, machine: dict, path: Path,
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text("\n".join(header + sections) + "\n")
     tmp.replace(path)
+
+
+def _kept_note(old_header: list) -> str:
+    """The header line saying when and where the kept sections were measured (carried over once written)."""
+    for line in old_header:
+        if line.startswith(KEPT_NOTE):
+            return line
+    measured = "; ".join(line[2:] for line in old_header if line.startswith(("- date:", "- machine:")))
+    return f"{KEPT_NOTE} ({measured})"
 
 
 def _document_parts(path: Path) -> tuple[dict, dict]:

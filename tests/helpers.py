@@ -1,4 +1,5 @@
-"""Test helpers: the top-level command-line scripts imported as modules (so their main() runs in-process)."""
+"""Test helpers: the top-level command-line scripts imported as modules (so their main() runs in-process), and
+small image files."""
 
 from __future__ import annotations
 
@@ -14,3 +15,19 @@ def load_script(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def random_rgb(w: int = 64, h: int = 48, seed: int = 0):
+    """A uint8 (h, w, 3) image of uniform noise."""
+    import numpy as np
+
+    return (np.random.default_rng(seed).random((h, w, 3)) * 255).astype(np.uint8)
+
+
+def save_image(array_or_image, path, **kwargs):
+    """Saves a numpy array or a PIL image with PIL (`kwargs`: PIL's save options); returns `path`."""
+    from PIL import Image
+
+    image = array_or_image if isinstance(array_or_image, Image.Image) else Image.fromarray(array_or_image)
+    image.save(path, **kwargs)
+    return path

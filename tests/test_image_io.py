@@ -5,19 +5,10 @@ import io
 import cv2
 import numpy as np
 import pytest
+from helpers import random_rgb, save_image
 from PIL import Image
 
 from hrsod_tf import evaluation, image_io
-
-
-def _rgb(w=64, h=48, seed=0):
-    return (np.random.default_rng(seed).random((h, w, 3)) * 255).astype(np.uint8)
-
-
-def _save(array_or_image, path, **kwargs):
-    image = array_or_image if isinstance(array_or_image, Image.Image) else Image.fromarray(array_or_image)
-    image.save(path, **kwargs)
-    return path
 
 
 def _palette_mask(path, w=64, h=48):
@@ -26,7 +17,7 @@ def _palette_mask(path, w=64, h=48):
     index[30:40, 40:50] = 2
     image = Image.fromarray(index, mode="P")
     image.putpalette([0, 0, 0, 128, 0, 0, 0, 128, 0] + [0] * 759)
-    return _save(image, path), index
+    return save_image(image, path), index
 
 
 def test_palette_png_mask_index_1_is_salient_not_its_luminance(tmp_path):
@@ -39,15 +30,15 @@ def test_palette_png_mask_index_1_is_salient_not_its_luminance(tmp_path):
 def test_gray_and_16bit_masks_are_thresholded(tmp_path):
     gray = np.zeros((4, 4), np.uint8)
     gray[0, :2] = (127, 128)
-    assert image_io.read_mask(_save(gray, tmp_path / "g.png"))[0, :3].tolist() == [0, 255, 0]
+    assert image_io.read_mask(save_image(gray, tmp_path / "g.png"))[0, :3].tolist() == [0, 255, 0]
     deep = np.zeros((4, 4), np.uint16)
     deep[0, :2] = (32767, 32768)
-    assert image_io.read_mask(_save(Image.fromarray(deep), tmp_path / "d.png"))[0, :3].tolist() == [0, 255, 0]
+    assert image_io.read_mask(save_image(Image.fromarray(deep), tmp_path / "d.png"))[0, :3].tolist() == [0, 255, 0]
 
 
 def test_grayscale_image_becomes_rgb(tmp_path):
-    gray = _rgb()[..., 0]
-    image = image_io.read_image(_save(gray, tmp_path / "g.png"))
+    gray = random_rgb()[..., 0]
+    image = image_io.read_image(save_image(gray, tmp_path / "g.png"))
     assert image.shape == (48, 64, 3) and image.dtype == np.uint8
     np.testing.assert_array_equal(image[..., 2], gray)
 
@@ -56,21 +47,21 @@ def test_rgba_image_is_composited_on_white(tmp_path):
     rgba = np.zeros((4, 4, 4), np.uint8)
     rgba[0, 0] = (10, 20, 30, 255)  # opaque: kept
     rgba[0, 1] = (10, 20, 30, 0)  # transparent: white
-    image = image_io.read_image(_save(rgba, tmp_path / "a.png"))
+    image = image_io.read_image(save_image(rgba, tmp_path / "a.png"))
     assert image.shape == (4, 4, 3)
     assert image[0, 0].tolist() == [10, 20, 30] and image[0, 1].tolist() == [255, 255, 255]
 
 
 def test_16bit_image_is_scaled_by_257_not_clipped(tmp_path):
     deep = np.array([[0, 257 * 128, 65535, 1000]], np.uint16)
-    image = image_io.read_image(_save(Image.fromarray(deep), tmp_path / "d.png"))
+    image = image_io.read_image(save_image(Image.fromarray(deep), tmp_path / "d.png"))
     assert image[0, :, 0].tolist() == [0, 128, 255, 4]
 
 
 def test_exif_rotated_jpeg_is_turned_upright(tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6  # stored landscape, shown rotated 90 degrees clockwise
-    path = _save(_rgb(64, 48), tmp_path / "r.jpg", exif=exif.tobytes())
+    path = save_image(random_rgb(64, 48), tmp_path / "r.jpg", exif=exif.tobytes())
     assert image_io.read_image(path).shape == (64, 48, 3)
     _, passthrough = image_io.decode_image_for_storage(path.read_bytes(), "r.jpg")
     assert not passthrough  # TF would decode the stored pixels unrotated: re-encode instead
@@ -78,7 +69,7 @@ def test_exif_rotated_jpeg_is_turned_upright(tmp_path):
 
 def test_truncated_jpeg_raises_data_error_naming_the_file(tmp_path):
     data = io.BytesIO()
-    Image.fromarray(_rgb()).save(data, format="JPEG")
+    Image.fromarray(random_rgb()).save(data, format="JPEG")
     path = tmp_path / "broken_0001.jpg"
     path.write_bytes(data.getvalue()[: len(data.getvalue()) // 2])
     with pytest.raises(image_io.DataError, match="broken_0001.jpg"):
@@ -91,9 +82,9 @@ def test_evaluating_palette_png_masks_equals_evaluating_the_same_masks_as_0_255_
         d.mkdir()
     for i in range(3):
         path, index = _palette_mask(gt_palette / f"f{i}.png")
-        _save(np.where(index > 0, 255, 0).astype(np.uint8), gt_gray / f"f{i}.png")
+        save_image(np.where(index > 0, 255, 0).astype(np.uint8), gt_gray / f"f{i}.png")
         pred = cv2.GaussianBlur(np.where(index > 0, 230, 20).astype(np.uint8), (0, 0), 1 + i)
-        _save(pred, pred_dir / f"f{i}.png")
+        save_image(pred, pred_dir / f"f{i}.png")
     from_palette = evaluation.evaluate_folders(pred_dir, gt_palette, progress=False)
     from_gray = evaluation.evaluate_folders(pred_dir, gt_gray, progress=False)
     assert from_palette.num_images == from_gray.num_images == 3
@@ -104,9 +95,9 @@ def test_evaluating_palette_png_masks_equals_evaluating_the_same_masks_as_0_255_
 
 def test_maps_keep_their_grades_and_sixteen_bit_maps_become_unit_floats(tmp_path):
     graded = np.arange(256, dtype=np.uint8).reshape(16, 16)
-    np.testing.assert_array_equal(image_io.read_map(_save(graded, tmp_path / "g.png")), graded)
+    np.testing.assert_array_equal(image_io.read_map(save_image(graded, tmp_path / "g.png")), graded)
     deep = (graded.astype(np.uint16) * 257)
-    read = image_io.read_map(_save(Image.fromarray(deep), tmp_path / "d.png"))
+    read = image_io.read_map(save_image(Image.fromarray(deep), tmp_path / "d.png"))
     assert read.dtype == np.float64
     np.testing.assert_allclose(read, graded / 255.0)
 

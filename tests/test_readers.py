@@ -5,25 +5,15 @@ import zipfile
 
 import numpy as np
 import pytest
-from PIL import Image
+from helpers import random_rgb, save_image
 
 from hrsod_tf.data import readers, sources
 from hrsod_tf.image_io import DataError
 
 
-def _rgb(w=64, h=48, seed=0):
-    return (np.random.default_rng(seed).random((h, w, 3)) * 255).astype(np.uint8)
-
-
-def _save(array_or_image, path, **kwargs):
-    image = array_or_image if isinstance(array_or_image, Image.Image) else Image.fromarray(array_or_image)
-    image.save(path, **kwargs)
-    return path
-
-
 def test_load_pair_rejects_a_mask_of_another_size_naming_both_files(tmp_path):
-    image = _save(_rgb(64, 48), tmp_path / "a.jpg")
-    mask = _save(np.zeros((40, 60), np.uint8), tmp_path / "a.png")
+    image = save_image(random_rgb(64, 48), tmp_path / "a.jpg")
+    mask = save_image(np.zeros((40, 60), np.uint8), tmp_path / "a.png")
     with pytest.raises(DataError, match=r"a\.png is 60x40 .*a\.jpg is 64x48"):
         readers.load_pair(image, mask)
 
@@ -32,9 +22,9 @@ def test_pair_by_stem_reports_orphans_and_accepts_upper_case_extensions(tmp_path
     (tmp_path / "img").mkdir()
     (tmp_path / "gt").mkdir()
     for stem in ("a", "b", "c"):
-        _save(_rgb(8, 8), tmp_path / "img" / f"{stem}.JPG")
+        save_image(random_rgb(8, 8), tmp_path / "img" / f"{stem}.JPG")
     for stem in ("a", "b", "z"):
-        _save(np.zeros((8, 8), np.uint8), tmp_path / "gt" / f"{stem}.png")
+        save_image(np.zeros((8, 8), np.uint8), tmp_path / "gt" / f"{stem}.png")
     (tmp_path / "img" / "notes.txt").write_text("not an image")
     report = readers.pair_by_stem(tmp_path / "img", tmp_path / "gt")
     assert [stem for stem, _, _ in report.pairs] == ["a", "b"]
@@ -46,8 +36,8 @@ def _make_layout(root, image_dir, mask_dir, stems=("0001", "0002")):
     (root / image_dir).mkdir(parents=True)
     (root / mask_dir).mkdir(parents=True)
     for stem in stems:
-        _save(_rgb(8, 8), root / image_dir / f"{stem}.jpg")
-        _save(np.zeros((8, 8), np.uint8), root / mask_dir / f"{stem}.png")
+        save_image(random_rgb(8, 8), root / image_dir / f"{stem}.jpg")
+        save_image(np.zeros((8, 8), np.uint8), root / mask_dir / f"{stem}.png")
 
 
 @pytest.mark.parametrize("image_dir,mask_dir", [
@@ -87,8 +77,8 @@ def test_readers_read_zip_members_in_place(tmp_path):
 
 def test_folder_source_skips_bad_pairs_by_name_and_counts_them(tmp_path, caplog):
     _make_layout(tmp_path, "images", "masks", stems=("good1", "good2", "small"))
-    _save(np.zeros((4, 4), np.uint8), tmp_path / "masks" / "small.png")  # mask of another size
-    _save(_rgb(8, 8), tmp_path / "images" / "lonely.jpg")  # no mask
+    save_image(np.zeros((4, 4), np.uint8), tmp_path / "masks" / "small.png")  # mask of another size
+    save_image(random_rgb(8, 8), tmp_path / "images" / "lonely.jpg")  # no mask
     source = sources.resolve_data_source(f"folders:{tmp_path / 'images'},{tmp_path / 'masks'}")
     with caplog.at_level(logging.WARNING):
         examples = list(source.as_tf_dataset("test").as_numpy_iterator())
