@@ -23,31 +23,36 @@ from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 from hrsod_tf import export
 from hrsod_tf.config import get_preset
 from hrsod_tf.inference import SaliencyPipeline
-from hrsod_tf.models import build_glfn, build_gsn, build_lrn
-from hrsod_tf.workdir import WorkDir
+from hrsod_tf.workdir import WorkDir, make_random_workdir
 
 PIXEL_LIMIT = 1_000_000  # small, so that an over-limit image is cheap to make
 LIMIT_MESSAGE = f"above the limit of {PIXEL_LIMIT} (InferenceConfig.max_image_pixels)"
 
 
 def _make_workdir(root):
-    """A tiny random-init run with all three stages marked finished (no training)."""
-    tf.keras.utils.set_random_seed(7)
-    config = get_preset("tiny")
-    config = config.replace(inference=dataclasses.replace(config.inference, max_image_pixels=PIXEL_LIMIT))
-    run = WorkDir(root)
-    run.save_config(config)
-    for stage, build in (("gsn", build_gsn), ("lrn", build_lrn), ("glfn", build_glfn)):
-        run.stage_dir(stage).mkdir(parents=True, exist_ok=True)
-        build(config.model).save_weights(run.final_weights(stage))
-        run.mark_finished(stage, {"steps": 0})
+    """A tiny random-init run with all three stages marked finished (no training), with a small pixel limit."""
+    run = make_random_workdir(root, "tiny", seed=7)
+    config = run.load_config()
+    run.save_config(config.replace(inference=dataclasses.replace(config.inference, max_image_pixels=PIXEL_LIMIT)))
     return run.root
 
 
 _FRESH_SCRIPT = textwrap.dedent("""
+    import importlib.abc
     import sys
+
+
+    class NoProjectCode(importlib.abc.MetaPathFinder):
+        # The project is installed in this Python: refuse its packages, so the SavedModel must stand alone.
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in ("hrsod_tf", "hrsod_tf_datasets"):
+                raise ImportError(f"{name}: the export must load without the project's code")
+            return None
+
+
+    sys.meta_path.insert(0, NoProjectCode())
     try:
-        import hrsod_tf
+        import hrsod_tf  # noqa: F401
     except ImportError:
         pass
     else:
