@@ -29,15 +29,17 @@ METRICS = ("S_measure", "BDE", "MAE", "Fbeta_max", "mBA")
 def load_pipeline(workdir: str):
     """(pipeline, None) for a run with a trained GSN and LRN, else (None, the reason)."""
     from hrsod_tf.inference import SaliencyPipeline
+    from hrsod_tf.networks import stages_for_variant
     from hrsod_tf.workdir import WorkDir
 
     run = WorkDir(workdir)
     if not run.has_config():
         return None, f"{workdir} has no config.json: train the demo first (`python train.py`)"
-    for stage in ("gsn", "lrn"):
+    stages = stages_for_variant("gsn+aps+lrn")  # dense+lrn needs the same
+    for stage in stages:
         if not run.is_finished(stage):
             return None, f"{workdir} has no trained {stage.upper()}: train the demo first (`python train.py`)"
-    return SaliencyPipeline.from_workdir(workdir, require=("gsn", "lrn")), None
+    return SaliencyPipeline.from_workdir(workdir, require=stages), None
 
 
 def patch_counter(pipeline):

@@ -345,9 +345,10 @@ def export_workdir(workdir, base_dir, version: int | None = None, *, max_image_p
         FileNotFoundError (`StageNotTrainedError`) for a missing run or stage; `ExportError`.
     """
     from hrsod_tf.inference import SaliencyPipeline
+    from hrsod_tf.networks import stages_for_variant
 
     resolve_version(base_dir, version)  # fail before the slow part
-    pipeline = SaliencyPipeline.from_workdir(workdir, require=("gsn", "lrn", "glfn"))
+    pipeline = SaliencyPipeline.from_workdir(workdir, require=stages_for_variant("full"))
     module = ServingModule(pipeline.config, pipeline.gsn, pipeline.lrn, pipeline.glfn,
                            max_image_pixels=max_image_pixels, max_batch_size=max_batch_size)
     return save_serving_module(module, base_dir, version)
