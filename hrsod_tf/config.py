@@ -33,9 +33,17 @@ class ModelConfig:
         num_classes: classes of the pixel-wise softmax (2: background, salient).
         gsn_input_size: side of the square image the GSN sees, in pixels (multiple of 16).
         lrn_input_size: side of the square patch the LRN sees (APS's D), in pixels (multiple of 16).
-        glfn_growth_rate: growth rate g of the GLFN dense block; bottlenecks have 4g maps.
-        glfn_num_layers: number of (1x1 bottleneck, 3x3) layers in the GLFN dense block.
-        glfn_rates: dilation rates of the GLFN's four dilated 3x3 convolutions (2 maps each).
+        bn_epsilon: epsilon of every BatchNorm (Caffe's default 1e-5, caffe.proto:518 of the release).
+        glfn_growth_rate: growth rate g of the GLFN dense block; bottlenecks have 4g maps (paper: g = 2).
+        glfn_num_layers: number of (BN-ReLU-1x1 conv, BN-ReLU-3x3 conv) layers in the GLFN dense block.
+            The paper does not give it; the release has 3 (deploy_GLFN_high_res.prototxt:47-395).
+        glfn_transition: a BatchNorm + ReLU after the dense block, before the dilated convolutions (the
+            release's conv2_blk/bn, deploy_GLFN_high_res.prototxt:398-435; the paper does not say).
+        glfn_rates: dilation rates of the GLFN's four dilated 3x3 convolutions (2 maps each): paper and
+            released DH model 1, 6, 12, 18; released DUTS-only model 1, 3, 5, 7.
+        glfn_input_scaling: "caffe" (the release: image BGR minus the ImageNet mean, map x255,
+            prepare_img1024.m and test_iccv19_demo.m:139-142) or "unit" (image scaled to [-1, 1], map
+            in [0, 1]). The GLFN's inputs are RGB 0..255 and a 0..1 map either way; this is done inside.
         backbone_weights: "imagenet" (Keras downloads them), "none" (random init), or a path to a
             local ``.h5`` / ``.weights.h5`` file of `keras.applications.VGG16` weights.
     """
@@ -46,9 +54,12 @@ class ModelConfig:
     num_classes: int = 2
     gsn_input_size: int = 384
     lrn_input_size: int = 384
+    bn_epsilon: float = 1e-5
     glfn_growth_rate: int = 2
-    glfn_num_layers: int = 6
+    glfn_num_layers: int = 3
+    glfn_transition: bool = True
     glfn_rates: tuple[int, ...] = (1, 6, 12, 18)
+    glfn_input_scaling: str = "caffe"
     backbone_weights: str = "none"
 
     def __post_init__(self):
@@ -58,6 +69,10 @@ class ModelConfig:
             size = getattr(self, name)
             if size % 16:
                 raise ValueError(f"{name}={size} must be a multiple of 16 (conv5_3 is at 1/16 scale)")
+        if self.glfn_input_scaling not in ("caffe", "unit"):
+            raise ValueError(f"glfn_input_scaling {self.glfn_input_scaling!r} is not one of caffe, unit")
+        if self.glfn_num_layers < 0 or len(self.glfn_rates) < 1:
+            raise ValueError("glfn_num_layers must be >= 0 and glfn_rates must hold at least one rate")
 
 
 @dataclass(frozen=True)
@@ -251,7 +266,7 @@ def _official() -> Config:
     return dataclasses.replace(
         base,
         preset="official",
-        model=dataclasses.replace(base.model, gsn_input_size=224, glfn_rates=(1, 3, 5, 7)),
+        model=dataclasses.replace(base.model, gsn_input_size=224),
         aps=dataclasses.replace(base.aps, extra_columns=3, attention_size=1024),
         train=dataclasses.replace(
             base.train, gsn=dataclasses.replace(base.train.gsn, input_size=224)

@@ -1,6 +1,9 @@
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
+from release_networks import GLFN_DH_TABLE, keras_parameter_count, parse_table
 
 from hrsod_tf.config import get_preset
 from hrsod_tf.models import VGG16_LAYER_NAMES, build_glfn, build_gsn, build_lrn, load_backbone_weights
@@ -52,13 +55,34 @@ def test_glfn_has_no_pooling_and_no_strides():
         assert getattr(layer, "strides", (1, 1)) == (1, 1)
 
 
-def test_paper_preset_sizes_match_table_3():
-    config = get_preset("paper").model
-    gsn_lrn_mb = (build_gsn(config).count_params() + build_lrn(config).count_params()) * 4 / 1e6
-    glfn_bytes = build_glfn(config).count_params() * 4
-    assert abs(gsn_lrn_mb - PAPER_GSN_LRN_MB) / PAPER_GSN_LRN_MB < 0.05
-    assert glfn_bytes < 16_000
-    assert abs(glfn_bytes / 1024 - PAPER_GLFN_KB) / PAPER_GLFN_KB < 0.05
+@pytest.mark.parametrize("preset", ["paper", "official"])
+def test_glfn_parameter_count_equals_the_released_prototxt_blob_shapes(preset):
+    expected = keras_parameter_count(parse_table(GLFN_DH_TABLE))
+    assert build_glfn(get_preset(preset).model).count_params() == expected
+
+
+def test_glfn_layer_names_are_the_released_caffe_layer_names():
+    caffe_names = {layer["name"] for layer in parse_table(GLFN_DH_TABLE) if layer["type"] not in ("Input", "Scale")}
+    caffe_names = {name.replace("/", "_") for name in caffe_names} - {"predict"}
+    keras_names = {layer.name for layer in build_glfn(get_preset("official").model).layers}
+    assert caffe_names <= keras_names
+
+
+def test_glfn_unit_input_scaling_feeds_the_dense_block_values_in_minus_one_to_one():
+    config = dataclasses.replace(TINY, glfn_input_scaling="unit")
+    glfn = build_glfn(config)
+    probe = keras.Model(glfn.inputs, glfn.get_layer("concat_1024").output)
+    out = probe([np.full((1, 8, 8, 3), 255.0, "float32"), np.ones((1, 8, 8, 1), "float32")]).numpy()
+    np.testing.assert_allclose(out, 1.0, atol=1e-6)
+
+
+def test_glfn_caffe_input_scaling_is_bgr_minus_mean_and_the_map_times_255():
+    glfn = build_glfn(TINY)
+    probe = keras.Model(glfn.inputs, glfn.get_layer("concat_1024").output)
+    rgb = np.zeros((1, 4, 4, 3), "float32")
+    rgb[..., 0] = 200.0  # red
+    out = probe([rgb, np.full((1, 4, 4, 1), 0.5, "float32")]).numpy()[0, 0, 0]
+    np.testing.assert_allclose(out, [-103.939, -116.779, 200.0 - 123.68, 127.5], atol=1e-4)
 
 
 def test_glfn_receptive_field_radius_bounds_the_influence_of_a_pixel():
