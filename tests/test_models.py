@@ -3,7 +3,7 @@ import dataclasses
 import keras
 import numpy as np
 import pytest
-from release_networks import GLFN_DH_TABLE, keras_parameter_count, parse_table
+from release_networks import GLFN_DH_TABLE, GSN_TABLE, LRN_TABLE, keras_parameter_count, parse_table
 
 from hrsod_tf.config import get_preset
 from hrsod_tf.models import VGG16_LAYER_NAMES, build_glfn, build_gsn, build_lrn, load_backbone_weights
@@ -53,6 +53,35 @@ def test_glfn_has_no_pooling_and_no_strides():
     for layer in build_glfn(get_preset("paper").model).layers:
         assert "pool" not in layer.__class__.__name__.lower()
         assert getattr(layer, "strides", (1, 1)) == (1, 1)
+
+
+@pytest.mark.parametrize("preset", ["paper", "official"])
+def test_gsn_and_lrn_parameter_counts_equal_the_released_prototxt_blob_shapes(preset):
+    config = get_preset(preset).model
+    assert build_gsn(config).count_params() == keras_parameter_count(parse_table(GSN_TABLE))
+    assert build_lrn(config).count_params() == keras_parameter_count(parse_table(LRN_TABLE))
+
+
+def test_gsn_and_lrn_float32_weights_give_table_3s_129_6_mb():
+    config = get_preset("official").model
+    megabytes = (build_gsn(config).count_params() + build_lrn(config).count_params()) * 4 / 1e6
+    assert round(megabytes, 1) == PAPER_GSN_LRN_MB
+
+
+@pytest.mark.parametrize("table,builder", [(GSN_TABLE, build_gsn), (LRN_TABLE, build_lrn)])
+def test_gsn_and_lrn_layer_names_are_the_released_caffe_layer_names(table, builder):
+    keras_names = {layer.name for layer in builder(get_preset("official").model).layers}
+    for layer in parse_table(table):
+        if layer["type"] in ("Input", "Scale") or layer["name"] == "predict":
+            continue
+        name = layer["name"]
+        if name.startswith("conv") and name[4:].replace("_", "").isdigit():  # VGG: conv3_2 -> block3_conv2
+            name = f"block{name[4]}_conv{name[6]}"
+        elif name.startswith("pool"):
+            name = f"block{name[4]}_pool"
+        elif name.startswith("relu") and name[4:].replace("_", "").isdigit() and name != "relu5_3":
+            continue  # VGG ReLUs are the Conv2D activations of keras.applications.VGG16
+        assert name in keras_names, layer["name"]
 
 
 @pytest.mark.parametrize("preset", ["paper", "official"])
@@ -143,3 +172,14 @@ def test_networks_under_mixed_bfloat16_return_float32_probabilities():
         out = model(inputs)
         assert out.dtype == "float32"
         np.testing.assert_allclose(np.sum(out, axis=-1), 1.0, atol=1e-5)
+
+
+def test_lrn_guidance_is_rounded_then_resized_to_one_eighth_and_one_quarter():
+    lrn = build_lrn(TINY)
+    probe = keras.Model(lrn.inputs, [lrn.get_layer("guide28").output, lrn.get_layer("guide56").output])
+    guidance = np.full((1, 64, 64, 1), 0.4, "float32")
+    guidance[:, :, 32:] = 0.6
+    guide28, guide56 = (out.numpy() for out in probe([_images(1, 64, 64), guidance]))
+    assert guide28.shape == (1, 8, 8, 1) and guide56.shape == (1, 16, 16, 1)
+    np.testing.assert_allclose(guide56[0, :, :6, 0], 0.0, atol=1e-6)
+    np.testing.assert_allclose(guide56[0, :, 10:, 0], 1.0, atol=1e-6)
