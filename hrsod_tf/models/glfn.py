@@ -5,7 +5,7 @@ the `_low_res` and `_DUTS_` files differ only in the input size and the dilation
 named after the Caffe layer it holds ("/" becomes "_", which Keras names cannot hold; a Caffe BatchNorm and
 the Scale after it are one Keras `BatchNormalization`, named after the BatchNorm):
 
-    image (RGB 0..255)        -> glfn_preprocessing   BGR minus the ImageNet mean   (prepare_img1024.m:11-21)
+    image (RGB 0..255)        -> glfn_preprocessing   BGR minus the ImageNet mean   (utils/prepare_img1024.m:5-21)
     saliency (0..1)           -> saliency_scaling     x255, the map in 0..255       (test_iccv19_demo.m:139-142)
     concat_1024               [B, G, R, map]                                        (deploy_GLFN_high_res:38-46)
     dense layer i = 1..glfn_num_layers (release: 3)                                 (:47-395)

@@ -54,7 +54,7 @@ class GuidanceResizing(keras.layers.Layer):
 
     The MATLAB test code rounds the GSN map to {0, 1} (``uint8(im2double(map))``, test_iccv19_demo.m:35),
     crops the patch and resizes it with MATLAB's default ``imresize`` (bicubic, antialiased) to 48x48 and
-    96x96 for a 384x384 patch (test_iccv19_demo.m:86-90, utils/prepare_image.m:305): 1/8 and 1/4 of the
+    96x96 for a 384x384 patch (test_iccv19_demo.m:86-90, utils/prepare_image.m:12): 1/8 and 1/4 of the
     patch. Here the guidance arrives at the patch's size, is rounded (half up, as uint8) when `binarize`,
     and resized by 1/`factor` with antialiased bicubic interpolation.
 

@@ -5,7 +5,7 @@ yi94code/HRSOD (line numbers below are deploy-GSN's; deploy-LRN's are the same l
 the guidance). Keras layers are named after the Caffe layer they hold; a Caffe BatchNorm and the Scale after
 it are one Keras `BatchNormalization`, named after the BatchNorm:
 
-    image (RGB 0..255) -> caffe_preprocessing: BGR minus the ImageNet mean          (prepare_img.m:5-11)
+    image (RGB 0..255) -> caffe_preprocessing: BGR minus the ImageNet mean          (utils/prepare_img.m:5-20)
     VGG16 conv1_1 .. conv5_3, Keras names block{b}_conv{i}                           (:16-474)
         conv5_3 has no ReLU but bn_conv5_3 (BatchNorm+Scale) -> relu5_3 (leaky, 0.01) (:475-515)
     on conv{b}_3, b = 3, 4, 5: conv{b}_dcpp_{r}-sm, four parallel 3x3 convs, 32 maps, dilation r = 1, 3, 5, 7,
@@ -42,7 +42,7 @@ from hrsod_tf.models.backbone import build_vgg16_features, load_backbone_weights
 from hrsod_tf.models.layers import BilinearUpsampling, CaffePreprocessing, GuidanceResizing
 
 BACKBONE_PREFIX = "block"
-LEAKY_SLOPE = 0.01  # relu_param negative_slope of the released nets (deploy-GSN.prototxt:512)
+LEAKY_SLOPE = 0.01  # relu_param negative_slope of the released nets (deploy-GSN.prototxt:513)
 HEAD_BLOCKS = (3, 4, 5)
 
 
