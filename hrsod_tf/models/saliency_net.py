@@ -53,7 +53,9 @@ def is_backbone_variable(variable) -> bool:
 
 def _bn(x, name, config):
     """Caffe BatchNorm (stored mean and variance) + Scale (gamma, beta) as one Keras layer."""
-    return keras.layers.BatchNormalization(epsilon=config.bn_epsilon, name=name)(x)
+    # synchronized: under tf.distribute the batch statistics are those of the global batch, so training on
+    # N replicas computes what one device computes (a no-op on one device and in inference).
+    return keras.layers.BatchNormalization(epsilon=config.bn_epsilon, synchronized=True, name=name)(x)
 
 
 def _leaky(x, name):
