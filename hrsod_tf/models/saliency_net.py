@@ -39,7 +39,11 @@ ImageNet weights load by name and the optimizer tells pretrained from new layers
 import keras
 
 from hrsod_tf.models.backbone import build_vgg16_features, load_backbone_weights
-from hrsod_tf.models.layers import BilinearUpsampling, CaffePreprocessing, GuidanceResizing
+from hrsod_tf.models.layers import (
+    BilinearUpsampling,
+    CaffePreprocessing,
+    GuidanceResizing,
+)
 
 BACKBONE_PREFIX = "block"
 LEAKY_SLOPE = 0.01  # relu_param negative_slope of the released nets (deploy-GSN.prototxt:513)
