@@ -7,6 +7,9 @@
       fusion: inside A, F is replaced by the mean of the refined patches     (variant "gsn+aps+lrn")
       GLFN on concat(image, fused map) at full resolution, in tiles above a pixel budget (variant "full")
 
+That is protocol "full_resolution"; protocol "release" (the default of the `official` preset) runs the authors'
+test script instead, in a 1024x1024 (or 384x384) warp of the image: `hrsod_tf.release_protocol`.
+
 Everything is TensorFlow ops (no Python per patch, no numpy, no py_function), so `export.py` wraps this same
 code in a SavedModel. Baselines of the paper's ablation (Table 4) come from the same code:
 "gsn+rps+lrn" (random boxes, as many and as large as APS's; the LRN used is the RPS-trained one when the
@@ -20,9 +23,9 @@ import tensorflow as tf
 from hrsod_tf.aps import attention_mask_tf, dense_tiling_boxes_tf, inference_boxes_tf
 from hrsod_tf.data.transforms import crop_boxes_for, warp_to_square
 from hrsod_tf.models.glfn import receptive_field_radius
+from hrsod_tf.networks import VARIANT_STAGES
 
-VARIANTS = ("gsn", "gsn+rps+lrn", "gsn+aps+lrn", "full", "dense+lrn")
-_NEEDS_LRN = {"gsn+rps+lrn", "gsn+aps+lrn", "full", "dense+lrn"}
+VARIANTS = tuple(VARIANT_STAGES)
 _RPS_SEED = (20191027, 0)  # fixed: the random baseline is reproducible
 
 
@@ -248,7 +251,13 @@ class SaliencyPipeline(tf.Module):
 
     def variants_graph(self, image, variants):
         """Graph code of `predict_variants` (no tf.function of its own): for callers that trace it, as
-        the export does. Returns {variant: float32 [H, W, 1]}."""
+        the export does. Returns {variant: float32 [H, W, 1]}. Under ``inference.protocol = "release"`` the
+        authors' test protocol runs instead (`hrsod_tf.release_protocol`); the "gsn" variant is the GSN map
+        resized once, directly, to the image in both."""
+        if self.config.inference.protocol == "release":
+            from hrsod_tf.release_protocol import release_variants_graph
+
+            return release_variants_graph(self, image, variants)
         coarse = self.coarse(image)
         outputs = {}
         fused = None
@@ -270,10 +279,11 @@ class SaliencyPipeline(tf.Module):
         for variant in variants:
             if variant not in VARIANTS:
                 raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
-            if variant in _NEEDS_LRN and self.lrn is None:
-                raise ValueError(f"variant {variant!r} needs an LRN: train one with `python train.py --stage lrn`")
-            if variant == "full" and self.glfn is None:
-                raise ValueError("variant 'full' needs a GLFN: train one with `python train.py --stage glfn`")
+            for stage in VARIANT_STAGES[variant]:
+                if getattr(self, stage) is None:
+                    raise ValueError(
+                        f"variant {variant!r} needs a {stage.upper()}: train one with `python train.py --stage {stage}`"
+                    )
 
     def predict_variants(self, image, variants=("full",)) -> dict:
         """Maps for several variants of one image, sharing GSN and APS work.

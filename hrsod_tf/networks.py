@@ -7,8 +7,8 @@ pipeline variant needs.
     glfn     build_glfn                      full           gsn, lrn, glfn
 
 The order of the stages (and which stage must be trained before which) is the work directory's
-(`hrsod_tf.workdir.STAGES`, `hrsod_tf.workdir.DEPENDENCIES`); the variants are those of
-`hrsod_tf.inference.VARIANTS`.
+(`hrsod_tf.workdir.STAGES`, `hrsod_tf.workdir.DEPENDENCIES`); `hrsod_tf.inference.VARIANTS` is the keys of
+`VARIANT_STAGES`.
 """
 
 from __future__ import annotations
