@@ -158,7 +158,8 @@ def tiny_official_glfn():
 def test_gsn_file_given_as_the_lrn_is_refused_naming_file_and_layer(tmp_path):
     _write(tmp_path / "GSN.caffemodel", GSN_TABLE, 12)
     config = official_config().model
-    with pytest.raises(CaffeModelError, match=r"GSN\.caffemodel: layer 'R1_score' of the released LRN is missing.*GSN's file"):
+    expected = r"GSN\.caffemodel: layer 'R1_score' of the released LRN is missing.*GSN's file"
+    with pytest.raises(CaffeModelError, match=expected):
         load_caffe_weights(build_lrn(config), "lrn", config, tmp_path / "GSN.caffemodel")
 
 

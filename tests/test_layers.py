@@ -6,7 +6,7 @@ import numpy as np
 
 from hrsod_tf.config import get_preset
 from hrsod_tf.models import build_lrn
-from hrsod_tf.models.layers import BilinearUpsampling, CaffePreprocessing, GuidancePooling
+from hrsod_tf.models.layers import BilinearUpsampling, CaffePreprocessing, GuidanceResizing
 
 TINY = get_preset("tiny").model
 
@@ -43,13 +43,29 @@ def test_deconvolution_with_the_bilinear_kernel_doubles_a_ramp_linearly():
     np.testing.assert_allclose(out, np.tile(expected_row, (out.shape[0], 1)), atol=1e-5)
 
 
-def test_guidance_pooling_averages_factor_blocks_and_keeps_its_config():
-    guidance = np.arange(16, dtype="float32").reshape(1, 4, 4, 1)
-    features = np.zeros((1, 2, 2, 5), "float32")
-    layer = GuidancePooling(2)
-    pooled = np.asarray(layer([guidance, features]))[0, ..., 0]
-    np.testing.assert_allclose(pooled, [[2.5, 4.5], [10.5, 12.5]])
-    assert GuidancePooling.from_config(layer.get_config()).factor == 2
+def _half_and_half(left, right, size=32):
+    guidance = np.full((1, size, size, 1), right, "float32")
+    guidance[:, :, : size // 2] = left
+    return guidance
+
+
+def test_guidance_resizing_rounds_the_map_to_0_or_1_then_halves_it():
+    layer = GuidanceResizing(2)
+    out = np.asarray(layer([_half_and_half(0.7, 0.2), np.zeros((1, 16, 16, 5), "float32")]))[0, ..., 0]
+    assert out.shape == (16, 16)
+    # Output column j is centred on input column 2j + 0.5; the antialiased bicubic kernel reaches 4 px around it,
+    # so columns 0..5 see only the left half (1 after rounding) and 10..15 only the right half (0).
+    np.testing.assert_allclose(out[:, :6], 1.0, atol=1e-5)
+    np.testing.assert_allclose(out[:, 10:], 0.0, atol=1e-5)
+    assert GuidanceResizing.from_config(layer.get_config()).factor == 2
+
+
+def test_guidance_resizing_without_binarize_keeps_the_map_values():
+    layer = GuidanceResizing(2, binarize=False)
+    out = np.asarray(layer([_half_and_half(0.7, 0.2), np.zeros((1, 16, 16, 5), "float32")]))[0, ..., 0]
+    np.testing.assert_allclose(out[:, :6], 0.7, atol=1e-5)
+    np.testing.assert_allclose(out[:, 10:], 0.2, atol=1e-5)
+    assert GuidanceResizing.from_config(layer.get_config()).binarize is False
 
 
 def test_lrn_output_depends_on_its_guidance():
