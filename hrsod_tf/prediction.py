@@ -36,6 +36,8 @@ __all__ = [
     "PredictionError",
     "PredictionSummary",
     "collect_inputs",
+    "encode_png",
+    "output_name",
     "plan_outputs",
     "predict_files",
     "predictor_from_saved_model",
@@ -143,11 +145,17 @@ def collect_inputs(specs: Iterable[str]) -> list[Path]:
     return list(found)
 
 
+def output_name(name: str, stem_shared: bool = False) -> str:
+    """The output file name for the input file `name`: ``<stem>.png``, or ``<name>.png`` (``a.jpg.png``) when
+    other inputs of the same folder share its stem, so that no two inputs write the same output."""
+    return f"{name}.png" if stem_shared else f"{Path(name).stem}.png"
+
+
 def _output_names(inputs: Sequence[Path]) -> list[str]:
-    """``<stem>.png`` per input; stems shared by several inputs get their extension too (``a.jpg.png``)."""
+    """`output_name` per input; stems shared by several inputs get their extension too (``a.jpg.png``)."""
     stems = [p.stem for p in inputs]
     counts = {s: stems.count(s) for s in stems}
-    names = [f"{p.stem}.png" if counts[p.stem] == 1 else f"{p.name}.png" for p in inputs]
+    names = [output_name(p.name, counts[p.stem] > 1) for p in inputs]
     if len(set(names)) != len(names):
         clashes = sorted({n for n in names if names.count(n) > 1})
         raise PredictionError(f"several inputs would write the same output ({', '.join(clashes[:5])}): "
@@ -213,18 +221,23 @@ def render(image: np.ndarray, saliency: np.ndarray, mode: str = "mask") -> np.nd
     raise ValueError(f"unknown output {mode!r}; expected one of {', '.join(OUTPUT_MODES)}")
 
 
-def write_png(path, picture: np.ndarray) -> Path:
-    """Writes uint8 gray [H, W], RGB [H, W, 3] or RGBA [H, W, 4] as a PNG (parents created)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def encode_png(picture: np.ndarray, name: str = "<picture>") -> bytes:
+    """The PNG file of uint8 gray [H, W], RGB [H, W, 3] or RGBA [H, W, 4]; `name` is used in errors."""
     if picture.ndim == 3:
         code = cv2.COLOR_RGBA2BGRA if picture.shape[2] == 4 else cv2.COLOR_RGB2BGR
         picture = cv2.cvtColor(picture, code)
     ok, encoded = cv2.imencode(".png", picture)
     if not ok:
-        raise OSError(f"could not encode {path}")
+        raise OSError(f"could not encode {name}")
+    return encoded.tobytes()
+
+
+def write_png(path, picture: np.ndarray) -> Path:
+    """Writes uint8 gray [H, W], RGB [H, W, 3] or RGBA [H, W, 4] as a PNG (parents created), atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    encoded.tofile(str(tmp))  # tofile/imencode rather than imwrite: non-ASCII paths work everywhere
+    tmp.write_bytes(encode_png(picture, str(path)))  # imencode, not imwrite: non-ASCII paths work everywhere
     os.replace(tmp, path)
     return path
 
