@@ -42,7 +42,7 @@ from apache_beam.metrics.metric import Metrics, MetricsFilter
 from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult, RunInference
 
 from hrsod_tf.data import readers
-from hrsod_tf.prediction import OUTPUT_MODES, PredictionError, encode_png, output_name, render
+from hrsod_tf.prediction import OUTPUT_MODES, PredictionError, encode_png, error_message, output_name, render
 
 __all__ = [
     "BatchJob",
@@ -195,9 +195,7 @@ def _message(error) -> str:
         type_name = getattr(error[0], "__name__", "")
         text = last.split(": ", 1)[1] if ": " in last else (type_name or last)
         return text.strip() or type_name
-    text = str(error).strip()
-    # TF errors carry a graph trace after the first line; the assertion's own message is what helps.
-    return text.splitlines()[0] if text else type(error).__name__
+    return error_message(error)
 
 
 class _SkipExisting(beam.DoFn):

@@ -37,7 +37,9 @@ __all__ = [
     "PredictionSummary",
     "collect_inputs",
     "encode_png",
+    "error_message",
     "output_name",
+    "per_file_errors",
     "plan_outputs",
     "predict_files",
     "predictor_from_saved_model",
@@ -119,12 +121,16 @@ def predictor_from_saved_model(path) -> MapPredictor:
 
 
 def _is_image(path: Path) -> bool:
-    return path.suffix.lower() in readers.IMAGE_EXTENSIONS and not path.name.startswith(".")
+    """An image or video file name (what folders and globs contribute), hidden files excluded."""
+    from hrsod_tf.video import VIDEO_EXTENSIONS  # here: hrsod_tf.video imports this module
+
+    suffix = path.suffix.lower()
+    return (suffix in readers.IMAGE_EXTENSIONS or suffix in VIDEO_EXTENSIONS) and not path.name.startswith(".")
 
 
 def collect_inputs(specs: Iterable[str]) -> list[Path]:
-    """Image files named by `specs`: files (any extension: a bad one fails later, by name), folders (their
-    image files, not recursive) and glob patterns. Duplicates are dropped; the order is kept.
+    """Image and video files named by `specs`: files (any extension: a bad one fails later, by name), folders
+    (their image and video files, not recursive) and glob patterns. Duplicates are dropped; the order is kept.
 
     Raises:
         PredictionError: a spec matches nothing.
@@ -250,10 +256,16 @@ class PredictionSummary:
     failed: list[tuple[Path, str]] = dataclasses.field(default_factory=list)
 
 
-def _per_file_errors() -> tuple[type[BaseException], ...]:
+def per_file_errors() -> tuple[type[BaseException], ...]:
+    """The errors that fail one input (reported, the others go on) rather than the whole run."""
     import tensorflow as tf
 
     return (readers.DataError, OSError, ValueError, tf.errors.OpError)
+
+
+def error_message(error: BaseException) -> str:
+    """The first line of an error's message (TF errors append a graph trace), or its type's name."""
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def predict_files(
@@ -273,14 +285,14 @@ def predict_files(
     """
     if mode not in OUTPUT_MODES:
         raise ValueError(f"unknown output {mode!r}; expected one of {', '.join(OUTPUT_MODES)}")
-    errors = _per_file_errors()
+    errors = per_file_errors()
     summary = PredictionSummary()
     for source, target in tqdm(list(zip(inputs, outputs)), desc="predicting", unit="img", disable=not progress):
         try:
             image = readers.read_image(source)
             summary.written.append(write_png(target, render(image, predictor(image), mode)))
         except errors as err:
-            message = str(err).splitlines()[0] if str(err) else type(err).__name__
+            message = error_message(err)
             summary.failed.append((source, message))
             if on_error is not None:
                 on_error(source, message)
