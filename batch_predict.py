@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"batch_predict.py: error: {err}", file=sys.stderr)
         return 2
     print(f"done {summary.done}, skipped {summary.skipped} (output exists), failed {summary.failed}; "
-          f"{summary.images_per_second:.2f} images/s over {summary.seconds:.1f} s; summary in {job.summary_path}")
+          f"{summary.images_per_second:.2f} images/s over {summary.seconds:.1f} s"
+          + (f" (model load {summary.model_load_seconds:.1f} s per worker)" if summary.model_load_seconds else "")
+          + f"; summary in {job.summary_path}")
     if summary.failed:
         print(f"batch_predict.py: {summary.failed} input(s) failed: see {summary.errors_file}", file=sys.stderr)
         return 1

@@ -60,6 +60,7 @@ STEPS = (
     Step("train_step_time", "train_step_time.py",
          ["--presets", "small", "paper", "--stages", "lrn", "--steps", "3", "--batch-size", "4"],
          ["--presets", "small", "paper", "--stages", "lrn", "--steps", "1", "--batch-size", "2"]),
+    Step("beam_throughput", "beam_throughput.py", ["--workdir", "{workdir}"], ["--workdir", "{workdir}", "--quick"]),
 )
 
 
@@ -343,6 +344,30 @@ def section_paper(compute: dict | None) -> list:
     return lines + ["", "The paper's times are on a GPU and ours on this CPU: they are side by side, not comparable."]
 
 
+def section_beam(record: dict | None) -> list:
+    if record is None:  # a results folder from before this step existed
+        return []
+    lines = step_header("8. Batch inference: predict.py vs Apache Beam (DirectRunner, 1 and 2 workers)", record)
+    data = record["data"]
+    if not data:
+        return lines
+    lines += [f"{data['count']} synthetic JPEGs of {data['size']} px, model {data['model']}, written as 8-bit "
+              "masks; the three measured one after the other in one run. Images/s = (count - 1) / (last output "
+              "written - first output written), from the PNGs' modification times: the fixed cost (start-up, "
+              "worker processes, model load, first call) is left out and the model load is given apart.", ""]
+    predict = data["predict_py"]
+    rows = [["predict.py (one process)", fmt(predict["load_seconds"], ".1f") + " (load + warm-up)",
+             fmt(predict["images_per_second"], ".2f"), "1.00", "— (in-process)"]]
+    for workers in (1, 2):
+        beam = data[f"beam_{workers}"]
+        rows.append([f"Beam DirectRunner, {workers} worker process{'es' if workers > 1 else ''}",
+                     fmt(beam["model_load_seconds"], ".1f") + " per worker (RunInference metric)",
+                     fmt(beam["images_per_second"], ".2f"), fmt(data["ratio_to_predict_py"][f"beam_{workers}"], ".2f"),
+                     fmt(beam["end_to_end_images_per_second"], ".2f")])
+    return lines + table(["run", "model load s", "images/s", "ratio to predict.py",
+                          "end-to-end images/s (start-up included)"], rows)
+
+
 # ------------------------------------------------------------------------------------------ document
 
 
@@ -373,6 +398,7 @@ def write_document(records: dict, args, started: str, machine: dict, path: Path,
         if title:
             verdicts += verdict_line(title, verdict)
     sections += section_paper(compute)
+    sections += section_beam(records.get("beam_throughput"))
     header = [
         "# Benchmarks", "",
         "Written by `python benchmarks/run_all.py` — do not edit by hand; re-run it instead.", "",

@@ -191,10 +191,9 @@ def _message(error) -> str:
     """One line saying what went wrong. RunInference's dead letters carry the exception as Beam records it,
     (type, repr, traceback lines), whose last traceback line is ``module.Type: message``."""
     if isinstance(error, tuple) and len(error) == 3 and isinstance(error[2], list) and error[2]:
-        last = error[2][-1].strip().splitlines()[0]
-        type_name = getattr(error[0], "__name__", "")
-        text = last.split(": ", 1)[1] if ": " in last else (type_name or last)
-        return text.strip() or type_name
+        last = error[2][-1].strip()
+        text = last.split(": ", 1)[1] if ": " in last.splitlines()[0] else ""
+        return error_message(text) if text.strip() else getattr(error[0], "__name__", last.splitlines()[0])
     return error_message(error)
 
 
@@ -319,7 +318,8 @@ def build_pipeline(pipeline: beam.Pipeline, job: BatchJob) -> None:
 @dataclasses.dataclass
 class BatchSummary:
     """What a run did. `images_per_second` counts the images done over the whole run's wall time (start-up and
-    model loading included)."""
+    model loading included); `model_load_seconds` is the mean time a worker took to load the model (None when
+    no worker loaded it: nothing to do)."""
 
     done: int
     skipped: int
@@ -328,6 +328,7 @@ class BatchSummary:
     errors_file: str
     pattern: str
     out_prefix: str
+    model_load_seconds: float | None = None  # mean per worker load, from RunInference's own metric
 
     @property
     def images_per_second(self) -> float:
@@ -344,6 +345,16 @@ def _counter_value(result, name: str) -> int:
         value = counter.committed if counter.committed is not None else counter.attempted
         total += int(value or 0)
     return total
+
+
+def _model_load_seconds(result) -> float | None:
+    """The mean of RunInference's ``load_model_latency_milli_secs`` distribution, in seconds."""
+    query = MetricsFilter().with_namespace(METRICS_NAMESPACE).with_name("load_model_latency_milli_secs")
+    loads = [d.committed or d.attempted for d in result.metrics().query(query)["distributions"]]
+    loads = [d for d in loads if d is not None and d.count]
+    if not loads:
+        return None
+    return round(sum(d.sum for d in loads) / sum(d.count for d in loads) / 1000.0, 3)
 
 
 def check_inputs(job: BatchJob) -> int:
@@ -390,6 +401,6 @@ def run_batch(job: BatchJob, options=None) -> BatchSummary:
         done=_counter_value(result, "done"), skipped=_counter_value(result, "skipped"),
         failed=_counter_value(result, "failed"), seconds=round(seconds, 3),
         errors_file=f"{job.errors_prefix}-00000-of-00001{ERRORS_SUFFIX}", pattern=job.pattern,
-        out_prefix=job.out_prefix)
+        out_prefix=job.out_prefix, model_load_seconds=_model_load_seconds(result))
     write_summary(summary, job.summary_path)
     return summary

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import os
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -263,9 +264,14 @@ def per_file_errors() -> tuple[type[BaseException], ...]:
     return (readers.DataError, OSError, ValueError, tf.errors.OpError)
 
 
-def error_message(error: BaseException) -> str:
-    """The first line of an error's message (TF errors append a graph trace), or its type's name."""
-    return str(error).splitlines()[0] if str(error) else type(error).__name__
+def error_message(error: BaseException | str) -> str:
+    """One line saying what went wrong: a failed graph assertion's own message (TF wraps it in "Graph execution
+    error" and a node trace), else the message's first line, else the error type's name."""
+    text = error if isinstance(error, str) else str(error)
+    assertion = re.search(r"assertion failed: \[(.+?)\]\s*$", text, re.MULTILINE)
+    if assertion:
+        return assertion.group(1)
+    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
 
 
 def predict_files(

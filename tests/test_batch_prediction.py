@@ -129,3 +129,37 @@ def test_inputs_sharing_a_stem_keep_their_extension_as_predict_py_does():
 def test_unknown_output_mode_is_refused():
     with pytest.raises(PredictionError, match="unknown output"):
         batch_prediction.BatchJob("x", "m", "o", "jpeg")
+
+
+def _limited_model(path, max_pixels):
+    """A stand-in SavedModel with export.py's ``predict_image`` contract and pixel guard (saliency = brightness),
+    cheap to build: exporting the real pipeline takes ~30 s and the session's tiny export has the 50 MP limit."""
+    import tensorflow as tf
+
+    module = tf.Module()
+
+    def predict_image(image):
+        height, width = tf.shape(image)[0], tf.shape(image)[1]
+        check = tf.debugging.Assert(height * width <= max_pixels, [tf.strings.join([
+            "image has ", tf.strings.as_string(height), " x ", tf.strings.as_string(width),
+            f" pixels, above the limit of {max_pixels}"])])
+        with tf.control_dependencies([check]):
+            return {"saliency": tf.reduce_mean(tf.cast(image, tf.float32), -1, keepdims=True) / 255.0}
+
+    module.predict_image = tf.function(predict_image, input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)])
+    tf.saved_model.save(module, str(path / "1"), signatures={"predict_image": module.predict_image})
+    return path
+
+
+def test_an_image_above_the_models_pixel_limit_is_a_dead_letter_with_the_limit_message(tmp_path):
+    model = _limited_model(tmp_path / "model", max_pixels=600)
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 256, (20, 25, 3), dtype=np.uint8)).save(tmp_path / "small.png")
+    Image.fromarray(rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)).save(tmp_path / "large.png")
+    job = batch_prediction.BatchJob(str(tmp_path / "*.png"), str(model), str(tmp_path / "out"))
+    summary = batch_prediction.run_batch(job)
+    assert (summary.done, summary.failed) == (1, 1)
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["small.png"]
+    [line] = (tmp_path / "out" / "errors-00000-of-00001.jsonl").read_text().splitlines()
+    assert json.loads(line) == {"path": str(tmp_path / "large.png"),
+                                "error": "image has 30 x 40 pixels, above the limit of 600"}
