@@ -1,9 +1,9 @@
 """Batch inference on Apache Beam: an exported model over every image matching a file pattern, on any runner.
 
     MatchFiles(pattern) -> image files -> output name per file (``<stem>.png``, or ``<name>.png`` when files of
-    one folder share a stem, as ``predict.py``) -> skip files whose output exists -> read bytes -> RunInference
-    (decode as a pre-process step; the SavedModel loaded once per worker process) -> render and write the PNG
-    atomically -> dead letters (path and error) to ``OUT/errors-*.jsonl``
+    one folder share a stem, as ``predict.py``) -> skip files whose output exists -> RunInference (reading and
+    decoding as its pre-process step; the SavedModel loaded once per worker process) -> render and write the
+    PNG atomically -> dead letters (path and error) to ``OUT/errors-*.jsonl``
 
 The pattern and the output prefix may be on any Beam filesystem (local paths, ``gs://``, ``s3://``, ...); the
 output mirrors the input names below the pattern's fixed part (``photos/a/b.jpg`` of ``photos/**`` ->
@@ -207,15 +207,16 @@ class _SkipExisting(beam.DoFn):
         yield paths
 
 
-def _read(paths) -> tuple[tuple[str, str], bytes]:
-    with FileSystems.open(paths[0]) as handle:  # any Beam filesystem; the input is only read
-        return paths, handle.read()
+def _read_image(element) -> tuple[tuple[str, str], np.ndarray]:
+    """RunInference's pre-process step: ((input, output), input) -> ((input, output), uint8 [H, W, 3] RGB).
 
-
-def _decode(element) -> tuple[tuple[str, str], np.ndarray]:
-    """RunInference's pre-process step: ((input, output), bytes) -> ((input, output), uint8 [H, W, 3])."""
-    paths, data = element
-    return paths, readers.decode_image(data, paths[0])
+    Reading here rather than in a step of its own keeps file bytes out of the shuffle, and puts a file that
+    vanished or cannot be read in the dead letters with the undecodable ones.
+    """
+    paths, path = element
+    with FileSystems.open(path, mime_type="application/octet-stream") as handle:  # any Beam filesystem; read only
+        data = handle.read()
+    return paths, readers.decode_image(data, path)
 
 
 def _write_atomically(path: str, data: bytes) -> None:
@@ -291,10 +292,10 @@ def build_pipeline(pipeline: beam.Pipeline, job: BatchJob) -> None:
     to_do = (
         matched
         | "SkipExisting" >> beam.ParDo(_SkipExisting())
-        | "Spread" >> beam.Reshuffle()  # fan the files out over the workers before the expensive steps
-        | "Read" >> beam.Map(_read)
+        | "Spread" >> beam.Reshuffle()  # fan the files (names only) out over the workers
+        | "Key" >> beam.Map(lambda paths: (paths, paths[0]))
     )
-    handler = KeyedModelHandler(SavedModelHandler(job.saved_model)).with_preprocess_fn(_decode)
+    handler = KeyedModelHandler(SavedModelHandler(job.saved_model)).with_preprocess_fn(_read_image)
     predicted, failed_inference = (
         to_do | "Predict" >> RunInference(handler).with_exception_handling())
     written = predicted | "Write" >> beam.ParDo(_WriteOutput(job.mode)).with_outputs(_WriteOutput.FAILED, main="written")

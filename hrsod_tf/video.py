@@ -136,17 +136,26 @@ def plan_video_outputs(inputs: Sequence[Path], out_dir, mode: str = "mask", vide
 class _VideoWriter:
     """Writes frames into a temporary video beside `target`; `commit` renames it into place."""
 
-    def __init__(self, target: Path, info: VideoInfo, color: bool):
+    def __init__(self, target: Path, fps: float):
         target.parent.mkdir(parents=True, exist_ok=True)
-        fourcc = VIDEO_FORMATS[target.suffix.lstrip(".")]
-        self.target = target
+        self.target, self.fps = target, fps
         self.temporary = target.with_name(f".{target.stem}.partial{target.suffix}")  # the extension picks the container
-        self.writer = cv2.VideoWriter(str(self.temporary), cv2.VideoWriter_fourcc(*fourcc), info.fps,
-                                      (info.width, info.height), isColor=color)
-        if not self.writer.isOpened():
+        self.writer = None
+
+    def _open(self, picture: np.ndarray) -> cv2.VideoWriter:
+        # Sized from the first frame, not the container's header: OpenCV turns frames by the rotation metadata
+        # of phone videos, and a writer of another size would silently drop every frame.
+        fourcc = VIDEO_FORMATS[self.target.suffix.lstrip(".")]
+        height, width = picture.shape[:2]
+        writer = cv2.VideoWriter(str(self.temporary), cv2.VideoWriter_fourcc(*fourcc), self.fps, (width, height),
+                                 isColor=picture.ndim == 3)
+        if not writer.isOpened():
             raise OSError(f"OpenCV cannot write {fourcc} video to {self.temporary}")
+        return writer
 
     def write(self, picture: np.ndarray) -> None:
+        if self.writer is None:
+            self.writer = self._open(picture)
         self.writer.write(picture if picture.ndim == 2 else cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
 
     def commit(self) -> None:
@@ -154,7 +163,8 @@ class _VideoWriter:
         os.replace(self.temporary, self.target)
 
     def abort(self) -> None:
-        self.writer.release()
+        if self.writer is not None:
+            self.writer.release()
         self.temporary.unlink(missing_ok=True)
 
 
@@ -200,7 +210,7 @@ def predict_video(predictor: MapPredictor, source, target, mode: str = "mask", p
     source, target = Path(source), Path(target)
     capture, info = _open(source)
     capture.release()
-    writer = _FrameFolderWriter(target) if mode == "rgba" else _VideoWriter(target, info, color=mode != "mask")
+    writer = _FrameFolderWriter(target) if mode == "rgba" else _VideoWriter(target, info.fps)
     frames = 0
     try:
         with tqdm(total=info.frame_count or None, desc=source.name, unit="frame", disable=not progress) as bar:

@@ -88,6 +88,7 @@ def test_rgba_outputs_in_process_runner(tiny_saved_model, tmp_path):
     job = batch_prediction.BatchJob(str(tmp_path / "one.png"), str(tiny_saved_model), str(tmp_path / "out"), "rgba")
     summary = batch_prediction.run_batch(job)
     assert (summary.done, summary.failed) == (1, 0)
+    assert (tmp_path / "out" / "errors-00000-of-00001.jsonl").read_text() == ""  # this run's dead letters: none
     written = np.asarray(Image.open(tmp_path / "out" / "one.png"))
     assert written.shape == (20, 30, 4)
     np.testing.assert_array_equal(written[..., :3], image)
