@@ -26,10 +26,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def build_parser() -> argparse.ArgumentParser:
     from hrsod_tf.inference import VARIANTS
     from hrsod_tf.prediction import OUTPUT_MODES
-
-    parser = argparse.ArgumentParser(description="Predict salient-object maps for images, folders and globs.")
     from hrsod_tf.video import VIDEO_FORMATS
 
+    parser = argparse.ArgumentParser(
+        description="Predict salient-object maps for images and videos, folders and globs.")
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="image or video files, folders of them, or glob patterns")
     model = parser.add_mutually_exclusive_group(required=True)

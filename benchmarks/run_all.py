@@ -135,7 +135,8 @@ def step_header(title: str, record: dict) -> list:
     """Section title, the exact command, and the status when the step did not produce data."""
     lines = ["", f"## {title}", ""]
     if record.get("command"):
-        lines += [f"Command: `{record['command']}` ({fmt(record.get('seconds'), '.0f')} s)", ""]
+        took = f" ({fmt(record['seconds'], '.0f')} s)" if record.get("seconds") is not None else ""
+        lines += [f"Command: `{record['command']}`{took}", ""]
     if record["status"] != "ok":
         lines += [f"**Not measured** ({record['status']}): {record.get('reason', '')}".rstrip(), ""]
     return lines
@@ -307,7 +308,8 @@ def section_training_input(records: dict) -> tuple[list, dict | None]:
     lines = ["", "## 6. Training input: LRN tf.data pipeline vs the LRN training step", ""]
     for record in (throughput, step):
         if record.get("command"):
-            lines += [f"Command: `{record['command']}` ({fmt(record.get('seconds'), '.0f')} s)", ""]
+            took = f" ({fmt(record['seconds'], '.0f')} s)" if record.get("seconds") is not None else ""
+        lines += [f"Command: `{record['command']}`{took}", ""]
         if record["status"] != "ok":
             lines += [f"**{record['name']} not measured** ({record['status']}): {record.get('reason', '')}", ""]
     supply = {r.get("preset"): r for r in result_rows(throughput) if r.get("grid") != "full"}
@@ -351,20 +353,26 @@ def section_beam(record: dict | None) -> list:
     data = record["data"]
     if not data:
         return lines
+    machine = data.get("machine", {})
     lines += [f"{data['count']} synthetic JPEGs of {data['size']} px, model {data['model']}, written as 8-bit "
-              "masks; the three measured one after the other in one run. Images/s = (count - 1) / (last output "
-              "written - first output written), from the PNGs' modification times: the fixed cost (start-up, "
-              "worker processes, model load, first call) is left out and the model load is given apart.", ""]
-    predict = data["predict_py"]
-    rows = [["predict.py (one process)", fmt(predict["load_seconds"], ".1f") + " (load + warm-up)",
-             fmt(predict["images_per_second"], ".2f"), "1.00", "— (in-process)"]]
-    for workers in (1, 2):
-        beam = data[f"beam_{workers}"]
-        rows.append([f"Beam DirectRunner, {workers} worker process{'es' if workers > 1 else ''}",
-                     fmt(beam["model_load_seconds"], ".1f") + " per worker (RunInference metric)",
-                     fmt(beam["images_per_second"], ".2f"), fmt(data["ratio_to_predict_py"][f"beam_{workers}"], ".2f"),
-                     fmt(beam["end_to_end_images_per_second"], ".2f")])
-    return lines + table(["run", "model load s", "images/s", "ratio to predict.py",
+              "masks by the commands as a user runs them (each in its own process), measured in turn in one run, "
+              f"{data.get('rounds', 1)} interleaved round(s), medians (a ratio is the median of the per-round "
+              "ratios). Images/s = (count - 1) / (last output written - first output written), from the PNGs' "
+              "modification times: the fixed cost (start-up, worker processes, model load, first call) is left "
+              "out and given apart. "
+              f"CPU flags: {', '.join(machine.get('isa_flags', [])) or 'n/a'}; load average (1/5/15 min) when "
+              f"the result was written: {machine.get('load_average_1_5_15')}.", ""]
+    rows = []
+    for name, label in (("predict_py", "predict.py (one process)"),
+                        ("beam_1", "Beam DirectRunner, 1 worker process"),
+                        ("beam_2", "Beam DirectRunner, 2 worker processes")):
+        run = data[name]
+        load = (fmt(run["load_seconds"], ".1f") + " (load + first image)" if name == "predict_py"
+                else fmt(run["model_load_seconds"], ".1f") + " per worker (RunInference metric)")
+        ratio = "1.00" if name == "predict_py" else fmt(data["ratio_to_predict_py"][name], ".2f")
+        rows.append([label, load, fmt(run["seconds_to_first_output"], ".1f"), fmt(run["images_per_second"], ".2f"),
+                     ratio, fmt(run["end_to_end_images_per_second"], ".2f")])
+    return lines + table(["run", "model load s", "launch to first output s", "images/s", "ratio to predict.py",
                           "end-to-end images/s (start-up included)"], rows)
 
 

@@ -7,7 +7,8 @@
 
 The pattern and the output prefix may be on any Beam filesystem (local paths, ``gs://``, ``s3://``, ...); the
 output mirrors the input names below the pattern's fixed part (``photos/a/b.jpg`` of ``photos/**`` ->
-``OUT/a/b.png``). Every step is Beam's: `fileio.MatchFiles`, `FileSystems` (read, write, rename),
+``OUT/a/b.png``); files below the output prefix are never inputs, so ``--out photos/masks`` with the pattern
+``photos/**`` does not feed its own masks back in. Every step is Beam's: `fileio.MatchFiles`, `FileSystems` (read, write, rename),
 `RunInference` with `SavedModelHandler` and its dead-letter outputs (``with_exception_handling``),
 `WriteToText`, Beam metrics for the summary. The runner (DirectRunner here; Dataflow, Flink or Spark for users)
 comes from the pipeline options.
@@ -110,6 +111,19 @@ def pattern_base(pattern: str) -> str:
     wildcard = _GLOB_CHARS.search(pattern)
     fixed = pattern[: wildcard.start()] if wildcard else pattern
     return fixed[: max(fixed.rfind("/"), fixed.rfind(os.sep)) + 1]
+
+
+def _folder_prefix(path: str) -> str:
+    """`path` as an absolute folder prefix ending in a separator (local paths made absolute)."""
+    if _has_scheme(path):
+        return path.rstrip("/") + "/"
+    return os.path.join(os.path.abspath(os.path.expanduser(path)), "")
+
+
+def _is_input(path: str, wildcard: bool, out_prefix: str) -> bool:
+    """A matched file to predict: not one of our outputs (a pattern may cover the output folder), and, when the
+    pattern has a wildcard, an image by its extension."""
+    return not path.startswith(out_prefix) and (not wildcard or _is_image_name(path))
 
 
 def _is_image_name(path: str) -> bool:
@@ -280,11 +294,12 @@ def build_pipeline(pipeline: beam.Pipeline, job: BatchJob) -> None:
     pattern = absolute_pattern(job.pattern)
     base = pattern_base(pattern)
     wildcard = _GLOB_CHARS.search(pattern) is not None
+    out_prefix = _folder_prefix(job.out_prefix)
 
     matched = (
         pipeline
         | "Match" >> fileio.MatchFiles(pattern)
-        | "Images" >> beam.Filter(lambda meta: not wildcard or _is_image_name(meta.path))
+        | "Inputs" >> beam.Filter(lambda meta: _is_input(meta.path, wildcard, out_prefix))
         | "KeyByStem" >> beam.Map(lambda meta: (_stem_key(meta.path, base), meta.path))
         | "GroupStems" >> beam.GroupByKey()
         | "Name" >> beam.FlatMap(_plan_outputs, base, job.out_prefix)
@@ -330,6 +345,7 @@ class BatchSummary:
     pattern: str
     out_prefix: str
     model_load_seconds: float | None = None  # mean per worker load, from RunInference's own metric
+    inference_seconds: float | None = None  # time spent in the model, summed over all images and workers
 
     @property
     def images_per_second(self) -> float:
@@ -348,14 +364,24 @@ def _counter_value(result, name: str) -> int:
     return total
 
 
+def _distribution(result, name: str):
+    """(sum, count) of one of RunInference's distribution metrics; None when nothing was recorded."""
+    query = MetricsFilter().with_namespace(METRICS_NAMESPACE).with_name(name)
+    values = [d.committed or d.attempted for d in result.metrics().query(query)["distributions"]]
+    values = [d for d in values if d is not None and d.count]
+    return (sum(d.sum for d in values), sum(d.count for d in values)) if values else None
+
+
 def _model_load_seconds(result) -> float | None:
-    """The mean of RunInference's ``load_model_latency_milli_secs`` distribution, in seconds."""
-    query = MetricsFilter().with_namespace(METRICS_NAMESPACE).with_name("load_model_latency_milli_secs")
-    loads = [d.committed or d.attempted for d in result.metrics().query(query)["distributions"]]
-    loads = [d for d in loads if d is not None and d.count]
-    if not loads:
-        return None
-    return round(sum(d.sum for d in loads) / sum(d.count for d in loads) / 1000.0, 3)
+    """The mean of RunInference's ``load_model_latency_milli_secs``, in seconds."""
+    loads = _distribution(result, "load_model_latency_milli_secs")
+    return round(loads[0] / loads[1] / 1000.0, 3) if loads else None
+
+
+def _inference_seconds(result) -> float | None:
+    """The sum of RunInference's ``inference_batch_latency_micro_secs``, in seconds."""
+    latency = _distribution(result, "inference_batch_latency_micro_secs")
+    return round(latency[0] / 1e6, 3) if latency else None
 
 
 def check_inputs(job: BatchJob) -> int:
@@ -366,7 +392,8 @@ def check_inputs(job: BatchJob) -> int:
     except Exception as error:  # noqa: BLE001 - Beam raises BeamIOError for a missing file
         raise PredictionError(f"{job.pattern}: cannot list it ({_message(error)})") from error
     wildcard = _GLOB_CHARS.search(pattern) is not None
-    count = sum(1 for meta in metadata if not wildcard or _is_image_name(meta.path))
+    out_prefix = _folder_prefix(job.out_prefix)
+    count = sum(1 for meta in metadata if _is_input(meta.path, wildcard, out_prefix))
     if not count:
         raise PredictionError(f"{job.pattern}: no such file, or no image matches it")
     return count
@@ -402,6 +429,7 @@ def run_batch(job: BatchJob, options=None) -> BatchSummary:
         done=_counter_value(result, "done"), skipped=_counter_value(result, "skipped"),
         failed=_counter_value(result, "failed"), seconds=round(seconds, 3),
         errors_file=f"{job.errors_prefix}-00000-of-00001{ERRORS_SUFFIX}", pattern=job.pattern,
-        out_prefix=job.out_prefix, model_load_seconds=_model_load_seconds(result))
+        out_prefix=job.out_prefix, model_load_seconds=_model_load_seconds(result),
+        inference_seconds=_inference_seconds(result))
     write_summary(summary, job.summary_path)
     return summary

@@ -164,3 +164,11 @@ def test_an_image_above_the_models_pixel_limit_is_a_dead_letter_with_the_limit_m
     [line] = (tmp_path / "out" / "errors-00000-of-00001.jsonl").read_text().splitlines()
     assert json.loads(line) == {"path": str(tmp_path / "large.png"),
                                 "error": "image has 30 x 40 pixels, above the limit of 600"}
+
+
+def test_files_below_the_output_prefix_are_never_inputs():
+    assert batch_prediction._is_input("/photos/a.jpg", True, "/photos/masks/")
+    assert not batch_prediction._is_input("/photos/masks/a.png", True, "/photos/masks/")
+    assert not batch_prediction._is_input("/photos/notes.txt", True, "/photos/masks/")
+    assert batch_prediction._is_input("/photos/notes.txt", False, "/photos/masks/")  # named alone: fails by name
+    assert batch_prediction._folder_prefix("gs://b/masks") == "gs://b/masks/"
