@@ -1,13 +1,17 @@
 #!/usr/bin/env python
-"""Saliency maps, cut-outs or overlays for your own photos, at their original resolution.
+"""Saliency maps, cut-outs or overlays for your own photos and videos, at their original resolution.
 
     python predict.py photos/ --workdir runs/demo --out masks/
     python predict.py "shots/*.jpg" IMG_0042.HEIC.png --saved-model export/hrsod --out cutouts/ --output rgba
+    python predict.py clip.mp4 --saved-model export/hrsod --out mattes/ --output overlay --video-format avi
 
 Writes ``OUT/<stem>.png`` per image: ``mask`` (8-bit saliency map), ``rgba`` (the photo with the map as alpha)
 or ``overlay`` (the photo with the salient region tinted). EXIF orientation is applied; grayscale, RGBA and
-16-bit images are accepted. Inputs are never overwritten, nor existing outputs without ``--overwrite``.
-Exit status: 0 if every image was written, 1 if some failed (each named on stderr), 2 on a usage error.
+16-bit images are accepted. A video gives ``OUT/<stem>.mp4`` (or ``.avi``) with the same frame count, frame
+rate and size (``rgba``: a folder ``OUT/<stem>/`` of PNG frames); audio is not carried over.
+Inputs are never overwritten, nor existing outputs without ``--overwrite``.
+Exit status: 0 if every input was written, 1 if some failed (each named on stderr), 2 on a usage error.
+For many images, or images on cloud storage, see batch_predict.py (Apache Beam).
 """
 
 from __future__ import annotations
@@ -22,9 +26,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def build_parser() -> argparse.ArgumentParser:
     from hrsod_tf.inference import VARIANTS
     from hrsod_tf.prediction import OUTPUT_MODES
+    from hrsod_tf.video import VIDEO_FORMATS
 
-    parser = argparse.ArgumentParser(description="Predict salient-object maps for images, folders and globs.")
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders of images, or glob patterns")
+    parser = argparse.ArgumentParser(
+        description="Predict salient-object maps for images and videos, folders and globs.")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="image or video files, folders of them, or glob patterns")
     model = parser.add_mutually_exclusive_group(required=True)
     model.add_argument("--workdir", metavar="RUN", help="a trained run's work directory (e.g. runs/demo)")
     model.add_argument("--saved-model", metavar="DIR", help="a SavedModel written by export.py")
@@ -33,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="mask: 8-bit map; rgba: cut-out with the map as alpha; overlay: tinted photo")
     parser.add_argument("--variant", choices=VARIANTS, default=None,
                         help="pipeline variant to run with --workdir (default: full)")
+    parser.add_argument("--video-format", choices=tuple(VIDEO_FORMATS), default="mp4",
+                        help="container of mask/overlay videos: mp4 (mp4v, small, lossy) or avi (FFV1, lossless)")
     parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
@@ -51,17 +60,32 @@ def make_predictor(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    """Plans the outputs, loads the model, predicts; returns the exit status."""
-    from hrsod_tf import prediction
+    """Plans the outputs, loads the model, predicts images then videos; returns the exit status."""
+    from hrsod_tf import prediction, video
 
     inputs = prediction.collect_inputs(args.inputs)
-    outputs = prediction.plan_outputs(inputs, args.out, overwrite=args.overwrite)
+    images = [p for p in inputs if not video.is_video(p)]
+    videos = [p for p in inputs if video.is_video(p)]
+    image_outputs = prediction.plan_outputs(images, args.out, overwrite=args.overwrite) if images else []
+    video_outputs = video.plan_video_outputs(videos, args.out, args.output, args.video_format,
+                                             overwrite=args.overwrite) if videos else []
     predictor = make_predictor(args)
-    summary = prediction.predict_files(
-        predictor, inputs, outputs, args.output, progress=not args.no_progress,
-        on_error=lambda path, message: print(f"predict.py: {path}: {message}", file=sys.stderr),
-    )
-    print(f"wrote {len(summary.written)} image(s) to {args.out}"
+
+    def report(path, message):
+        print(f"predict.py: {path}: {message}", file=sys.stderr)
+
+    summary = prediction.predict_files(predictor, images, image_outputs, args.output,
+                                       progress=not args.no_progress and bool(images), on_error=report)
+    errors = prediction.per_file_errors()
+    for source, target in zip(videos, video_outputs):
+        try:
+            frames = video.predict_video(predictor, source, target, args.output, progress=not args.no_progress)
+            summary.written.append(target)
+            print(f"{source}: {frames} frame(s) -> {target}")
+        except errors as err:
+            summary.failed.append((source, prediction.error_message(err)))
+            report(source, prediction.error_message(err))
+    print(f"wrote {len(summary.written)} output(s) to {args.out}"
           + (f"; {len(summary.failed)} failed" if summary.failed else ""))
     return 1 if summary.failed else 0
 

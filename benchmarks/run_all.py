@@ -64,6 +64,7 @@ STEPS = (
     Step("synthetic_roundtrip", "synthetic_roundtrip.py", ["--count", "20"], ["--quick"]),
     Step("serving_latency_small", "serving_latency.py", ["--preset", "small"], ["--preset", "small", "--quick"]),
     Step("serving_latency_paper", "serving_latency.py", ["--preset", "paper"], ["--preset", "paper", "--quick"]),
+    Step("beam_throughput", "beam_throughput.py", ["--workdir", "{workdir}"], ["--workdir", "{workdir}", "--quick"]),
 )
 
 
@@ -138,7 +139,8 @@ def step_header(title: str, record: dict) -> list:
     """Section title, the exact command, and the status when the step did not produce data."""
     lines = ["", f"## {title}", ""]
     if record.get("command"):
-        lines += [f"Command: `{record['command']}` ({fmt(record.get('seconds'), '.0f')} s)", ""]
+        took = f" ({fmt(record['seconds'], '.0f')} s)" if record.get("seconds") is not None else ""
+        lines += [f"Command: `{record['command']}`{took}", ""]
     if record["status"] != "ok":
         lines += [f"**Not measured** ({record['status']}): {record.get('reason', '')}".rstrip(), ""]
     return lines
@@ -312,7 +314,8 @@ def section_training_input(records: dict) -> tuple[list, dict | None]:
     lines = ["", "## 6. Training input: LRN tf.data pipeline vs the LRN training step", ""]
     for record in (throughput, step):
         if record.get("command"):
-            lines += [f"Command: `{record['command']}` ({fmt(record.get('seconds'), '.0f')} s)", ""]
+            took = f" ({fmt(record['seconds'], '.0f')} s)" if record.get("seconds") is not None else ""
+        lines += [f"Command: `{record['command']}`{took}", ""]
         if record["status"] != "ok":
             lines += [f"**{record['name']} not measured** ({record['status']}): {record.get('reason', '')}", ""]
     supply = {r.get("preset"): r for r in result_rows(throughput) if r.get("grid") != "full"}
@@ -389,6 +392,34 @@ def section_paper(compute: dict | None) -> list:
     return lines + ["", "The paper's times are on a GPU and ours on this CPU: they are side by side, not comparable."]
 
 
+def section_beam(record: dict) -> list:
+    lines = step_header("10. Batch inference: predict.py vs Apache Beam (DirectRunner, 1 and 2 workers)", record)
+    data = record["data"]
+    if not data:
+        return lines
+    machine = data.get("machine", {})
+    lines += [f"{data['count']} synthetic JPEGs of {data['size']} px, model {data['model']}, written as 8-bit "
+              "masks by the commands as a user runs them (each in its own process), measured in turn in one run, "
+              f"{data.get('rounds', 1)} interleaved round(s), medians (a ratio is the median of the per-round "
+              "ratios). Images/s = (count - 1) / (last output written - first output written), from the PNGs' "
+              "modification times: the fixed cost (start-up, worker processes, model load, first call) is left "
+              "out and given apart. "
+              f"CPU flags: {', '.join(machine.get('isa_flags', [])) or 'n/a'}; load average (1/5/15 min) when "
+              f"the result was written: {machine.get('load_average_1_5_15')}.", ""]
+    rows = []
+    for name, label in (("predict_py", "predict.py (one process)"),
+                        ("beam_1", "Beam DirectRunner, 1 worker process"),
+                        ("beam_2", "Beam DirectRunner, 2 worker processes")):
+        run = data[name]
+        load = (fmt(run["load_seconds"], ".1f") + " (load + first image)" if name == "predict_py"
+                else fmt(run["model_load_seconds"], ".1f") + " per worker (RunInference metric)")
+        ratio = "1.00" if name == "predict_py" else fmt(data["ratio_to_predict_py"][name], ".2f")
+        rows.append([label, load, fmt(run["seconds_to_first_output"], ".1f"), fmt(run["images_per_second"], ".2f"),
+                     ratio, fmt(run["end_to_end_images_per_second"], ".2f")])
+    return lines + table(["run", "model load s", "launch to first output s", "images/s", "ratio to predict.py",
+                          "end-to-end images/s (start-up included)"], rows)
+
+
 # ------------------------------------------------------------------------------------------ document
 
 
@@ -426,6 +457,7 @@ def write_document(records: dict, args, started: str, machine: dict, path: Path,
         (None, ["synthetic_roundtrip"], section_roundtrip(records["synthetic_roundtrip"])),
         (None, ["serving_latency_small", "serving_latency_paper"],
          section_serving([records["serving_latency_small"], records["serving_latency_paper"]])),
+        (None, ["beam_throughput"], (section_beam(records["beam_throughput"]), None)),
     ):
         kept = all(records[name]["status"] == "kept" for name in steps)
         heading = next(line for line in lines if line.startswith("## "))

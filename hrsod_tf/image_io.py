@@ -46,18 +46,23 @@ __all__ = [
     "decode_map",
     "decode_mask",
     "display_name",
+    "encode_png",
     "is_image_file_name",
+    "is_video_file_name",
     "read_bytes",
     "read_image",
     "read_map",
     "read_mask",
     "to_uint8",
+    "VIDEO_EXTENSIONS",
     "write_png",
 ]
 
 #: File extensions read as images, masks or maps (lower case), lossless formats first: when two files of a
 #: folder share a stem, a tool that must pick one picks the earlier extension.
 IMAGE_EXTENSIONS = (".png", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".webp", ".gif", ".jpg", ".jpeg")
+#: File extensions read as videos (lower case), frame by frame through OpenCV (`hrsod_tf.video`).
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv")
 # Formats whose original bytes TF's `decode_image` reads as they are (see `decode_image_for_storage`).
 _PASSTHROUGH_FORMATS = ("JPEG", "PNG")
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
@@ -93,6 +98,12 @@ def is_image_file_name(name: str) -> bool:
     """Whether a file name has one of `IMAGE_EXTENSIONS` (any case) and is not hidden (``.name``)."""
     name = name.rstrip("/")
     return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def is_video_file_name(name: str) -> bool:
+    """Whether a file name has one of `VIDEO_EXTENSIONS` (any case) and is not hidden (``.name``)."""
+    name = name.rstrip("/")
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in VIDEO_EXTENSIONS
 
 
 def read_bytes(path: Any) -> bytes:
@@ -238,17 +249,23 @@ def write_png(path, picture: np.ndarray) -> pathlib.Path:
     The PNG is written to a temporary file beside `path`, then renamed over it: readers never see half a file.
     """
     path = pathlib.Path(path)
+    encoded = encode_png(picture, str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(encoded)  # imencode rather than imwrite: non-ASCII paths work everywhere
+    os.replace(tmp, path)
+    return path
+
+
+def encode_png(picture: np.ndarray, name: str = "<picture>") -> bytes:
+    """The 8-bit PNG file of uint8 gray [H, W], RGB [H, W, 3] or RGBA [H, W, 4]; `name` is used in errors."""
     picture = np.asarray(picture)
     if picture.dtype != np.uint8:
-        raise ValueError(f"write_png({path}) takes uint8 pixels, got {picture.dtype}: convert with to_uint8")
+        raise ValueError(f"write_png({name}) takes uint8 pixels, got {picture.dtype}: convert with to_uint8")
     if picture.ndim == 3:
         code = cv2.COLOR_RGBA2BGRA if picture.shape[2] == 4 else cv2.COLOR_RGB2BGR
         picture = cv2.cvtColor(picture, code)
     ok, encoded = cv2.imencode(".png", picture)
     if not ok:
-        raise OSError(f"could not encode {path}")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    encoded.tofile(str(tmp))  # tofile/imencode rather than imwrite: non-ASCII paths work everywhere
-    os.replace(tmp, path)
-    return path
+        raise OSError(f"could not encode {name}")
+    return encoded.tobytes()

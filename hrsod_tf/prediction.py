@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import os
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -28,7 +29,7 @@ from typing import Protocol
 import numpy as np
 from tqdm.auto import tqdm
 
-from hrsod_tf.image_io import DataError, is_image_file_name, read_image, to_uint8, write_png
+from hrsod_tf.image_io import DataError, is_image_file_name, is_video_file_name, read_image, to_uint8, write_png
 
 __all__ = [
     "OUTPUT_MODES",
@@ -36,6 +37,9 @@ __all__ = [
     "PredictionError",
     "PredictionSummary",
     "collect_inputs",
+    "error_message",
+    "output_name",
+    "per_file_errors",
     "plan_outputs",
     "predict_files",
     "predictor_from_saved_model",
@@ -105,9 +109,13 @@ def predictor_from_saved_model(path) -> MapPredictor:
 # ------------------------------------------------------------------------------------------------ inputs
 
 
+def _is_input_file_name(name: str) -> bool:
+    return is_image_file_name(name) or is_video_file_name(name)
+
+
 def collect_inputs(specs: Iterable[str]) -> list[Path]:
-    """Image files named by `specs`: files (any extension: a bad one fails later, by name), folders (their
-    image files, not recursive) and glob patterns. Duplicates are dropped; the order is kept.
+    """Image and video files named by `specs`: files (any extension: a bad one fails later, by name), folders
+    (their image and video files, not recursive) and glob patterns. Duplicates are dropped; the order is kept.
 
     Raises:
         PredictionError: a spec matches nothing.
@@ -116,23 +124,29 @@ def collect_inputs(specs: Iterable[str]) -> list[Path]:
     for spec in specs:
         path = Path(os.path.expanduser(spec))
         if path.is_dir():
-            matches = sorted(p for p in path.iterdir() if p.is_file() and is_image_file_name(p.name))
+            matches = sorted(p for p in path.iterdir() if p.is_file() and _is_input_file_name(p.name))
         elif path.exists():
             matches = [path]
         else:
             matches = sorted(Path(p) for p in glob.glob(os.path.expanduser(spec)) if Path(p).is_file())
-            matches = [p for p in matches if is_image_file_name(p.name)]
+            matches = [p for p in matches if _is_input_file_name(p.name)]
         if not matches:
             raise PredictionError(f"{spec}: no such file, or no image in it")
         found.update(dict.fromkeys(matches))
     return list(found)
 
 
+def output_name(name: str, stem_shared: bool = False) -> str:
+    """The output file name for the input file `name`: ``<stem>.png``, or ``<name>.png`` (``a.jpg.png``) when
+    other inputs of the same folder share its stem, so that no two inputs write the same output."""
+    return f"{name}.png" if stem_shared else f"{Path(name).stem}.png"
+
+
 def _output_names(inputs: Sequence[Path]) -> list[str]:
-    """``<stem>.png`` per input; stems shared by several inputs get their extension too (``a.jpg.png``)."""
+    """`output_name` per input; stems shared by several inputs get their extension too (``a.jpg.png``)."""
     stems = [p.stem for p in inputs]
     counts = {s: stems.count(s) for s in stems}
-    names = [f"{p.stem}.png" if counts[p.stem] == 1 else f"{p.name}.png" for p in inputs]
+    names = [output_name(p.name, counts[p.stem] > 1) for p in inputs]
     if len(set(names)) != len(names):
         clashes = sorted({n for n in names if names.count(n) > 1})
         raise PredictionError(f"several inputs would write the same output ({', '.join(clashes[:5])}): "
@@ -198,10 +212,21 @@ class PredictionSummary:
     failed: list[tuple[Path, str]] = dataclasses.field(default_factory=list)
 
 
-def _per_file_errors() -> tuple[type[BaseException], ...]:
+def per_file_errors() -> tuple[type[BaseException], ...]:
+    """The errors that fail one input (reported, the others go on) rather than the whole run."""
     import tensorflow as tf
 
     return (DataError, OSError, ValueError, tf.errors.OpError)
+
+
+def error_message(error: BaseException | str) -> str:
+    """One line saying what went wrong: a failed graph assertion's own message (TF wraps it in "Graph execution
+    error" and a node trace), else the message's first line, else the error type's name."""
+    text = error if isinstance(error, str) else str(error)
+    assertion = re.search(r"assertion failed: \[(.+?)\]\s*$", text, re.MULTILINE)
+    if assertion:
+        return assertion.group(1)
+    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
 
 
 def predict_files(
@@ -221,14 +246,14 @@ def predict_files(
     """
     if mode not in OUTPUT_MODES:
         raise ValueError(f"unknown output {mode!r}; expected one of {', '.join(OUTPUT_MODES)}")
-    errors = _per_file_errors()
+    errors = per_file_errors()
     summary = PredictionSummary()
     for source, target in tqdm(list(zip(inputs, outputs)), desc="predicting", unit="img", disable=not progress):
         try:
             image = read_image(source)
             summary.written.append(write_png(target, render(image, predictor(image), mode)))
         except errors as err:
-            message = str(err).splitlines()[0] if str(err) else type(err).__name__
+            message = error_message(err)
             summary.failed.append((source, message))
             if on_error is not None:
                 on_error(source, message)

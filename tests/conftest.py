@@ -32,3 +32,13 @@ def shared_dir():
     if not SHARED.is_dir():
         pytest.skip(f"{SHARED} is absent: the known-answer fixtures live in ../shared/ beside the clone (CI has it)")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def tiny_saved_model(tmp_path_factory):
+    """A random-init `tiny` run exported once per test session with export.py's library: the version directory."""
+    from helpers import make_random_workdir
+    from hrsod_tf.export import export_workdir
+
+    root = tmp_path_factory.mktemp("tiny_export")
+    return export_workdir(make_random_workdir(root / "run").root, root / "models")

@@ -171,3 +171,12 @@ def test_saved_model_gives_maps_of_the_input_size(photos, tmp_path):
     assert wide.shape == (50, 90)
     assert np.abs(wide.astype(np.float32) - expected).max() <= 1.0
     assert _read(tmp_path / "out" / "tall.png").shape == (70, 40)
+
+
+def test_error_message_is_a_graph_assertions_own_text_or_the_first_line():
+    graph_error = ("Graph execution error:\n\nDetected at node check/Assert defined at (most recent call last):\n"
+                   "<stack traces unavailable>\nassertion failed: [image has 5 x 5 pixels, above the limit of 9]\n"
+                   "\t [[{{node check/Assert}}]] [Op:__inference_signature_wrapper_1]")
+    assert prediction.error_message(graph_error) == "image has 5 x 5 pixels, above the limit of 9"
+    assert prediction.error_message(ValueError("first line\nsecond")) == "first line"
+    assert prediction.error_message(OSError()) == "OSError"
