@@ -8,7 +8,8 @@
 The pattern and the output prefix may be on any Beam filesystem (local paths, ``gs://``, ``s3://``, ...); the
 output mirrors the input names below the pattern's fixed part (``photos/a/b.jpg`` of ``photos/**`` ->
 ``OUT/a/b.png``); files below the output prefix are never inputs, so ``--out photos/masks`` with the pattern
-``photos/**`` does not feed its own masks back in. Every step is Beam's: `fileio.MatchFiles`, `FileSystems` (read, write, rename),
+``photos/**`` does not feed its own masks back in. Every step is Beam's: `fileio.MatchFiles`, `FileSystems`
+(read, write, rename),
 `RunInference` with `SavedModelHandler` and its dead-letter outputs (``with_exception_handling``),
 `WriteToText`, Beam metrics for the summary. The runner (DirectRunner here; Dataflow, Flink or Spark for users)
 comes from the pipeline options.
@@ -313,7 +314,8 @@ def build_pipeline(pipeline: beam.Pipeline, job: BatchJob) -> None:
     handler = KeyedModelHandler(SavedModelHandler(job.saved_model)).with_preprocess_fn(_read_image)
     predicted, failed_inference = (
         to_do | "Predict" >> RunInference(handler).with_exception_handling())
-    written = predicted | "Write" >> beam.ParDo(_WriteOutput(job.mode)).with_outputs(_WriteOutput.FAILED, main="written")
+    written = predicted | "Write" >> beam.ParDo(_WriteOutput(job.mode)).with_outputs(
+        _WriteOutput.FAILED, main="written")
 
     failures = [failed_inference.failed_inferences | "BatchFailures" >> beam.FlatMap(_failed_batch)]
     failures += [failed | f"PreprocessFailures{i}" >> beam.Map(_failed_element)

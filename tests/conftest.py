@@ -37,8 +37,8 @@ def shared_dir():
 @pytest.fixture(scope="session")
 def tiny_saved_model(tmp_path_factory):
     """A random-init `tiny` run exported once per test session with export.py's library: the version directory."""
-    from helpers import make_random_workdir
     from hrsod_tf.export import export_workdir
+    from hrsod_tf.workdir import make_random_workdir
 
     root = tmp_path_factory.mktemp("tiny_export")
     return export_workdir(make_random_workdir(root / "run").root, root / "models")

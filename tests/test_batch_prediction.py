@@ -2,13 +2,12 @@
 PNGs byte for byte, sends a corrupt input to the dead-letter file, exits non-zero, and a re-run writes nothing."""
 
 import json
-import os
 
 import numpy as np
 import pytest
+from helpers import load_script
 from PIL import Image
 
-from helpers import REPO, load_script
 from hrsod_tf import batch_prediction
 from hrsod_tf.prediction import PredictionError
 

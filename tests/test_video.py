@@ -6,8 +6,8 @@ import inspect
 import cv2
 import numpy as np
 import pytest
-
 from helpers import load_script
+
 from hrsod_tf import prediction, video
 
 FPS, WIDTH, HEIGHT, FRAMES = 12.5, 56, 40, 9
@@ -77,10 +77,14 @@ def test_overlay_mp4_keeps_frame_count_rate_and_size(tiny_saved_model, predictor
     assert _predict(tiny_saved_model, clip, "--out", tmp_path / "out", "--output", "overlay") == 0
     written, (fps, width, height) = _decoded(tmp_path / "out" / "clip.mp4")
     assert (len(written), fps, width, height) == (FRAMES, FPS, WIDTH, HEIGHT)
-    # mp4v is lossy: the frames are close to the per-image overlays, not equal
+    # mp4v is lossy (and these small noisy frames are its worst case): each written frame is close to its
+    # per-image overlay, and closer to it than to the untinted frame.
     for frame, out in zip(video.read_frames(clip), written):
-        expected = prediction.render(frame, predictor(frame), "overlay")
-        assert np.abs(cv2.cvtColor(out, cv2.COLOR_BGR2RGB).astype(int) - expected).mean() < 12
+        expected = prediction.render(frame, predictor(frame), "overlay").astype(int)
+        out = cv2.cvtColor(out, cv2.COLOR_BGR2RGB).astype(int)
+        error = np.abs(out - expected).mean()
+        assert error < 20
+        assert error < np.abs(out - frame.astype(int)).mean()
 
 
 def test_unreadable_and_empty_videos_are_named_and_the_others_written(tiny_saved_model, tmp_path, capsys):
