@@ -5,8 +5,11 @@ evaluated and exported without repeating its flags.
 
 Presets:
   * ``paper``    -- the values of the ICCV 2019 paper (GSN/LRN input 384, GLFN rates 1, 6, 12, 18, APS n=5).
-  * ``official`` -- where the authors' released Caffe code differs: GSN input 224, GLFN rates 1, 3, 5, 7,
-                    APS n=3 with the uncertain region measured on a 1024x1024 resize.
+  * ``official`` -- the authors' released networks and test protocol (yi94code/HRSOD): GSN input 224
+                    (deploy-GSN.prototxt:3-6), APS n=3 in a 1024x1024 warp (test_iccv19_demo.m:23-43),
+                    inference protocol "release". The networks' structure is the release's in every preset
+                    (the paper is silent where they differ from our earlier reading); the DUTS-only GLFN
+                    (rates 1, 3, 5, 7) is `convert_caffe.py --glfn-variant duts`.
   * ``small``    -- a narrow VGG and small inputs: the three-stage demo trains in minutes on 2 CPU cores.
   * ``tiny``     -- for tests: seconds per stage.
 """
@@ -33,9 +36,19 @@ class ModelConfig:
         num_classes: classes of the pixel-wise softmax (2: background, salient).
         gsn_input_size: side of the square image the GSN sees, in pixels (multiple of 16).
         lrn_input_size: side of the square patch the LRN sees (APS's D), in pixels (multiple of 16).
-        glfn_growth_rate: growth rate g of the GLFN dense block; bottlenecks have 4g maps.
-        glfn_num_layers: number of (1x1 bottleneck, 3x3) layers in the GLFN dense block.
-        glfn_rates: dilation rates of the GLFN's four dilated 3x3 convolutions (2 maps each).
+        lrn_guidance_binarized: the LRN rounds its guidance to {0, 1} before resizing it to 1/8 and 1/4,
+            as the release's test code does (test_iccv19_demo.m:35, 89-90); the paper does not say.
+        bn_epsilon: epsilon of every BatchNorm (Caffe's default 1e-5, caffe.proto:518 of the release).
+        glfn_growth_rate: growth rate g of the GLFN dense block; bottlenecks have 4g maps (paper: g = 2).
+        glfn_num_layers: number of (BN-ReLU-1x1 conv, BN-ReLU-3x3 conv) layers in the GLFN dense block.
+            The paper does not give it; the release has 3 (deploy_GLFN_high_res.prototxt:47-395).
+        glfn_transition: a BatchNorm + ReLU after the dense block, before the dilated convolutions (the
+            release's conv2_blk/bn, deploy_GLFN_high_res.prototxt:398-435; the paper does not say).
+        glfn_rates: dilation rates of the GLFN's four dilated 3x3 convolutions (2 maps each): paper and
+            released DH model 1, 6, 12, 18; released DUTS-only model 1, 3, 5, 7.
+        glfn_input_scaling: "caffe" (the release: image BGR minus the ImageNet mean, map x255,
+            prepare_img1024.m and test_iccv19_demo.m:139-142) or "unit" (image scaled to [-1, 1], map
+            in [0, 1]). The GLFN's inputs are RGB 0..255 and a 0..1 map either way; this is done inside.
         backbone_weights: "imagenet" (Keras downloads them), "none" (random init), or a path to a
             local ``.h5`` / ``.weights.h5`` file of `keras.applications.VGG16` weights.
     """
@@ -46,9 +59,13 @@ class ModelConfig:
     num_classes: int = 2
     gsn_input_size: int = 384
     lrn_input_size: int = 384
+    lrn_guidance_binarized: bool = True
+    bn_epsilon: float = 1e-5
     glfn_growth_rate: int = 2
-    glfn_num_layers: int = 6
+    glfn_num_layers: int = 3
+    glfn_transition: bool = True
     glfn_rates: tuple[int, ...] = (1, 6, 12, 18)
+    glfn_input_scaling: str = "caffe"
     backbone_weights: str = "none"
 
     def __post_init__(self):
@@ -58,6 +75,10 @@ class ModelConfig:
             size = getattr(self, name)
             if size % 16:
                 raise ValueError(f"{name}={size} must be a multiple of 16 (conv5_3 is at 1/16 scale)")
+        if self.glfn_input_scaling not in ("caffe", "unit"):
+            raise ValueError(f"glfn_input_scaling {self.glfn_input_scaling!r} is not one of caffe, unit")
+        if self.glfn_num_layers < 0 or len(self.glfn_rates) < 1:
+            raise ValueError("glfn_num_layers must be >= 0 and glfn_rates must hold at least one rate")
 
 
 @dataclass(frozen=True)
@@ -159,12 +180,27 @@ class InferenceConfig:
         glfn_tile_size: side of the GLFN tiles (without margin) when an image exceeds the budget.
         glfn_max_pixels: images with more pixels than this run the GLFN in tiles.
         max_image_pixels: larger images are refused (the serving guard), in pixels.
+        protocol: "full_resolution" (GSN map upsampled to the image, APS, LRN and GLFN at the image's own
+            resolution) or "release" (the authors' test script, test_iccv19_demo.m with opt = 1: everything
+            between the GSN and the final resize runs in a square warp of the image; see
+            `hrsod_tf.release_protocol`).
+        release_mode: with protocol "release": "high_res" (mode = 1 of init_iccv19_demo.m: a 1024x1024
+            frame, APS patches of 384 refined by the LRN, the GLFN at 1024) or "low_res" (mode = 0: a
+            384x384 frame that the LRN refines as one patch, the GLFN at 384).
     """
 
     lrn_batch_size: int = 8
     glfn_tile_size: int = 1024
     glfn_max_pixels: int = 2048 * 2048
     max_image_pixels: int = 50_000_000
+    protocol: str = "full_resolution"
+    release_mode: str = "high_res"
+
+    def __post_init__(self):
+        if self.protocol not in ("full_resolution", "release"):
+            raise ValueError(f"protocol {self.protocol!r} is not one of full_resolution, release")
+        if self.release_mode not in ("high_res", "low_res"):
+            raise ValueError(f"release_mode {self.release_mode!r} is not one of high_res, low_res")
 
 
 @dataclass(frozen=True)
@@ -251,8 +287,9 @@ def _official() -> Config:
     return dataclasses.replace(
         base,
         preset="official",
-        model=dataclasses.replace(base.model, gsn_input_size=224, glfn_rates=(1, 3, 5, 7)),
+        model=dataclasses.replace(base.model, gsn_input_size=224),
         aps=dataclasses.replace(base.aps, extra_columns=3, attention_size=1024),
+        inference=dataclasses.replace(base.inference, protocol="release"),
         train=dataclasses.replace(
             base.train, gsn=dataclasses.replace(base.train.gsn, input_size=224)
         ),

@@ -7,6 +7,9 @@
       fusion: inside A, F is replaced by the mean of the refined patches     (variant "gsn+aps+lrn")
       GLFN on concat(image, fused map) at full resolution, in tiles above a pixel budget (variant "full")
 
+That is protocol "full_resolution"; protocol "release" (the default of the `official` preset) runs the authors'
+test script instead, in a 1024x1024 (or 384x384) warp of the image: `hrsod_tf.release_protocol`.
+
 Everything is TensorFlow ops (no Python per patch, no numpy, no py_function), so `export.py` wraps this same
 code in a SavedModel. Baselines of the paper's ablation (Table 4) come from the same code:
 "gsn+rps+lrn" (random boxes, as many and as large as APS's; the LRN used is the RPS-trained one when the
@@ -248,7 +251,13 @@ class SaliencyPipeline(tf.Module):
 
     def variants_graph(self, image, variants):
         """Graph code of `predict_variants` (no tf.function of its own): for callers that trace it, as
-        the export does. Returns {variant: float32 [H, W, 1]}."""
+        the export does. Returns {variant: float32 [H, W, 1]}. Under ``inference.protocol = "release"`` the
+        authors' test protocol runs instead (`hrsod_tf.release_protocol`); the "gsn" variant is the GSN map
+        resized once, directly, to the image in both."""
+        if self.config.inference.protocol == "release":
+            from hrsod_tf.release_protocol import release_variants_graph
+
+            return release_variants_graph(self, image, variants)
         coarse = self.coarse(image)
         outputs = {}
         fused = None

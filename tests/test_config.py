@@ -21,7 +21,7 @@ def test_unknown_preset_names_the_known_ones():
 def test_official_preset_takes_the_released_code_values():
     official, paper = get_preset("official"), get_preset("paper")
     assert official.model.gsn_input_size == 224 and paper.model.gsn_input_size == 384
-    assert official.model.glfn_rates == (1, 3, 5, 7) and paper.model.glfn_rates == (1, 6, 12, 18)
+    assert official.model.glfn_rates == (1, 6, 12, 18) and paper.model.glfn_rates == (1, 6, 12, 18)
     assert official.aps.extra_columns == 3 and paper.aps.extra_columns == 5
 
 

@@ -16,13 +16,15 @@ VGG16_LAYER_NAMES = tuple(
 VGG16_FILTERS = (64, 128, 256, 512, 512)
 
 
-def build_vgg16_features(x, filters=VGG16_FILTERS, name_prefix=""):
+def build_vgg16_features(x, filters=VGG16_FILTERS, name_prefix="", last_activation=True):
     """Applies VGG16's convolutional blocks 1..5 (no pool5) to `x`.
 
     Args:
         x: preprocessed images, (batch, H, W, 3), H and W multiples of 16.
         filters: channels of blocks 1..5 (VGG16's are 64, 128, 256, 512, 512; presets may narrow them).
         name_prefix: prepended to every layer name (empty: the names of `keras.applications.VGG16`).
+        last_activation: ReLU after conv5_3 (VGG16); False leaves conv5_3 linear, as the released GSN and
+            LRN do (their conv5_3 is followed by BatchNorm + Scale + leaky ReLU instead).
 
     Returns:
         The outputs of conv3_3, conv4_3 and conv5_3: (batch, H/4, W/4, filters[2]),
@@ -33,8 +35,10 @@ def build_vgg16_features(x, filters=VGG16_FILTERS, name_prefix=""):
         if block > 1:
             x = keras.layers.MaxPooling2D(2, strides=2, name=f"{name_prefix}block{block - 1}_pool")(x)
         for i in range(1, convs + 1):
+            last = block == 5 and i == convs
             x = keras.layers.Conv2D(
-                width, 3, padding="same", activation="relu", name=f"{name_prefix}block{block}_conv{i}"
+                width, 3, padding="same", activation=None if last and not last_activation else "relu",
+                name=f"{name_prefix}block{block}_conv{i}",
             )(x)
         taps[block] = x
     return taps[3], taps[4], taps[5]

@@ -49,17 +49,24 @@ class BilinearUpsampling(keras.initializers.Initializer):
 
 
 @keras.saving.register_keras_serializable(package="hrsod_tf")
-class GuidancePooling(keras.layers.Layer):
-    """Average-pools the LRN's guidance map to the scale of a decoder feature map.
+class GuidanceResizing(keras.layers.Layer):
+    """The LRN's guidance at the scale of a decoder feature map, as the release builds guide28 / guide56.
 
-    Inputs: [guidance (batch, H, W, 1), features (batch, H/factor, W/factor, C)].
+    The MATLAB test code rounds the GSN map to {0, 1} (``uint8(im2double(map))``, test_iccv19_demo.m:35),
+    crops the patch and resizes it with MATLAB's default ``imresize`` (bicubic, antialiased) to 48x48 and
+    96x96 for a 384x384 patch (test_iccv19_demo.m:86-90, utils/prepare_image.m:12): 1/8 and 1/4 of the
+    patch. Here the guidance arrives at the patch's size, is rounded (half up, as uint8) when `binarize`,
+    and resized by 1/`factor` with antialiased bicubic interpolation.
+
+    Inputs: [guidance (batch, H, W, 1) in [0, 1], features (batch, H/factor, W/factor, C)].
     Output: (batch, H/factor, W/factor, 1). The guidance must have the patch's size: anything else is
     rejected with a message, since a silently misaligned guidance would teach the LRN nonsense.
     """
 
-    def __init__(self, factor, **kwargs):
+    def __init__(self, factor, binarize=True, **kwargs):
         super().__init__(**kwargs)
         self.factor = int(factor)
+        self.binarize = bool(binarize)
 
     def _check(self, guidance_shape, features_shape):
         for axis in (1, 2):
@@ -77,12 +84,16 @@ class GuidancePooling(keras.layers.Layer):
     def call(self, inputs):
         guidance, features = inputs
         self._check(tuple(guidance.shape), tuple(features.shape))
-        guidance = ops.cast(guidance, self.compute_dtype)
-        return ops.average_pool(guidance, self.factor, strides=self.factor, padding="valid")
+        guidance = ops.cast(guidance, "float32")
+        if self.binarize:
+            guidance = ops.floor(guidance + 0.5)
+        size = ops.shape(features)[1:3]
+        resized = ops.image.resize(guidance, size, interpolation="bicubic", antialias=True, data_format="channels_last")
+        return ops.cast(resized, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         guidance_shape, features_shape = input_shape
         return (guidance_shape[0], features_shape[1], features_shape[2], 1)
 
     def get_config(self):
-        return {**super().get_config(), "factor": self.factor}
+        return {**super().get_config(), "factor": self.factor, "binarize": self.binarize}

@@ -1,22 +1,49 @@
-"""The GSN and the LRN: one builder over a dilated VGG16 with an FCN-style decoder (paper, Sec. 4.1-4.2).
+"""The GSN and the LRN: one builder over a dilated VGG16 with the released FCN-style decoder (paper, Sec. 4.1-4.2).
 
-    image -> Caffe preprocessing -> VGG16 conv1_1 .. conv5_3
-      conv3_3 (1/4), conv4_3 (1/8), conv5_3 (1/16) each -> four parallel dilated 3x3 convs
-        (head_filters channels, rates 1, 3, 5, 7) -> concat -> 1x1 conv -> 2-class score map
-      score5 -> deconv x2 -> + score4 [LRN: concat guidance at 1/8 -> 1x1 conv]
-             -> deconv x2 -> + score3 [LRN: concat guidance at 1/4 -> 1x1 conv]
-             -> deconv x4 -> softmax (float32) at input resolution
+The structure is the authors' released networks, prototxt/deploy-GSN.prototxt and deploy-LRN.prototxt of
+yi94code/HRSOD (line numbers below are deploy-GSN's; deploy-LRN's are the same layers 12 lines later, plus
+the guidance). Keras layers are named after the Caffe layer they hold; a Caffe BatchNorm and the Scale after
+it are one Keras `BatchNormalization`, named after the BatchNorm:
 
-Layer names: the backbone keeps `keras.applications.VGG16`'s names (`block{b}_conv{i}`), so pretrained
-weights load by name and the optimizer tells pretrained from new layers by the `block` prefix.
+    image (RGB 0..255) -> caffe_preprocessing: BGR minus the ImageNet mean          (utils/prepare_img.m:5-20)
+    VGG16 conv1_1 .. conv5_3, Keras names block{b}_conv{i}                           (:16-474)
+        conv5_3 has no ReLU but bn_conv5_3 (BatchNorm+Scale) -> relu5_3 (leaky, 0.01) (:475-515)
+    on conv{b}_3, b = 3, 4, 5: conv{b}_dcpp_{r}-sm, four parallel 3x3 convs, 32 maps, dilation r = 1, 3, 5, 7,
+        bias, ReLU (relu{b}_dcpp_{r}-sm) -> concat_conv{b}_dcpp                       (:516-662)
+    score layers, 3x3 convs to 2 maps, each -> BatchNorm+Scale -> leaky ReLU (0.01):
+        conv5_3_score (no bias) / bn_conv5_3_score / relu5_3_score                   (:663-727)
+        conv4_score (bias) / bn_conv4_score / relu_conv4_score                       (:938-1010)
+        conv3_score (bias) / bn_conv3_score / relu_conv3_score                       (:1239-1313)
+    upscore1: 8x8 deconv, stride 2, pad 3, no bias -> bn_upscore1 -> relu_upscore1 (leaky)   (:728-790)
+    fuse_score1 = upscore1 + conv4_score (Eltwise SUM)                                (:1013-1024)
+        LRN: concat1 = [fuse_score1, guide28] -> R1_score (3x3, no bias) -> bn_R1_score -> reluR1_score
+    upscore2: as upscore1 -> bn_upscore2 -> relu_upscore2                             (:1026-1089)
+    fuse_score2 = upscore2 + conv3_score                                              (:1315-1325)
+        LRN: concat2 = [fuse_score2, guide56] -> R2_score -> bn_R2_score -> reluR2_score
+    upscore3: 8x8 deconv, stride 4, pad 2, no bias -> bn_upscore3 (no ReLU)           (:1326-1387)
+    probabilities: softmax, float32 (Caffe layer "predict")                           (:1388-1393)
+
+Caffe's deconvolution output side is (in - 1) * stride - 2 * pad + kernel = 2 in (stride 2) or 4 in (stride
+4), which Keras' `padding="same"` transposed convolution reproduces (the same 3 / 2 pixels cropped per side).
+
+The paper (Sec. 4.1) gives the dilated heads (k = 3, c = 32, rates 1, 3, 5, 7), "three saliency score maps",
+deconvolutions x2, x2, x4 and two skip connections from the block 3 and 4 scores, and (Sec. 4.2) the GSN map
+concatenated with the LRN's decoder features; it is silent on the score layers' kernel, the BatchNorms, the
+leaky ReLUs, the deconvolutions' kernels and where exactly the guidance enters, so every preset follows the
+release there. The presets differ in widths and input sizes only.
+
+The backbone keeps `keras.applications.VGG16`'s names (`block{b}_conv{i}` holds Caffe's `conv{b}_{i}`), so
+ImageNet weights load by name and the optimizer tells pretrained from new layers by the `block` prefix.
 """
 
 import keras
 
 from hrsod_tf.models.backbone import build_vgg16_features, load_backbone_weights
-from hrsod_tf.models.layers import BilinearUpsampling, CaffePreprocessing, GuidancePooling
+from hrsod_tf.models.layers import BilinearUpsampling, CaffePreprocessing, GuidanceResizing
 
 BACKBONE_PREFIX = "block"
+LEAKY_SLOPE = 0.01  # relu_param negative_slope of the released nets (deploy-GSN.prototxt:513)
+HEAD_BLOCKS = (3, 4, 5)
 
 
 def is_backbone_variable(variable) -> bool:
@@ -24,32 +51,42 @@ def is_backbone_variable(variable) -> bool:
     return variable.path.split("/")[-2].startswith(BACKBONE_PREFIX)
 
 
+def _bn(x, name, config):
+    """Caffe BatchNorm (stored mean and variance) + Scale (gamma, beta) as one Keras layer."""
+    return keras.layers.BatchNormalization(epsilon=config.bn_epsilon, name=name)(x)
+
+
+def _leaky(x, name):
+    return keras.layers.LeakyReLU(negative_slope=LEAKY_SLOPE, name=name)(x)
+
+
 def _dilated_head(features, block, config):
-    """Four parallel dilated 3x3 convolutions, concatenated, then a 1x1 conv to a score map."""
-    branches = [
-        keras.layers.Conv2D(
-            config.head_filters, 3, padding="same", dilation_rate=rate, activation="relu",
-            kernel_initializer="he_normal", name=f"head{block}_rate{rate}",
+    """Four parallel dilated 3x3 convolutions with ReLU, concatenated (the release's "dcpp" layers)."""
+    branches = []
+    for rate in config.head_rates:
+        y = keras.layers.Conv2D(
+            config.head_filters, 3, padding="same", dilation_rate=rate, kernel_initializer="he_normal",
+            name=f"conv{block}_dcpp_{rate}-sm",
         )(features)
-        for rate in config.head_rates
-    ]
-    x = keras.layers.Concatenate(name=f"head{block}_concat")(branches)
-    return keras.layers.Conv2D(
-        config.num_classes, 1, kernel_initializer="he_normal", name=f"score{block}"
+        branches.append(keras.layers.ReLU(name=f"relu{block}_dcpp_{rate}-sm")(y))
+    return keras.layers.Concatenate(name=f"concat_conv{block}_dcpp")(branches)
+
+
+def _score(x, names, use_bias, config):
+    """3x3 conv to the class maps -> BatchNorm+Scale -> leaky ReLU; names = (conv, bn, relu)."""
+    conv, bn, relu = names
+    x = keras.layers.Conv2D(
+        config.num_classes, 3, padding="same", use_bias=use_bias, kernel_initializer="he_normal", name=conv
     )(x)
+    return _leaky(_bn(x, bn, config), relu)
 
 
-def _upsample(x, factor, name, num_classes):
+def _upscore(x, factor, name, config):
+    """Caffe deconvolution, 8x8, stride `factor`, no bias, bilinear initialisation (the release's filler)."""
     return keras.layers.Conv2DTranspose(
-        num_classes, 2 * factor, strides=factor, padding="same",
+        config.num_classes, 8, strides=factor, padding="same", use_bias=False,
         kernel_initializer=BilinearUpsampling(), name=name,
     )(x)
-
-
-def _fuse_guidance(x, guidance, factor, num_classes, name):
-    pooled = GuidancePooling(factor, name=f"{name}_pool")([guidance, x])
-    x = keras.layers.Concatenate(name=f"{name}_concat")([x, pooled])
-    return keras.layers.Conv2D(num_classes, 1, kernel_initializer="he_normal", name=name)(x)
 
 
 def build_saliency_network(config, with_guidance: bool, name: str, input_size=None):
@@ -57,36 +94,44 @@ def build_saliency_network(config, with_guidance: bool, name: str, input_size=No
 
     Args:
         config: a `ModelConfig`.
-        with_guidance: add the LRN's second input, the GSN-map crop of the patch, fused at 1/8 and 1/4.
+        with_guidance: add the LRN's second input, the GSN map of the patch, fused at 1/8 and 1/4.
         name: model name.
         input_size: static side of the inputs, or None for any H x W (multiples of 16).
 
     Returns:
         A functional `keras.Model`. Inputs: `image` (batch, H, W, 3) RGB in [0, 255]; for the LRN also
-        `guidance` (batch, H, W, 1), the GSN probability of the patch in [0, 1]. Output: (batch, H, W,
+        `guidance` (batch, H, W, 1), the GSN probability of the patch in [0, 1], which the model turns into
+        the release's guide28 / guide56 inputs (see `GuidanceResizing`). Output: (batch, H, W,
         num_classes) float32 softmax probabilities; channel 1 is "salient".
     """
     shape = (input_size, input_size)
     image = keras.Input(shape=(*shape, 3), name="image")
     inputs = [image]
     x = CaffePreprocessing(name="caffe_preprocessing")(image)
-    conv3, conv4, conv5 = build_vgg16_features(x, config.vgg_filters)
-    score3 = _dilated_head(conv3, 3, config)
-    score4 = _dilated_head(conv4, 4, config)
-    score5 = _dilated_head(conv5, 5, config)
+    conv3, conv4, conv5 = build_vgg16_features(x, config.vgg_filters, last_activation=False)
+    conv5 = _leaky(_bn(conv5, "bn_conv5_3", config), "relu5_3")
+    heads = {block: _dilated_head(f, block, config) for block, f in zip(HEAD_BLOCKS, (conv3, conv4, conv5))}
     if with_guidance:
         guidance = keras.Input(shape=(*shape, 1), name="guidance")
         inputs.append(guidance)
 
-    x = _upsample(score5, 2, "upsample5", config.num_classes)
-    x = keras.layers.Add(name="fuse4")([x, score4])
+    score5 = _score(heads[5], ("conv5_3_score", "bn_conv5_3_score", "relu5_3_score"), False, config)
+    score4 = _score(heads[4], ("conv4_score", "bn_conv4_score", "relu_conv4_score"), True, config)
+    score3 = _score(heads[3], ("conv3_score", "bn_conv3_score", "relu_conv3_score"), True, config)
+
+    x = _leaky(_bn(_upscore(score5, 2, "upscore1", config), "bn_upscore1", config), "relu_upscore1")
+    x = keras.layers.Add(name="fuse_score1")([x, score4])
     if with_guidance:
-        x = _fuse_guidance(x, guidance, 8, config.num_classes, "guidance8")
-    x = _upsample(x, 2, "upsample4", config.num_classes)
-    x = keras.layers.Add(name="fuse3")([x, score3])
+        guide28 = GuidanceResizing(8, config.lrn_guidance_binarized, name="guide28")([guidance, x])
+        x = keras.layers.Concatenate(name="concat1")([x, guide28])
+        x = _score(x, ("R1_score", "bn_R1_score", "reluR1_score"), False, config)
+    x = _leaky(_bn(_upscore(x, 2, "upscore2", config), "bn_upscore2", config), "relu_upscore2")
+    x = keras.layers.Add(name="fuse_score2")([x, score3])
     if with_guidance:
-        x = _fuse_guidance(x, guidance, 4, config.num_classes, "guidance4")
-    x = _upsample(x, 4, "upsample3", config.num_classes)
+        guide56 = GuidanceResizing(4, config.lrn_guidance_binarized, name="guide56")([guidance, x])
+        x = keras.layers.Concatenate(name="concat2")([x, guide56])
+        x = _score(x, ("R2_score", "bn_R2_score", "reluR2_score"), False, config)
+    x = _bn(_upscore(x, 4, "upscore3", config), "bn_upscore3", config)
     probabilities = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(x)
     # A single input stays a tensor (not a one-element list), so callers pass the array itself.
     model = keras.Model(inputs if with_guidance else image, probabilities, name=name)

@@ -1,0 +1,108 @@
+"""The authors' test protocol (test_iccv19_demo.m): the MATLAB APS in the frame, overwrite fusion, the
+pipeline under protocol "release" (also inside the exported SavedModel)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from hrsod_tf import export
+from hrsod_tf.config import get_preset
+from hrsod_tf.inference import SaliencyPipeline, coarse_map
+from hrsod_tf.models import build_glfn, build_gsn, build_lrn
+from hrsod_tf.release_protocol import paste_boxes, release_aps_boxes_tf, release_attention_tf, to_uint8_levels
+
+
+def _boxes(mask):
+    return release_aps_boxes_tf(tf.constant(mask)).numpy()
+
+
+def test_aps_short_columns_get_one_centre_at_their_middle_uncertain_row():
+    mask = np.zeros((1024, 1024), bool)
+    mask[500:510, 100:900] = True  # W = 799: N = ceil(799 / 384) + 3 = 6, d = round(799 / 6) = 133
+    boxes = _boxes(mask)
+    xs = [100, 233, 366, 499, 632, 765, 898]  # N + 1 columns, the last one clipped to max(col) = 899
+    expected = [[504 - 192, max(x - 192, 0), 504 - 192 + 385, min(max(x - 192, 0) + 385, 1024)] for x in xs]
+    np.testing.assert_array_equal(boxes, expected)
+
+
+def test_aps_columns_of_medium_height_get_their_top_and_bottom_rows():
+    mask = np.zeros((1024, 1024), bool)
+    mask[400:600, 300:310] = True  # extent 199: 192 <= 199 < 384
+    boxes = _boxes(mask)
+    assert sorted({int(b[0]) for b in boxes}) == [400 - 192, 599 - 192]
+    assert len(boxes) == 2 * 5  # W = 9: N = 1 + 3, N + 1 = 5 columns
+
+
+def test_aps_tall_columns_take_centres_from_the_whole_maps_top_to_bottom():
+    mask = np.zeros((1024, 1024), bool)
+    mask[100:900, 500:511] = True  # extent 799: N_h = 3, d_h = round(799 / 3) = 266
+    boxes = _boxes(mask)
+    starts = sorted({int(b[0]) for b in boxes})
+    assert starts == [max(c - 192, 0) for c in (100, 366, 632, 898)]  # centres from 100 to 898, 266 apart
+    assert len(boxes) == 4 * 5
+    assert (boxes[:, 2] <= 1024).all() and (boxes[:, 0] >= 0).all()
+
+
+def test_aps_without_uncertain_pixels_gives_no_box():
+    assert _boxes(np.zeros((64, 64), bool)).shape == (0, 4)
+
+
+def test_attention_compares_uint8_levels_strictly():
+    levels = np.array([50.4, 50.6, 199.4, 199.6], "float32") / 255.0
+    mask = release_attention_tf(tf.constant(levels.reshape(1, 4, 1))).numpy()[0]
+    np.testing.assert_array_equal(mask, [False, True, True, False])
+    np.testing.assert_array_equal(to_uint8_levels(tf.constant([-3.0, 0.5, 254.5, 300.0])).numpy(), [0, 1, 255, 255])
+
+
+def test_paste_boxes_overwrites_every_covered_pixel_and_averages_overlaps():
+    patches = tf.stack([tf.fill([8, 8, 1], 1.0), tf.fill([8, 8, 1], 0.0)])
+    boxes = tf.constant([[0, 0, 6, 5], [3, 2, 10, 10]])
+    total, count = paste_boxes(patches, boxes, tf.constant([12, 12]))
+    count = count.numpy()[..., 0]
+    assert count[0, 0] == 1 and count[4, 3] == 2 and count[11, 11] == 0 and count[9, 9] == 1
+    np.testing.assert_allclose(total.numpy()[4, 3, 0] / count[4, 3], 0.5, atol=1e-6)
+
+
+def _pipeline(mode):
+    tf.keras.utils.set_random_seed(3)
+    config = get_preset("tiny")
+    config = config.replace(inference=dataclasses.replace(config.inference, protocol="release", release_mode=mode))
+    return SaliencyPipeline(config, build_gsn(config.model), build_lrn(config.model), build_glfn(config.model))
+
+
+@pytest.mark.parametrize("mode", ["low_res", "high_res"])
+def test_release_protocol_returns_maps_at_the_images_size(mode):
+    pipeline = _pipeline(mode)
+    image = np.random.default_rng(4).integers(0, 256, (90, 130, 3), dtype=np.uint8)
+    maps = pipeline.predict_variants(image, ("gsn", "gsn+aps+lrn", "full"))
+    for variant, value in maps.items():
+        assert value.shape == (90, 130, 1), variant
+        assert 0.0 <= float(tf.reduce_min(value)) and float(tf.reduce_max(value)) <= 1.0
+
+
+def test_gsn_variant_is_the_gsn_map_resized_once_in_both_protocols():
+    pipeline = _pipeline("low_res")
+    image = np.random.default_rng(5).integers(0, 256, (70, 50, 3), dtype=np.uint8)
+    direct = coarse_map(pipeline.gsn, tf.constant(image), pipeline.config.model.gsn_input_size).numpy()
+    np.testing.assert_allclose(pipeline.predict(image, "gsn").numpy(), direct, atol=1e-6)
+    full_res = SaliencyPipeline(get_preset("tiny"), pipeline.gsn, pipeline.lrn, pipeline.glfn)
+    np.testing.assert_allclose(full_res.predict(image, "gsn").numpy(), direct, atol=1e-6)
+
+
+def test_official_preset_defaults_to_the_release_protocol_and_the_others_to_full_resolution():
+    assert get_preset("official").inference.protocol == "release"
+    for name in ("paper", "small", "tiny"):
+        assert get_preset(name).inference.protocol == "full_resolution"
+
+
+def test_exported_saved_model_runs_the_release_protocol(tmp_path):
+    pipeline = _pipeline("low_res")
+    image = np.random.default_rng(6).integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    expected = pipeline.predict(image, "full").numpy()
+    module = export.ServingModule(pipeline.config, pipeline.gsn, pipeline.lrn, pipeline.glfn)
+    version = export.save_serving_module(module, tmp_path / "hrsod")
+    loaded = tf.saved_model.load(str(version))
+    got = loaded.signatures["predict_image"](image=tf.constant(image))["saliency"].numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-4)
