@@ -1,6 +1,7 @@
 """Runs every benchmark, each in its own subprocess, and rewrites docs/BENCHMARKS.md.
 
     python benchmarks/run_all.py [--workdir runs/demo] [--quick] [--results DIR] [--only NAME ...]
+    python benchmarks/run_all.py --only glfn_speed --update-section   # that step's section alone, in place
 
 Each benchmark writes its JSON to ``--results`` (default ``runs/benchmarks``); this script reads them back
 and writes docs/BENCHMARKS.md with the date, the machine (CPU model, cores, memory, load), the exact command
@@ -57,6 +58,7 @@ STEPS = (
     Step("lrn_pipeline_throughput", "lrn_pipeline_throughput.py",
          ["--presets", "small", "paper", "--batches", "10", "--warmup", "2"],
          ["--presets", "small", "paper", "--batches", "3", "--warmup", "1"]),
+    Step("glfn_speed", "glfn_speed.py", [], ["--quick"]),
     Step("train_step_time", "train_step_time.py",
          ["--presets", "small", "paper", "--stages", "lrn", "--steps", "3", "--batch-size", "4"],
          ["--presets", "small", "paper", "--stages", "lrn", "--steps", "1", "--batch-size", "2"]),
@@ -161,6 +163,50 @@ def section_compute(record: dict) -> tuple[list, dict | None]:
     lines += table(["batch", "jit_compile", "median s / batch", "s / image", "GSN GFLOP/s",
                     "matmul GFLOP/s (same loop)", "GSN / matmul", "first call s"], rows)
     return lines, data["efficiency"]["target"]
+
+
+GLFN_TITLE = "GLFN forward: FoldedGLFN >= 4x the Keras GLFN; GLFN at 1080p / GSN at 384 <= 1"
+
+
+def section_glfn_speed(record: dict) -> tuple[list, dict | None]:
+    """Where the GLFN's time goes (per-layer profile) and FoldedGLFN vs the Keras GLFN (glfn_speed.py)."""
+    lines = step_header("GLFN forward: profile, FoldedGLFN, and the ratio to the GSN", record)
+    data = record["data"]
+    if not data:
+        return lines, None
+    machine = data["machine"]
+    profile = data["profile"]
+    lines += [f"CPU flags: {', '.join(machine['isa_flags'])}; load average at start {machine['load_average_1_5_15']}, "
+              f"at the end {data.get('load_average_after')}.", "",
+              f"**Where the time goes** (Keras GLFN, `paper` preset, {profile['size']}, each layer alone in its own "
+              f"`tf.function`; sum of layers {fmt(profile['sum_of_layers_s'])} s, whole network "
+              f"{fmt(profile['whole_network_s'])} s):", ""]
+    total = profile["sum_of_layers_s"]
+    kinds = sorted(profile["by_kind_s"].items(), key=lambda kv: -kv[1])
+    lines += table(["layer kind", "seconds", "share"], [[k, fmt(v), f"{100 * v / total:.0f}%"] for k, v in kinds])
+    lines += ["", "A convolution's time here grows with its input channels, hardly with its 1, 2 or 8 outputs "
+              "(thin convolutions use a fraction of each vector register), and every BatchNorm, ReLU and "
+              "concatenation is a separate full-resolution pass. FoldedGLFN (hrsod_tf/fast_glfn.py) folds each "
+              "BatchNorm after a convolution into it, fuses convolution + bias + ReLU, applies the other "
+              "BatchNorms + ReLU as one multiply-add-max with the input scaling folded in, and computes only the "
+              "salient channel (sigmoid of one logit-difference convolution).", "",
+              "**FoldedGLFN vs the Keras GLFN**, both as the inference pipeline runs them (whole image below "
+              "`glfn_max_pixels`, tiles above), timed in alternation (median):", ""]
+    rows = [[c["preset"], c["size"], fmt(c["keras_s"]), fmt(c["folded_s"]), fmt(c["speedup"], ".2f") + "x",
+             fmt(c["gflop"], ".1f"), fmt(c["folded_gflop_per_s"], ".1f"), f"{c['max_difference']:.1e}"]
+            for c in data["comparisons"]]
+    lines += table(["GLFN", "size", "Keras s", "FoldedGLFN s", "speed-up", "GFLOP", "GFLOP/s (folded)",
+                    "max difference"], rows)
+    row = data["gsn_row"]
+    lines += ["", "**GLFN forward at 1920x1080 vs GSN forward at 384x384**, measured in alternation in one run "
+              "(FoldedGLFN, `paper`; GSN `paper`, batch 1):", ""]
+    lines += table(["GLFN 1080p s", "GLFN GFLOP", "GLFN GFLOP/s", "GSN 384 s", "ratio GLFN / GSN"],
+                   [[fmt(row["glfn_1080p_s"]), fmt(row["glfn_gflop"], ".1f"), fmt(row["glfn_gflop_per_s"], ".1f"),
+                     fmt(row["gsn_384_s"]), fmt(row["ratio"], ".2f")]])
+    verdict = data["verdict"]
+    met = verdict["speedup"]["met"] and verdict["gsn_ratio"]["met"]
+    measured = f"speed-up {verdict['speedup']['measured']}, GLFN/GSN ratio {verdict['gsn_ratio']['measured']}"
+    return lines, {"met": met, "measured": measured, "goal": ">= 4x and ratio <= 1"}
 
 
 def network_seconds(compute: dict | None, patches: int, pixels: int) -> float | None:
@@ -368,6 +414,8 @@ def write_document(records: dict, args, started: str, machine: dict, path: Path,
         ("Peak memory at 4K (< 3 GiB)", section_memory(records["peak_memory"])),
         (None, section_precision(records["precision_bf16"])),
         (None, section_training_input(records)),
+        (GLFN_TITLE, section_glfn_speed(records.get(
+            "glfn_speed", {"name": "glfn_speed", "status": "skipped", "data": None, "reason": "not run"}))),
     ):
         sections += lines
         if title:
@@ -396,6 +444,26 @@ def write_document(records: dict, args, started: str, machine: dict, path: Path,
     path.write_text("\n".join(header + sections) + "\n")
 
 
+def update_section(record: dict, path: Path, started: str, argv) -> None:
+    """Replaces (or appends) the glfn_speed section of `path` alone, between its markers, with its verdict
+    and the date and command that produced it; the rest of the page is left as it was."""
+    lines, verdict = section_glfn_speed(record)
+    block = [BEGIN_GLFN, *lines, "", f"(This section alone: `{' '.join(['python', 'benchmarks/run_all.py', *argv])}`, "
+             f"{started}.)", "", *verdict_line(GLFN_TITLE, verdict), END_GLFN]
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    if BEGIN_GLFN in text and END_GLFN in text:
+        head, rest = text.split(BEGIN_GLFN, 1)
+        text = head + "\n".join(block) + rest.split(END_GLFN, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + "\n".join(block) + "\n"
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+BEGIN_GLFN, END_GLFN = "<!-- glfn_speed: begin -->", "<!-- glfn_speed: end -->"
+
+
 def previous_records(results: Path) -> dict:
     """The step records of an earlier run in `results` (with --only, the other steps keep them)."""
     path = common.REPO_ROOT / results / "run_all.json"
@@ -408,6 +476,8 @@ def main(argv=None) -> int:
     parser.add_argument("--results", default="runs/benchmarks", help="directory for the per-step JSON files")
     parser.add_argument("--only", nargs="+", choices=[s.name for s in STEPS], help="run only these steps")
     parser.add_argument("--doc", default=str(DOC_PATH), help="the document to rewrite")
+    parser.add_argument("--update-section", action="store_true",
+                        help="with --only glfn_speed: rewrite only that step's section of the document")
     parser.add_argument("--render-only", action="store_true",
                         help="run nothing: rewrite the document from the results' run_all.json")
     args = parser.parse_args(argv)
@@ -427,6 +497,12 @@ def main(argv=None) -> int:
                                            "reason": "not selected with --only"})
             continue
         records[step.name] = run_step(step, args.quick, args.workdir, results)
+    if args.update_section:
+        if args.only != ["glfn_speed"]:
+            parser.error("--update-section works with --only glfn_speed")
+        update_section(records["glfn_speed"], Path(args.doc), started, sys.argv[1:] if argv is None else argv)
+        log(f"updated the glfn_speed section of {args.doc}")
+        return 0
     common.write_json({"started": started, "machine": machine, "steps": records, "quick": args.quick,
                        "argv": sys.argv[1:]},
                       common.REPO_ROOT / results / "run_all.json")
