@@ -195,7 +195,7 @@ def main(argv=None) -> dict:
             "gsn_ratio": {"met": row["ratio"] <= GSN_RATIO_TARGET, "measured": f"{row['ratio']:.2f}",
                           "goal": f"<= {GSN_RATIO_TARGET:.0f}"},
         },
-        "load_average_after": machine_info()["load_average_1_5_15"],
+        "load_average_start": machine["load_average_1_5_15"],
     }
     return emit(result, args)
 

@@ -176,8 +176,8 @@ def section_glfn_speed(record: dict) -> tuple[list, dict | None]:
         return lines, None
     machine = data["machine"]
     profile = data["profile"]
-    lines += [f"CPU flags: {', '.join(machine['isa_flags'])}; load average at start {machine['load_average_1_5_15']}, "
-              f"at the end {data.get('load_average_after')}.", "",
+    lines += [f"CPU flags: {', '.join(machine['isa_flags'])}; load average (1/5/15 min) at the start "
+              f"{data.get('load_average_start')}, at the end {machine['load_average_1_5_15']}.", "",
               f"**Where the time goes** (Keras GLFN, `paper` preset, {profile['size']}, each layer alone in its own "
               f"`tf.function`; sum of layers {fmt(profile['sum_of_layers_s'])} s, whole network "
               f"{fmt(profile['whole_network_s'])} s):", ""]
@@ -188,7 +188,7 @@ def section_glfn_speed(record: dict) -> tuple[list, dict | None]:
               "(thin convolutions use a fraction of each vector register), and every BatchNorm, ReLU and "
               "concatenation is a separate full-resolution pass. FoldedGLFN (hrsod_tf/fast_glfn.py) folds each "
               "BatchNorm after a convolution into it, fuses convolution + bias + ReLU, applies the other "
-              "BatchNorms + ReLU as one multiply-add-max with the input scaling folded in, and computes only the "
+              "BatchNorms + ReLU as one affine + ReLU op (an inference FusedBatchNorm) with the input scaling folded in, and computes only the "
               "salient channel (sigmoid of one logit-difference convolution).", "",
               "**FoldedGLFN vs the Keras GLFN**, both as the inference pipeline runs them (whole image below "
               "`glfn_max_pixels`, tiles above), timed in alternation (median):", ""]
