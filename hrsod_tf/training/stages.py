@@ -107,8 +107,10 @@ def _coarse_cache(config, workdir: WorkDir, source, splits, progress):
     from hrsod_tf.inference import gsn_map
 
     size = config.model.gsn_input_size
+    # Keyed by file name: the data set is part of the fingerprint, so another --dataset whose files share
+    # names (hrsod_synthetic and hrsod_synthetic/small both have synthetic_train_00035.png) refills it.
     fingerprint = checkpoint_fingerprint(workdir.final_weights("gsn"), "coarse", preset=config.preset,
-                                         gsn_input_size=size)
+                                         gsn_input_size=size, dataset=getattr(source, "name", None))
     cache = MapCache(workdir.cache_dir("coarse"), fingerprint)
     gsn = None
 
@@ -129,7 +131,7 @@ def _fused_cache(config, workdir: WorkDir, source, splits, progress):
     lrn_fingerprint = checkpoint_fingerprint(workdir.final_weights("lrn"), "fused")
     fingerprint = checkpoint_fingerprint(
         workdir.final_weights("gsn"), "fused", preset=config.preset,
-        lrn_checkpoint_sha256=lrn_fingerprint["checkpoint_sha256"])
+        lrn_checkpoint_sha256=lrn_fingerprint["checkpoint_sha256"], dataset=getattr(source, "name", None))
     cache = MapCache(workdir.cache_dir("fused"), fingerprint)
     pipeline = None
 
