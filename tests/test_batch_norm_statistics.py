@@ -43,3 +43,24 @@ def test_demo_checks_every_step_of_the_ordering_on_f_beta_s_and_mae():
     bad = {**good, "full": {**good["full"], "S_measure": 0.0}}
     failed = [sentence for sentence, holds in check_gains(bad) if not holds]
     assert failed == ["`full` above `gsn+aps+lrn` on S_measure: 0.0000 vs 0.8200"]
+
+
+def test_glfn_stage_keeps_the_batch_norm_statistics_with_the_lower_validation_mae(tmp_path):
+    import dataclasses
+    import json
+
+    from helpers import make_random_workdir
+
+    from hrsod_tf.data.sources import resolve_data_source
+    from hrsod_tf.training import train_stage
+
+    workdir = make_random_workdir(tmp_path / "run", stages=("gsn", "lrn"))
+    config = workdir.load_config()
+    config = dataclasses.replace(config, train=dataclasses.replace(
+        config.train, glfn=dataclasses.replace(config.train.glfn, steps=2, validate_every=0)))
+    source = resolve_data_source("synthetic", data_config=config.data)
+    assert train_stage(config, "glfn", workdir, source, progress=False).finished
+    record = json.loads(workdir.done_path("glfn").read_text())["batch_norm_statistics"]
+    assert record["layers"] == len(batch_norm_layers(build_glfn(config.model)))
+    better = "recomputed" if record["validation_mae_recomputed"] <= record["validation_mae_moving"] else "moving"
+    assert record["kept"] == better
