@@ -79,7 +79,6 @@ def release_aps_boxes_tf(mask, patch_size: int = RELEASE_PATCH_SIZE, extra_colum
 
     column_mask = tf.transpose(tf.gather(tf.cast(mask, tf.int32), xs, axis=1))  # [N+1, H]
     num = tf.reduce_sum(column_mask, axis=1)
-    present = column_mask > 0
     first = tf.argmax(column_mask, axis=1, output_type=tf.int32)
     last = height - 1 - tf.argmax(tf.reverse(column_mask, [1]), axis=1, output_type=tf.int32)
     span = last - first  # d_heit

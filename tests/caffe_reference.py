@@ -12,8 +12,6 @@ scale factor, eps 1e-5), Scale, ReLU (negative_slope), Pooling MAX (Caffe's ceil
 Concat (channels), Softmax (channels).
 """
 
-import struct
-
 import numpy as np
 from release_networks import blob_shapes
 

@@ -5,11 +5,11 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
 from caffe_reference import encode_net, random_blobs
+from helpers import load_script
+from PIL import Image
 from release_networks import GSN_TABLE, LRN_TABLE, glfn_table, parse_table
 
-from helpers import load_script
 from hrsod_tf.workdir import WorkDir
 
 TRAINING_ONLY = [("loss", "SoftmaxWithLoss", ("upscore3", "label"), ("loss",), [])]

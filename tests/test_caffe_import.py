@@ -7,8 +7,17 @@ import pytest
 from caffe_reference import encode_net, forward, random_blobs
 from release_networks import GSN_TABLE, LRN_TABLE, glfn_table, parse_table
 
-from hrsod_tf.caffe.converter import GLFN_VARIANTS, caffe_layers_from_keras, load_caffe_weights, official_config
-from hrsod_tf.caffe.netparameter import CaffeModelError, read_caffemodel, write_caffemodel
+from hrsod_tf.caffe.converter import (
+    GLFN_VARIANTS,
+    caffe_layers_from_keras,
+    load_caffe_weights,
+    official_config,
+)
+from hrsod_tf.caffe.netparameter import (
+    CaffeModelError,
+    read_caffemodel,
+    write_caffemodel,
+)
 from hrsod_tf.models import build_glfn, build_gsn, build_lrn
 
 MEAN_BGR = np.array([103.939, 116.779, 123.68])
@@ -102,7 +111,7 @@ def test_converted_glfn_variant_computes_caffes_layers(tmp_path, variant):
 
 
 def test_legacy_4d_blob_headers_are_read(tmp_path):
-    layers, blobs = _write(tmp_path / "GLFN.caffemodel", glfn_table(), 9, legacy=True)
+    _, blobs = _write(tmp_path / "GLFN.caffemodel", glfn_table(), 9, legacy=True)
     config = official_config().model
     glfn = build_glfn(config)
     load_caffe_weights(glfn, "glfn", config, tmp_path / "GLFN.caffemodel")
@@ -113,11 +122,11 @@ def test_batchnorm_statistics_are_divided_by_the_scale_factor_and_a_zero_factor_
     def zero_factor(blobs):
         blobs["conv2_blk/bn"][2][:] = 0.0
 
-    layers, blobs = _write(tmp_path / "GLFN.caffemodel", glfn_table(), 10, change=zero_factor)
+    _, blobs = _write(tmp_path / "GLFN.caffemodel", glfn_table(), 10, change=zero_factor)
     config = official_config().model
     glfn = build_glfn(config)
     load_caffe_weights(glfn, "glfn", config, tmp_path / "GLFN.caffemodel")
-    gamma, beta, mean, variance = glfn.get_layer("conv2_1_x1_bn").get_weights()
+    gamma, _, mean, variance = glfn.get_layer("conv2_1_x1_bn").get_weights()
     bn = blobs["conv2_1/x1/bn"]
     np.testing.assert_allclose(mean, bn[0] / bn[2][0], rtol=1e-6)
     np.testing.assert_allclose(variance, bn[1] / bn[2][0], rtol=1e-6)

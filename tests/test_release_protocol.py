@@ -11,7 +11,12 @@ from hrsod_tf import export
 from hrsod_tf.config import get_preset
 from hrsod_tf.inference import SaliencyPipeline, coarse_map
 from hrsod_tf.models import build_glfn, build_gsn, build_lrn
-from hrsod_tf.release_protocol import paste_boxes, release_aps_boxes_tf, release_attention_tf, to_uint8_levels
+from hrsod_tf.release_protocol import (
+    paste_boxes,
+    release_aps_boxes_tf,
+    release_attention_tf,
+    to_uint8_levels,
+)
 
 
 def _boxes(mask):

@@ -19,7 +19,12 @@ import typing
 import numpy as np
 
 from hrsod_tf.caffe.netparameter import CaffeLayer, CaffeModelError, read_caffemodel
-from hrsod_tf.caffe.release_layers import NETWORK_NAMES, NETWORKS, guess_network, release_layer_table
+from hrsod_tf.caffe.release_layers import (
+    NETWORK_NAMES,
+    NETWORKS,
+    guess_network,
+    release_layer_table,
+)
 
 # The released GLFN models (init_iccv19_demo.m:189-211): which dilation rates, which GLFN input size.
 GLFN_VARIANTS = {

@@ -55,7 +55,9 @@ def receptive_field_radius(config) -> int:
 
 def _batch_norm(x, name, config):
     """Caffe BatchNorm (stored mean and variance, eps) followed by Scale (gamma, beta)."""
-    return keras.layers.BatchNormalization(epsilon=config.bn_epsilon, name=name)(x)
+    # synchronized: under tf.distribute the batch statistics are those of the global batch, so training on
+    # N replicas computes what one device computes (a no-op on one device and in inference).
+    return keras.layers.BatchNormalization(epsilon=config.bn_epsilon, synchronized=True, name=name)(x)
 
 
 def _inputs_scaled(image, saliency, config):

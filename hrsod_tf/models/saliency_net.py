@@ -39,7 +39,11 @@ ImageNet weights load by name and the optimizer tells pretrained from new layers
 import keras
 
 from hrsod_tf.models.backbone import build_vgg16_features, load_backbone_weights
-from hrsod_tf.models.layers import BilinearUpsampling, CaffePreprocessing, GuidanceResizing
+from hrsod_tf.models.layers import (
+    BilinearUpsampling,
+    CaffePreprocessing,
+    GuidanceResizing,
+)
 
 BACKBONE_PREFIX = "block"
 LEAKY_SLOPE = 0.01  # relu_param negative_slope of the released nets (deploy-GSN.prototxt:513)
@@ -53,7 +57,9 @@ def is_backbone_variable(variable) -> bool:
 
 def _bn(x, name, config):
     """Caffe BatchNorm (stored mean and variance) + Scale (gamma, beta) as one Keras layer."""
-    return keras.layers.BatchNormalization(epsilon=config.bn_epsilon, name=name)(x)
+    # synchronized: under tf.distribute the batch statistics are those of the global batch, so training on
+    # N replicas computes what one device computes (a no-op on one device and in inference).
+    return keras.layers.BatchNormalization(epsilon=config.bn_epsilon, synchronized=True, name=name)(x)
 
 
 def _leaky(x, name):
