@@ -2,6 +2,7 @@
 """Train the GSN, the LRN and the GLFN of "Towards High-Resolution Salient Object Detection" (ICCV 2019).
 
     python train.py                                         # demo: all stages of `small` on hrsod_synthetic
+    python train.py --demo --seed 1 --workdir runs/demo_seed1   # the same demo with another seed
     python train.py --stage gsn --dataset hrsod --preset paper --workdir runs/paper
     python train.py --stage lrn --workdir runs/paper        # uses the GSN trained in runs/paper
     python train.py --stage glfn --workdir runs/paper       # uses its GSN and LRN
@@ -31,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
                "into runs/demo, then every ablation variant evaluated into runs/demo/report.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     run = parser.add_argument_group("what to train")
+    run.add_argument("--demo", action="store_true",
+                     help="run the demo (what no arguments do) into --workdir, with --seed and --no-progress")
     run.add_argument("--stage", choices=STAGE_CHOICES, default="all",
                      help="stage to train; lrn needs a trained gsn, glfn needs gsn and lrn (default: all)")
     run.add_argument("--dataset", default="hrsod_synthetic",
@@ -103,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     from hrsod_tf.training import WorkDirConflictError, make_strategy, train_all
     from hrsod_tf.workdir import STAGES, StageNotTrainedError
 
-    if not argv:
+    if not argv or args.demo:
         return run_demo(args)
     try:
         config = load_config(args)
@@ -131,15 +134,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_demo(args) -> int:
-    """No arguments: train the `small` preset on the synthetic set, evaluate every variant, write the report."""
-    from hrsod_tf.demo import DEMO_WORKDIR
+    """No arguments (or --demo): train the `small` preset on the synthetic set, evaluate every variant, write
+    the report."""
+    from hrsod_tf.config import get_preset
+    from hrsod_tf.demo import DEMO_PRESET
     from hrsod_tf.demo import run_demo as demo
+    from hrsod_tf.training import apply_overrides
+    from hrsod_tf.workdir import WorkDir
 
-    print(f"hrsod-tf demo: training GSN, LRN and GLFN of the `small` preset on the synthetic set into "
-          f"{DEMO_WORKDIR}, then evaluating every variant (about 20 minutes on 2 CPU cores; Ctrl-C saves a "
-          f"checkpoint and re-running continues)")
-    if demo(DEMO_WORKDIR, progress=not args.no_progress) is None:
-        print("interrupted; run `python train.py` again to continue", file=sys.stderr)
+    workdir = WorkDir(args.workdir)
+    config = workdir.load_config() if workdir.has_config() else get_preset(DEMO_PRESET)
+    config = apply_overrides(config, seed=args.seed)
+    print(f"hrsod-tf demo: training GSN, LRN and GLFN of the `{config.preset}` preset on the synthetic set into "
+          f"{args.workdir} (seed {config.train.seed}), then evaluating every variant (about 20 minutes on 2 CPU "
+          f"cores; Ctrl-C saves a checkpoint and re-running continues)")
+    if demo(args.workdir, progress=not args.no_progress, config=config) is None:
+        again = "python train.py" + ("" if args.workdir == "runs/demo" and args.seed is None else
+                                     f" --demo --workdir {args.workdir}")
+        print(f"interrupted; run `{again}` again to continue", file=sys.stderr)
         return 130
     return 0
 

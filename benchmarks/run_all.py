@@ -1,6 +1,7 @@
 """Runs every benchmark, each in its own subprocess, and rewrites docs/BENCHMARKS.md.
 
     python benchmarks/run_all.py [--workdir runs/demo] [--quick] [--results DIR] [--only NAME ...]
+    python benchmarks/run_all.py --only glfn_speed   # that step alone; the other sections are kept as they are
 
 Each benchmark writes its JSON to ``--results`` (default ``runs/benchmarks``); this script reads them back
 and writes docs/BENCHMARKS.md with the date, the machine (CPU model, cores, memory, load), the exact command
@@ -58,6 +59,7 @@ STEPS = (
     Step("lrn_pipeline_throughput", "lrn_pipeline_throughput.py",
          ["--presets", "small", "paper", "--batches", "10", "--warmup", "2"],
          ["--presets", "small", "paper", "--batches", "3", "--warmup", "1"]),
+    Step("glfn_speed", "glfn_speed.py", [], ["--quick"]),
     Step("train_step_time", "train_step_time.py",
          ["--presets", "small", "paper", "--stages", "lrn", "--steps", "3", "--batch-size", "4"],
          ["--presets", "small", "paper", "--stages", "lrn", "--steps", "1", "--batch-size", "2"]),
@@ -167,6 +169,50 @@ def section_compute(record: dict) -> tuple[list, dict | None]:
     lines += table(["batch", "jit_compile", "median s / batch", "s / image", "GSN GFLOP/s",
                     "matmul GFLOP/s (same loop)", "GSN / matmul", "first call s"], rows)
     return lines, data["efficiency"]["target"]
+
+
+GLFN_TITLE = "GLFN forward: FoldedGLFN >= 4x the Keras GLFN; GLFN at 1080p / GSN at 384 <= 1"
+
+
+def section_glfn_speed(record: dict) -> tuple[list, dict | None]:
+    """Where the GLFN's time goes (per-layer profile) and FoldedGLFN vs the Keras GLFN (glfn_speed.py)."""
+    lines = step_header("11. GLFN forward: profile, FoldedGLFN, and the ratio to the GSN", record)
+    data = record["data"]
+    if not data:
+        return lines, None
+    machine = data["machine"]
+    profile = data["profile"]
+    lines += [f"CPU flags: {', '.join(machine['isa_flags'])}; load average (1/5/15 min) at the start "
+              f"{data.get('load_average_start')}, at the end {machine['load_average_1_5_15']}.", "",
+              f"**Where the time goes** (Keras GLFN, `paper` preset, {profile['size']}, each layer alone in its own "
+              f"`tf.function`; sum of layers {fmt(profile['sum_of_layers_s'])} s, whole network "
+              f"{fmt(profile['whole_network_s'])} s):", ""]
+    total = profile["sum_of_layers_s"]
+    kinds = sorted(profile["by_kind_s"].items(), key=lambda kv: -kv[1])
+    lines += table(["layer kind", "seconds", "share"], [[k, fmt(v), f"{100 * v / total:.0f}%"] for k, v in kinds])
+    lines += ["", "A convolution's time here grows with its input channels, hardly with its 1, 2 or 8 outputs "
+              "(thin convolutions use a fraction of each vector register), and every BatchNorm, ReLU and "
+              "concatenation is a separate full-resolution pass. FoldedGLFN (hrsod_tf/fast_glfn.py) folds each "
+              "BatchNorm after a convolution into it, fuses convolution + bias + ReLU, applies the other "
+              "BatchNorms + ReLU as one affine + ReLU op (an inference FusedBatchNorm) with the input scaling "
+              "folded in, and computes only the salient channel (sigmoid of one logit-difference convolution).", "",
+              "**FoldedGLFN vs the Keras GLFN**, both as the inference pipeline runs them (whole image below "
+              "`glfn_max_pixels`, tiles above), timed in alternation (median):", ""]
+    rows = [[c["preset"], c["size"], fmt(c["keras_s"]), fmt(c["folded_s"]), fmt(c["speedup"], ".2f") + "x",
+             fmt(c["gflop"], ".1f"), fmt(c["folded_gflop_per_s"], ".1f"), f"{c['max_difference']:.1e}"]
+            for c in data["comparisons"]]
+    lines += table(["GLFN", "size", "Keras s", "FoldedGLFN s", "speed-up", "GFLOP", "GFLOP/s (folded)",
+                    "max difference"], rows)
+    row = data["gsn_row"]
+    lines += ["", "**GLFN forward at 1920x1080 vs GSN forward at 384x384**, measured in alternation in one run "
+              "(FoldedGLFN, `paper`; GSN `paper`, batch 1):", ""]
+    lines += table(["GLFN 1080p s", "GLFN GFLOP", "GLFN GFLOP/s", "GSN 384 s", "ratio GLFN / GSN"],
+                   [[fmt(row["glfn_1080p_s"]), fmt(row["glfn_gflop"], ".1f"), fmt(row["glfn_gflop_per_s"], ".1f"),
+                     fmt(row["gsn_384_s"]), fmt(row["ratio"], ".2f")]])
+    verdict = data["verdict"]
+    met = verdict["speedup"]["met"] and verdict["gsn_ratio"]["met"]
+    measured = f"speed-up {verdict['speedup']['measured']}, GLFN/GSN ratio {verdict['gsn_ratio']['measured']}"
+    return lines, {"met": met, "measured": measured, "goal": ">= 4x and ratio <= 1"}
 
 
 def network_seconds(compute: dict | None, patches: int, pixels: int) -> float | None:
@@ -458,6 +504,7 @@ def write_document(records: dict, args, started: str, machine: dict, path: Path,
         (None, ["serving_latency_small", "serving_latency_paper"],
          section_serving([records["serving_latency_small"], records["serving_latency_paper"]])),
         (None, ["beam_throughput"], (section_beam(records["beam_throughput"]), None)),
+        (GLFN_TITLE, ["glfn_speed"], section_glfn_speed(records["glfn_speed"])),
     ):
         kept = all(records[name]["status"] == "kept" for name in steps)
         heading = next(line for line in lines if line.startswith("## "))

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from hrsod_tf.inference import crop_patches, run_in_batches
+from hrsod_tf.inference import crop_patches, run_in_batches, salient_probability
 
 RELEASE_FRAME = {"high_res": 1024, "low_res": 384}
 RELEASE_PATCH_SIZE = 384  # D of test_iccv19_demo.m:42
@@ -176,7 +176,7 @@ def release_variants_graph(pipeline, image, variants) -> dict:
                 outputs[variant] = back(fused)
             else:
                 glfn_map = to_uint8_levels(255.0 * fused) / 255.0
-                out = pipeline.glfn([frame_image[tf.newaxis], glfn_map[tf.newaxis]], training=False)[0, :, :, 1:]
+                out = salient_probability(pipeline.folded_glfn, frame_image[tf.newaxis], glfn_map[tf.newaxis])[0]
                 outputs[variant] = back(out)
         elif variant == "gsn+rps+lrn":
             outputs[variant] = back(refine("rps", pipeline.rps_lrn or pipeline.lrn))

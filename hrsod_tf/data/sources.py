@@ -131,6 +131,10 @@ class FolderSource(_GeneratorSource):
     def num_examples(self, split: str) -> int:
         return len(self._pairings[self._check_split(split)].pairs)
 
+    def filenames(self, split: str) -> list[str]:
+        """The ``image/filename`` of every pair of `split`, without reading the files."""
+        return [image_path.name for _, image_path, _ in self._pairings[self._check_split(split)].pairs]
+
     def _generate(self, split: str) -> Iterator[dict]:
         for _, example in readers.iter_examples(self._pairings[split], f"{self.name}/{split}"):
             yield example
@@ -198,6 +202,14 @@ class TFDSSource(DataSource):
 
     def num_examples(self, split: str) -> int:
         return self._builder.info.splits[self._check_split(split)].num_examples
+
+    def filenames(self, split: str) -> list[str]:
+        """The ``image/filename`` of every example of `split`, without decoding the images."""
+        import tensorflow_datasets as tfds
+
+        skip = {"image": tfds.decode.SkipDecoding(), "mask": tfds.decode.SkipDecoding()}
+        ds = self._builder.as_dataset(split=self._check_split(split), shuffle_files=False, decoders=skip)
+        return [name.decode("utf-8") for name in ds.map(lambda ex: ex["image/filename"]).as_numpy_iterator()]
 
     def as_tf_dataset(self, split: str) -> tf.data.Dataset:
         ds = self._builder.as_dataset(split=self._check_split(split), shuffle_files=False)

@@ -28,8 +28,6 @@ from hrsod_tf.workdir import STAGE_NAMES, STAGES, WorkDir
 
 logger = logging.getLogger(__name__)
 
-VALIDATION_SPLITS = ("test", "validation", "val")
-
 
 class WorkDirConflictError(RuntimeError):
     """The work directory holds something this run would overwrite; the message says what to do."""
@@ -66,11 +64,6 @@ def prepare_workdir(config: Config, workdir) -> WorkDir:
     else:
         workdir.save_config(config)
     return workdir
-
-
-def _validation_split(source) -> str | None:
-    splits = getattr(source, "splits", ())
-    return next((s for s in VALIDATION_SPLITS if s in splits), None)
 
 
 def _filenames_and_images(source, split):
@@ -114,8 +107,10 @@ def _coarse_cache(config, workdir: WorkDir, source, splits, progress):
     from hrsod_tf.inference import gsn_map
 
     size = config.model.gsn_input_size
+    # Keyed by file name: the data set is part of the fingerprint, so another --dataset whose files share
+    # names (hrsod_synthetic and hrsod_synthetic/small both have synthetic_train_00035.png) refills it.
     fingerprint = checkpoint_fingerprint(workdir.final_weights("gsn"), "coarse", preset=config.preset,
-                                         gsn_input_size=size)
+                                         gsn_input_size=size, dataset=getattr(source, "name", None))
     cache = MapCache(workdir.cache_dir("coarse"), fingerprint)
     gsn = None
 
@@ -136,7 +131,7 @@ def _fused_cache(config, workdir: WorkDir, source, splits, progress):
     lrn_fingerprint = checkpoint_fingerprint(workdir.final_weights("lrn"), "fused")
     fingerprint = checkpoint_fingerprint(
         workdir.final_weights("gsn"), "fused", preset=config.preset,
-        lrn_checkpoint_sha256=lrn_fingerprint["checkpoint_sha256"])
+        lrn_checkpoint_sha256=lrn_fingerprint["checkpoint_sha256"], dataset=getattr(source, "name", None))
     cache = MapCache(workdir.cache_dir("fused"), fingerprint)
     pipeline = None
 
@@ -151,18 +146,28 @@ def _fused_cache(config, workdir: WorkDir, source, splits, progress):
     return cache
 
 
-def stage_data(config: Config, stage: str, workdir: WorkDir, source, progress: bool = True):
+_PLAN_IT = object()
+
+
+def stage_data(config: Config, stage: str, workdir: WorkDir, source, progress: bool = True,
+               validation=_PLAN_IT):
     """The stage's `(dataset_fn, val_dataset)`: training batches per input context, validation batches.
 
     The LRN and GLFN stages first fill their map cache (see `_coarse_cache` / `_fused_cache`).
+
+    Args:
+        validation: the run's `hrsod_tf.data.validation.ValidationPlan` (None: no validation); by default
+            `plan_validation(source)`: a ``validation`` split, else a holdout of ``train``, never ``test``.
     """
     from hrsod_tf.data import pipelines
+    from hrsod_tf.data.validation import plan_validation, training_examples, validation_examples
 
-    val_split = _validation_split(source)
-    splits = ["train"] + ([val_split] if val_split else [])
+    plan = plan_validation(source) if validation is _PLAN_IT else validation
+    splits = ["train"] + ([plan.split] if plan is not None and plan.split != "train" else [])
+    fits = _fits_in_memory(config, stage, source, plan)
     if stage == "gsn":
         def make(examples, **kwargs):
-            return pipelines.gsn_dataset(examples, config, cache=_fits_in_memory(config, stage, source), **kwargs)
+            return pipelines.gsn_dataset(examples, config, cache=fits, **kwargs)
     elif stage == "lrn":
         cache = _coarse_cache(config, workdir, source, splits, progress)
 
@@ -172,28 +177,29 @@ def stage_data(config: Config, stage: str, workdir: WorkDir, source, progress: b
         cache = _fused_cache(config, workdir, source, splits, progress)
 
         def make(examples, **kwargs):
-            return pipelines.glfn_dataset(examples, cache, config, cache=_fits_in_memory(config, stage, source),
-                                          **kwargs)
+            return pipelines.glfn_dataset(examples, cache, config, cache=fits, **kwargs)
 
     def dataset_fn(input_context):
-        return make(source.as_tf_dataset("train"), training=True, input_context=input_context)
+        return make(training_examples(source, plan), training=True, input_context=input_context)
 
     val = None
-    if val_split:
+    if plan is not None:
         # A few fixed batches, kept in memory: decoding full-resolution images again at every validation
         # would cost more than the validation itself.
-        val = make(source.as_tf_dataset(val_split), training=False).take(4).cache()
+        val = make(validation_examples(source, plan), training=False).take(4).cache()
     return dataset_fn, val
 
 
 WARPED_CACHE_BYTES = 2 * 1024**3  # in-memory cache of warped training inputs, when they fit
 
 
-def _fits_in_memory(config: Config, stage: str, source) -> bool:
+def _fits_in_memory(config: Config, stage: str, source, plan=None) -> bool:
     """Whether the stage's warped training examples (uint8: RGB + mask, + fused map for the GLFN) fit in
     `WARPED_CACHE_BYTES`; HRSOD-TR does at 384 px, DUTS-TR at 1024 px would not."""
+    from hrsod_tf.data.validation import num_training_examples
+
     try:
-        count = source.num_examples("train")
+        count = num_training_examples(source, plan)
     except (ValueError, KeyError, NotImplementedError):  # a source that cannot count its examples
         return False
     if not count:
@@ -201,6 +207,29 @@ def _fits_in_memory(config: Config, stage: str, source) -> bool:
     side = config.model.gsn_input_size if stage == "gsn" else config.train.glfn.input_size
     channels = 4 if stage == "gsn" else 5
     return count * side * side * channels <= WARPED_CACHE_BYTES
+
+
+# Stages trained from scratch for few steps, whose BatchNorm moving averages (momentum 0.99) are still far from
+# their inputs' statistics when training ends: measured on the demo's GLFN (150 steps), the stored moving
+# variances of its first BatchNorm were half the true ones and validation MAE was 0.052 with them, 0.039 with
+# recomputed statistics (see hrsod_tf/training/batch_norm_statistics.py).
+PRECISE_BATCH_NORM_STAGES = ("glfn",)
+PRECISE_BATCH_NORM_BATCHES = 16
+
+
+def _precise_batch_norm(trainer, dataset_fn, val) -> dict:
+    """Recomputes the trained model's BatchNorm statistics on training batches; returns what it did
+    (with the validation MAE before and after, when there is validation)."""
+    from hrsod_tf.training.batch_norm_statistics import recompute_batch_norm_statistics
+
+    before = trainer.evaluate(val)["mae"] if val is not None else None
+    layers = recompute_batch_norm_statistics(trainer.model, dataset_fn(None), PRECISE_BATCH_NORM_BATCHES)
+    after = trainer.evaluate(val)["mae"] if val is not None else None
+    if before is not None:
+        logger.info("%s: validation MAE %.4f with the moving BatchNorm statistics, %.4f with recomputed ones",
+                    trainer.stage, before, after)
+    return {"recomputed_on_training_batches": PRECISE_BATCH_NORM_BATCHES, "layers": layers,
+            "validation_mae_moving": before, "validation_mae_recomputed": after}
 
 
 def _build_fn(config: Config, stage: str):
@@ -235,7 +264,8 @@ def train_stage(config: Config, stage: str, workdir, data_source, *, strategy=No
         config: the run's `Config` (its `train.<stage>` settings, precision, model and APS).
         stage: "gsn", "lrn" or "glfn".
         workdir: a path or `WorkDir`; its config.json is written on first use.
-        data_source: a `hrsod_tf.data.sources.DataSource` (split "train"; "test" if present validates), or a
+        data_source: a `hrsod_tf.data.sources.DataSource` (split "train"; validation as in
+            `hrsod_tf.data.validation`: its "validation" split or a holdout of "train", never "test"), or a
             zero-argument callable returning one, called only if the stage really trains (a skipped stage
             never builds or downloads its data set).
         strategy: a `tf.distribute.Strategy` (default: the default strategy).
@@ -257,17 +287,26 @@ def train_stage(config: Config, stage: str, workdir, data_source, *, strategy=No
     strategy = strategy or tf.distribute.get_strategy()
     set_precision(config.train.precision)  # before any network (cache filling included) is built
     stage_config = config.train.stage(stage)
-    dataset_fn, val = stage_data(config, stage, workdir, data_source, progress)
+    from hrsod_tf.data.validation import plan_validation
+
+    plan = plan_validation(data_source)
+    if plan is not None:
+        logger.info("%s validates on %s", STAGE_NAMES[stage], plan.how)
+    dataset_fn, val = stage_data(config, stage, workdir, data_source, progress, validation=plan)
     trainer = StageTrainer(
         stage, _build_fn(config, stage), stage_config, checkpoint_dir=str(workdir.checkpoint_dir(stage)),
         log_dir=str(workdir.log_dir(stage)), strategy=strategy, precision=config.train.precision,
         has_backbone=_has_pretrained_backbone(config, stage), steps=steps, log_every=log_every)
     result = trainer.fit(dataset_fn, val_dataset=val, resume=resume, progress=progress)
+    extra = {}
+    if result.finished and stage in PRECISE_BATCH_NORM_STAGES:
+        extra["batch_norm_statistics"] = _precise_batch_norm(trainer, dataset_fn, val)
     if result.finished and is_chief(strategy):
         save_weights_atomically(trainer.model, str(workdir.final_weights(stage)))
         workdir.mark_finished(stage, {
             **result.to_dict(), "stage_config": dataclasses.asdict(stage_config),
             "precision": trainer.policy, "replicas": strategy.num_replicas_in_sync,
+            "validation": None if plan is None else plan.to_dict(), **extra,
             "finished_at": datetime.datetime.now().isoformat(timespec="seconds")})
         logger.info("%s trained: %s", STAGE_NAMES[stage], workdir.final_weights(stage))
     return result

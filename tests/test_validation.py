@@ -1,0 +1,116 @@
+"""Model selection never sees the test split: validation comes from a `validation` split or a seeded holdout."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from hrsod_tf.config import get_preset
+from hrsod_tf.data.sources import FolderSource, resolve_data_source
+from hrsod_tf.data.validation import (
+    VALIDATION_FRACTION,
+    choose_holdout,
+    plan_validation,
+    training_examples,
+    validation_examples,
+)
+from hrsod_tf.training import stage_data, train_stage
+from hrsod_tf.workdir import WorkDir
+
+TINY = get_preset("tiny")
+
+
+def _names(dataset):
+    return [ex["image/filename"].decode() for ex in dataset.as_numpy_iterator()]
+
+
+def test_holdout_is_a_fixed_tenth_independent_of_order_and_keeps_one_to_train():
+    names = [f"img{i:03d}.jpg" for i in range(200)]
+    held = choose_holdout(names)
+    assert len(held) == round(VALIDATION_FRACTION * 200)
+    assert choose_holdout(list(reversed(names))) == held
+    assert choose_holdout(names, seed=1) != held
+    assert len(choose_holdout(["a.png", "b.png"])) == 1
+    assert choose_holdout(["only.png"]) == ()
+
+
+def test_synthetic_source_validates_on_held_out_training_images_and_never_trains_on_them():
+    source = resolve_data_source("synthetic", data_config=dataclasses.replace(TINY.data, synthetic_train_size=10))
+    plan = plan_validation(source)
+    assert plan.split == "train" and plan.held_out_of_train and len(plan.filenames) == 1
+    train_names = _names(training_examples(source, plan))
+    val_names = _names(validation_examples(source, plan))
+    test_names = _names(source.as_tf_dataset("test"))
+    assert val_names == list(plan.filenames)
+    assert len(train_names) == 9 and not set(train_names) & set(val_names)
+    assert set(train_names) | set(val_names) == set(_names(source.as_tf_dataset("train")))
+    # Scene names are per-split indices, so compare the images: no validation image is a test image.
+    val_images = [ex["image"] for ex in validation_examples(source, plan).as_numpy_iterator()]
+    test_images = [ex["image"] for ex in source.as_tf_dataset("test").as_numpy_iterator()]
+    assert test_names and not any(v.shape == t.shape and np.array_equal(v, t) for v in val_images for t in test_images)
+
+
+def _write_pairs(folder, names):
+    import cv2
+
+    (folder / "img").mkdir(parents=True)
+    (folder / "mask").mkdir(parents=True)
+    for i, name in enumerate(names):
+        image = np.full((16, 16, 3), 10 * i, np.uint8)
+        mask = np.zeros((16, 16), np.uint8)
+        mask[4:12, 4:12] = 255
+        cv2.imwrite(str(folder / "img" / f"{name}.png"), image)
+        cv2.imwrite(str(folder / "mask" / f"{name}.png"), mask)
+    return str(folder / "img"), str(folder / "mask")
+
+
+def test_folders_with_a_validation_split_use_it_and_folders_with_a_test_split_hold_out_train(tmp_path):
+    splits = {s: _write_pairs(tmp_path / s, [f"{s}{i}" for i in range(5)]) for s in ("train", "validation", "test")}
+    with_val = FolderSource(splits)
+    plan = plan_validation(with_val)
+    assert plan.split == "validation" and not plan.held_out_of_train
+    assert plan.filenames == tuple(f"validation{i}.png" for i in range(5))
+    assert len(_names(training_examples(with_val, plan))) == 5
+
+    without_val = FolderSource({"train": splits["train"], "test": splits["test"]})
+    plan = plan_validation(without_val)
+    assert plan.split == "train" and set(plan.filenames) <= {f"train{i}.png" for i in range(5)}
+    assert not any(name.startswith("test") for name in _names(validation_examples(without_val, plan)))
+
+
+def test_tfds_source_lists_file_names_without_decoding(tmp_path):
+    pytest.importorskip("tensorflow_datasets")
+    source = resolve_data_source("hrsod_synthetic/tiny", data_dir=str(tmp_path / "tfds"))
+    assert source.filenames("train") == _names(source.as_tf_dataset("train"))
+    plan = plan_validation(source)
+    assert plan.split == "train" and set(plan.filenames) <= set(source.filenames("train"))
+
+
+def test_trained_stage_records_its_validation_images_and_they_are_training_ones(tmp_path):
+    config = dataclasses.replace(TINY, train=dataclasses.replace(
+        TINY.train, gsn=dataclasses.replace(TINY.train.gsn, steps=2, validate_every=0)))
+    source = resolve_data_source("synthetic", data_config=config.data)
+    workdir = WorkDir(tmp_path / "run")
+    result = train_stage(config, "gsn", workdir, source, progress=False)
+    assert result.best_mae is not None
+    validation = json.loads(workdir.done_path("gsn").read_text())["validation"]
+    assert validation["split"] == "train" and validation["held_out_of_train"]
+    assert validation["count"] == 1 and validation["filenames"] == list(plan_validation(source).filenames)
+    _, val = stage_data(config, "gsn", workdir, source, progress=False)
+    assert val is not None
+
+
+def test_map_cache_of_one_data_set_is_not_reused_for_another_with_the_same_file_names(tmp_path):
+    from hrsod_tf.training.stages import _coarse_cache
+    from hrsod_tf.workdir import make_random_workdir
+
+    workdir = make_random_workdir(tmp_path / "run", stages=("gsn",))
+    config = workdir.load_config()
+    data = dataclasses.replace(config.data, synthetic_train_size=2, synthetic_test_size=1)
+    first = resolve_data_source("synthetic", data_config=data)
+    cache = _coarse_cache(config, workdir, first, ["train"], progress=False)
+    assert cache.fingerprint_matches() and cache.fingerprint["dataset"] == "synthetic"
+    other = resolve_data_source("synthetic", data_config=data)
+    other.name = "another data set with the same file names"
+    assert not _coarse_cache(config, workdir, other, [], progress=False).fingerprint_matches()
