@@ -361,7 +361,7 @@ def section_training_input(records: dict) -> tuple[list, dict | None]:
     for record in (throughput, step):
         if record.get("command"):
             took = f" ({fmt(record['seconds'], '.0f')} s)" if record.get("seconds") is not None else ""
-        lines += [f"Command: `{record['command']}`{took}", ""]
+            lines += [f"Command: `{record['command']}`{took}", ""]
         if record["status"] != "ok":
             lines += [f"**{record['name']} not measured** ({record['status']}): {record.get('reason', '')}", ""]
     supply = {r.get("preset"): r for r in result_rows(throughput) if r.get("grid") != "full"}
