@@ -35,10 +35,19 @@ def test_installed_packages_are_this_checkout():
     assert Path(hrsod_tf_datasets.__file__).resolve().parent == REPO / "datasets"
 
 
+def _project_python_files():
+    """The project's own .py files: not those of a virtual environment (the README makes `.venv/` in the clone),
+    of git, of build output or of runs."""
+    for path in REPO.rglob("*.py"):
+        parts = path.relative_to(REPO).parts[:-1]
+        if not any(part.startswith(".") or part in ("build", "runs", "site-packages") for part in parts):
+            yield path
+
+
 def test_no_python_file_edits_the_module_search_path():
     editing = re.compile(r"^[^#]*\bsys\.path\b")
     offenders = [f"{path.relative_to(REPO)}:{number}"
-                 for path in REPO.rglob("*.py") if ".git" not in path.parts
+                 for path in _project_python_files()
                  for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
                  if editing.search(line)]
     assert offenders == []
