@@ -7,6 +7,7 @@ and returns its path.
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -32,6 +33,23 @@ def _curve_of(value) -> PRCurve:
     raise TypeError(f"cannot read a PR curve from {type(value).__name__}")
 
 
+def _zoom(curves) -> tuple[float, float]:
+    """Where the axes start: the curves differ at high recall and precision, so a figure of the whole unit
+    square is mostly empty. Recall from 0.5 and precision from a little below the lowest precision any curve
+    has at recall 0.5-0.95 (in steps of 0.05); the full square when the curves are poor enough to need it."""
+    lows = []
+    for curve in curves:
+        recall, precision = np.asarray(curve.recall), np.asarray(curve.precision)
+        band = np.isfinite(precision) & (recall >= 0.5) & (recall <= 0.95)
+        if not band.any():
+            return 0.0, 0.0
+        lows.append(float(precision[band].min()))
+    if not lows:
+        return 0.0, 0.0
+    precision_from = float(np.floor(min(lows) * 20) / 20 - 0.05)
+    return (0.5, round(precision_from, 2)) if precision_from >= 0.3 else (0.0, 0.0)
+
+
 def plot_pr_curves(
     curves: Mapping[str, object],
     path: str | os.PathLike,
@@ -53,18 +71,19 @@ def plot_pr_curves(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    for name, value in curves.items():
-        curve = _curve_of(value)
+    parsed = {name: _curve_of(value) for name, value in curves.items()}
+    for name, curve in parsed.items():
         fmax = np.nanmax(curve.fbeta(BETA2)) if np.isfinite(curve.precision).any() else float("nan")
         ax.plot(curve.recall, curve.precision, linewidth=1.6, label=f"{name} (maxF {fmax:.3f})")
-    ax.set_xlabel("Recall")
-    ax.set_ylabel("Precision")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.02)
+    recall_from, precision_from = _zoom(parsed.values())
+    ax.set_xlabel("Recall" if recall_from == 0 else f"Recall (from {recall_from:g})")
+    ax.set_ylabel("Precision" if precision_from == 0 else f"Precision (from {precision_from:g})")
+    ax.set_xlim(recall_from, 1)
+    ax.set_ylim(precision_from, 1.005)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower left", fontsize=8)
     if title:
-        ax.set_title(title)
+        ax.set_title("\n".join(textwrap.wrap(title, 48)), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
