@@ -218,18 +218,27 @@ PRECISE_BATCH_NORM_BATCHES = 16
 
 
 def _precise_batch_norm(trainer, dataset_fn, val) -> dict:
-    """Recomputes the trained model's BatchNorm statistics on training batches; returns what it did
-    (with the validation MAE before and after, when there is validation)."""
-    from hrsod_tf.training.batch_norm_statistics import recompute_batch_norm_statistics
+    """Recomputes the trained model's BatchNorm statistics on training batches and keeps them unless the
+    validation MAE says the moving ones were better (model selection, on validation images only); returns
+    what it did."""
+    from hrsod_tf.training.batch_norm_statistics import batch_norm_layers, recompute_batch_norm_statistics
 
+    layers = batch_norm_layers(trainer.model)
+    moving = [(layer.moving_mean.numpy(), layer.moving_variance.numpy()) for layer in layers]
     before = trainer.evaluate(val)["mae"] if val is not None else None
-    layers = recompute_batch_norm_statistics(trainer.model, dataset_fn(None), PRECISE_BATCH_NORM_BATCHES)
+    recompute_batch_norm_statistics(trainer.model, dataset_fn(None), PRECISE_BATCH_NORM_BATCHES)
     after = trainer.evaluate(val)["mae"] if val is not None else None
+    kept = "recomputed"
+    if before is not None and after > before:
+        for layer, (mean, variance) in zip(layers, moving):
+            layer.moving_mean.assign(mean)
+            layer.moving_variance.assign(variance)
+        kept = "moving"
     if before is not None:
-        logger.info("%s: validation MAE %.4f with the moving BatchNorm statistics, %.4f with recomputed ones",
-                    trainer.stage, before, after)
-    return {"recomputed_on_training_batches": PRECISE_BATCH_NORM_BATCHES, "layers": layers,
-            "validation_mae_moving": before, "validation_mae_recomputed": after}
+        logger.info("%s: validation MAE %.4f with the moving BatchNorm statistics, %.4f with recomputed ones: "
+                    "kept the %s ones", trainer.stage, before, after, kept)
+    return {"recomputed_on_training_batches": PRECISE_BATCH_NORM_BATCHES, "layers": len(layers),
+            "validation_mae_moving": before, "validation_mae_recomputed": after, "kept": kept}
 
 
 def _build_fn(config: Config, stage: str):
