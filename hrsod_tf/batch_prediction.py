@@ -124,12 +124,8 @@ def _folder_prefix(path: str) -> str:
 def _is_input(path: str, wildcard: bool, out_prefix: str) -> bool:
     """A matched file to predict: not one of our outputs (a pattern may cover the output folder), and, when the
     pattern has a wildcard, an image by its extension."""
-    return not path.startswith(out_prefix) and (not wildcard or _is_image_name(path))
-
-
-def _is_image_name(path: str) -> bool:
     name = posixpath.basename(path.replace(os.sep, "/"))
-    return image_io.is_image_file_name(name)
+    return not path.startswith(out_prefix) and (not wildcard or image_io.is_image_file_name(name))
 
 
 def _stem_key(path: str, base: str) -> str:

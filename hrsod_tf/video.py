@@ -28,11 +28,10 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from hrsod_tf.image_io import VIDEO_EXTENSIONS, DataError, is_video_file_name, write_png
+from hrsod_tf.image_io import DataError, is_video_file_name, write_png
 from hrsod_tf.prediction import OUTPUT_MODES, MapPredictor, PredictionError, render
 
 __all__ = [
-    "VIDEO_EXTENSIONS",
     "VIDEO_FORMATS",
     "VideoInfo",
     "is_video",
@@ -46,7 +45,7 @@ DEFAULT_FPS = 25.0  # for streams that do not state their frame rate
 
 
 def is_video(path) -> bool:
-    """True for a file name with a video extension (`VIDEO_EXTENSIONS`, case-insensitive)."""
+    """True for a file name with a video extension (`hrsod_tf.image_io.VIDEO_EXTENSIONS`, case-insensitive)."""
     return is_video_file_name(Path(path).name)
 
 
