@@ -125,8 +125,10 @@ class StageConfig:
         validate_every: steps between validations (0: only at the end).
         patches_per_image: LRN only: cap on the APS patches taken from one image per pass.
         input_mode: GLFN only: "warp" resizes whole images to input_size (the paper: "warped into
-            1024 x 1024"); "crop" takes random input_size crops at full resolution, the scale the GLFN
-            runs at (for presets whose input_size is far below the images' size).
+            1024 x 1024"; every preset); "crop" takes random input_size crops at full resolution, the scale
+            the GLFN runs at. Crops fail with the paper's batch of 2: most are background only, so the
+            BatchNorm batch statistics swing from batch to batch and the GLFN greys objects (measured by
+            `benchmarks/glfn_training_input.py`, docs/BENCHMARKS.md section 12).
     """
 
     input_size: int = 384
@@ -316,9 +318,9 @@ def _small() -> Config:
         train=TrainConfig(
             gsn=stage,
             lrn=stage,
-            # The GLFN's thin full-resolution layers are slow on a CPU: smaller crops, fewer steps.
-            glfn=dataclasses.replace(stage, input_size=384, batch_size=2, steps=150, backbone_lr=1e-2,
-                                     checkpoint_every=50, validate_every=50, input_mode="crop"),
+            # Whole images warped, as the paper (to 384, not 1024: the GLFN's thin full-resolution layers are
+            # slow on a CPU). Full-resolution 384 crops were tried and fail: see StageConfig.input_mode.
+            glfn=dataclasses.replace(stage, input_size=384, batch_size=2, backbone_lr=1e-2),
         ),
         inference=InferenceConfig(lrn_batch_size=8, glfn_tile_size=1024, glfn_max_pixels=2048 * 2048),
         data=DataConfig(synthetic_train_size=120, synthetic_test_size=24,

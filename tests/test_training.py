@@ -264,6 +264,27 @@ def test_gsn_stage_writes_the_workdir_layout_and_is_not_retrained(tmp_path, capl
         workdir.load_models()
 
 
+def _train_gsn_stage(tmp_path, name, seed):
+    from hrsod_tf.data.sources import resolve_data_source
+
+    config = dataclasses.replace(TINY, train=dataclasses.replace(
+        TINY.train, seed=seed, gsn=dataclasses.replace(TINY.train.gsn, steps=3, validate_every=0)))
+    source = resolve_data_source("synthetic", data_config=config.data)
+    workdir = WorkDir(tmp_path / name)
+    train_stage(config, "gsn", workdir, source, progress=False)
+    return _weights(workdir.load_models(stages=("gsn",)).gsn)
+
+
+def test_same_seed_trains_the_same_weights_and_another_seed_other_ones(tmp_path):
+    keras.utils.set_random_seed(123)  # whatever the global state, the stage seeds itself from --seed
+    first = _train_gsn_stage(tmp_path, "a", seed=5)
+    keras.utils.set_random_seed(456)
+    again = _train_gsn_stage(tmp_path, "b", seed=5)
+    other = _train_gsn_stage(tmp_path, "c", seed=6)
+    assert all(np.array_equal(x, y) for x, y in zip(first, again))
+    assert not all(np.array_equal(x, y) for x, y in zip(first, other))
+
+
 def test_train_py_help_and_dependency_error():
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     shown = subprocess.run([sys.executable, "train.py", "--help"], cwd=REPO, env=env, capture_output=True, text=True)

@@ -102,15 +102,15 @@ def test_trained_stage_records_its_validation_images_and_they_are_training_ones(
 
 
 def test_map_cache_of_one_data_set_is_not_reused_for_another_with_the_same_file_names(tmp_path):
-    from hrsod_tf.training.stages import _coarse_cache
+    from hrsod_tf.training.stages import coarse_map_cache
     from hrsod_tf.workdir import make_random_workdir
 
     workdir = make_random_workdir(tmp_path / "run", stages=("gsn",))
     config = workdir.load_config()
     data = dataclasses.replace(config.data, synthetic_train_size=2, synthetic_test_size=1)
     first = resolve_data_source("synthetic", data_config=data)
-    cache = _coarse_cache(config, workdir, first, ["train"], progress=False)
+    cache = coarse_map_cache(config, workdir, first, ["train"], progress=False)
     assert cache.fingerprint_matches() and cache.fingerprint["dataset"] == "synthetic"
     other = resolve_data_source("synthetic", data_config=data)
     other.name = "another data set with the same file names"
-    assert not _coarse_cache(config, workdir, other, [], progress=False).fingerprint_matches()
+    assert not coarse_map_cache(config, workdir, other, [], progress=False).fingerprint_matches()

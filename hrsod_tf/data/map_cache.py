@@ -6,7 +6,7 @@ Both are computed once by the training code and read back by the tf.data pipelin
 
 Layout of a cache directory::
 
-    <directory>/fingerprint.json     what produced the maps, e.g. {"checkpoint": ..., "checkpoint_sha256": ...,
+    <directory>/fingerprint.json     what produced the maps, e.g. {"checkpoint_sha256": ...,
                                      "kind": "coarse" | "fused", "preset": ...}
     <directory>/<stem>.png           the map of the image whose file name has stem <stem>, 8-bit grey
                                      (value = round(255 * p)); coarse maps are stored at the GSN resolution
@@ -77,8 +77,9 @@ def checkpoint_fingerprint(checkpoint, kind: str, preset: str | None = None, **e
         preset: the config preset name (different presets give different maps).
         **extra: anything else that changes the maps (e.g. ``lrn_checkpoint_sha256=...``), JSON-serialisable.
     Returns:
-        ``{"checkpoint": str, "checkpoint_sha256": hex, "kind": kind, "preset": preset, **extra}``; the hash
-        is of the checkpoint's bytes, so re-saving identical weights keeps the cache and any change drops it.
+        ``{"checkpoint_sha256": hex, "kind": kind, "preset": preset, **extra}``; the hash is of the
+        checkpoint's bytes, so re-saving identical weights keeps the cache and any change drops it. The path
+        is not part of it: a work directory that is moved or copied keeps its caches.
     """
     if kind not in ("coarse", "fused"):
         raise ValueError(f"kind must be 'coarse' or 'fused', got {kind!r}")
@@ -91,7 +92,7 @@ def checkpoint_fingerprint(checkpoint, kind: str, preset: str | None = None, **e
         files = [p for p in glob.glob(glob.escape(path) + ".*") if os.path.isfile(p)]
     if not files:
         raise FileNotFoundError(f"checkpoint {path!r} not found (no file, directory or checkpoint prefix)")
-    return {"checkpoint": os.path.abspath(path), "checkpoint_sha256": _sha256_of_files(files),
+    return {"checkpoint_sha256": _sha256_of_files(files),
             "kind": kind, "preset": preset, **extra}
 
 

@@ -123,13 +123,12 @@ class StageTrainer:
         has_backbone: False for the GLFN (every layer trains at ``head_lr``).
         steps: total steps (default ``stage_config.steps``); also the length of the poly decay.
         log_every: steps between TensorBoard scalar summaries.
-        validation_batches: batches of the validation dataset used at each validation.
     """
 
     def __init__(self, stage: str, build_model: Callable[[], keras.Model], stage_config, checkpoint_dir: str,
                  log_dir: str | None = None, strategy: tf.distribute.Strategy | None = None,
                  precision: str = "float32", has_backbone: bool = True, steps: int | None = None,
-                 log_every: int = 10, validation_batches: int = 4):
+                 log_every: int = 10):
         self.stage = stage
         self.config = stage_config
         self.steps = int(steps or stage_config.steps)
@@ -137,7 +136,6 @@ class StageTrainer:
         self.policy = set_precision(precision)
         self.global_batch_size = stage_config.batch_size
         self.log_every = max(1, log_every)
-        self.validation_batches = validation_batches
         self.chief = distribute.is_chief(self.strategy)
         replicas = self.strategy.num_replicas_in_sync
         if self.global_batch_size % replicas:
@@ -201,18 +199,19 @@ class StageTrainer:
         return self.strategy.distribute_datasets_from_function(make)
 
     # ------------------------------------------------------------------------------------ validation
-    def evaluate(self, dataset: tf.data.Dataset, max_batches: int | None = None) -> dict[str, float]:
-        """Validation MAE (and S-measure when `hrsod_tf.metrics` can compute it) on `max_batches` batches.
+    def evaluate(self, dataset: tf.data.Dataset) -> dict[str, float]:
+        """Validation MAE (and S-measure when `hrsod_tf.metrics` can compute it) on every batch of `dataset`.
 
         Args:
-            dataset: batches of ``(inputs, labels)`` (not distributed).
+            dataset: a finite dataset of ``(inputs, labels)`` batches (not distributed). Read to its end, so
+                that a ``.cache()`` at its end completes on the first validation.
         Returns:
             {"mae": float, "smeasure": float (if available), "images": (image, gt, prediction) of the
             first batch for TensorBoard}.
         """
         smeasure = _smeasure_or_none()
         maes, first = [], None
-        for inputs, labels in dataset.take(max_batches or self.validation_batches):
+        for inputs, labels in dataset:
             probabilities = self.model(inputs, training=False)
             maes.append(mean_absolute_error(labels, probabilities).numpy())
             if first is None:

@@ -17,6 +17,7 @@ import dataclasses
 import datetime
 import logging
 
+import keras
 import tensorflow as tf
 
 from hrsod_tf.config import Config
@@ -101,7 +102,7 @@ def fill_cache(cache, source, splits, compute, desc: str, progress: bool = True)
     return computed
 
 
-def _coarse_cache(config, workdir: WorkDir, source, splits, progress):
+def coarse_map_cache(config, workdir: WorkDir, source, splits, progress):
     """The GSN's S x S maps of `splits`, computed once per trained GSN (keyed by its weights' hash)."""
     from hrsod_tf.data.map_cache import MapCache, checkpoint_fingerprint
     from hrsod_tf.inference import gsn_map
@@ -123,7 +124,7 @@ def _coarse_cache(config, workdir: WorkDir, source, splits, progress):
     return cache
 
 
-def _fused_cache(config, workdir: WorkDir, source, splits, progress):
+def fused_map_cache(config, workdir: WorkDir, source, splits, progress):
     """The GSN+APS+LRN maps of `splits` at full resolution, computed once per (GSN, LRN) pair."""
     from hrsod_tf.data.map_cache import MapCache, checkpoint_fingerprint
     from hrsod_tf.inference import SaliencyPipeline
@@ -147,13 +148,20 @@ def _fused_cache(config, workdir: WorkDir, source, splits, progress):
 
 
 _PLAN_IT = object()
+VALIDATION_IMAGES = 32  # validation examples per validation, at most (rounded up to whole batches)
+
+
+def stage_seed(config: Config, stage: str) -> int:
+    """The seed of `stage`'s initialisation and data pipeline: derived from `config.train.seed` (--seed), and
+    different for each stage."""
+    return int(config.train.seed) * len(STAGES) + STAGES.index(stage)
 
 
 def stage_data(config: Config, stage: str, workdir: WorkDir, source, progress: bool = True,
                validation=_PLAN_IT):
     """The stage's `(dataset_fn, val_dataset)`: training batches per input context, validation batches.
 
-    The LRN and GLFN stages first fill their map cache (see `_coarse_cache` / `_fused_cache`).
+    The LRN and GLFN stages first fill their map cache (see `coarse_map_cache` / `fused_map_cache`).
 
     Args:
         validation: the run's `hrsod_tf.data.validation.ValidationPlan` (None: no validation); by default
@@ -169,24 +177,28 @@ def stage_data(config: Config, stage: str, workdir: WorkDir, source, progress: b
         def make(examples, **kwargs):
             return pipelines.gsn_dataset(examples, config, cache=fits, **kwargs)
     elif stage == "lrn":
-        cache = _coarse_cache(config, workdir, source, splits, progress)
+        cache = coarse_map_cache(config, workdir, source, splits, progress)
 
         def make(examples, **kwargs):
             return pipelines.lrn_dataset(examples, cache, config, **kwargs)
     else:
-        cache = _fused_cache(config, workdir, source, splits, progress)
+        cache = fused_map_cache(config, workdir, source, splits, progress)
 
         def make(examples, **kwargs):
             return pipelines.glfn_dataset(examples, cache, config, cache=fits, **kwargs)
 
     def dataset_fn(input_context):
-        return make(training_examples(source, plan), training=True, input_context=input_context)
+        # Seeded and in order: the same --seed gives the same batches (and, with `stage_seed` seeding the
+        # initialisation, the same training) on every run.
+        return make(training_examples(source, plan), training=True, input_context=input_context,
+                    seed=stage_seed(config, stage), deterministic=True)
 
     val = None
     if plan is not None:
         # A few fixed batches, kept in memory: decoding full-resolution images again at every validation
         # would cost more than the validation itself.
-        val = make(validation_examples(source, plan), training=False).take(4).cache()
+        batches = -(-VALIDATION_IMAGES // config.train.stage(stage).batch_size)
+        val = make(validation_examples(source, plan), training=False).take(batches).cache()
     return dataset_fn, val
 
 
@@ -302,6 +314,7 @@ def train_stage(config: Config, stage: str, workdir, data_source, *, strategy=No
     if plan is not None:
         logger.info("%s validates on %s", STAGE_NAMES[stage], plan.how)
     dataset_fn, val = stage_data(config, stage, workdir, data_source, progress, validation=plan)
+    keras.utils.set_random_seed(stage_seed(config, stage))  # the networks' initialisation
     trainer = StageTrainer(
         stage, _build_fn(config, stage), stage_config, checkpoint_dir=str(workdir.checkpoint_dir(stage)),
         log_dir=str(workdir.log_dir(stage)), strategy=strategy, precision=config.train.precision,
