@@ -150,7 +150,7 @@ def run_demo(args) -> int:
     config = workdir.load_config() if workdir.has_config() else get_preset(DEMO_PRESET)
     config = apply_overrides(config, seed=args.seed)
     print(f"hrsod-tf demo: training GSN, LRN and GLFN of the `{config.preset}` preset on the synthetic set into "
-          f"{args.workdir} (seed {config.train.seed}), then evaluating every variant (about 20 minutes on 2 CPU "
+          f"{args.workdir} (seed {config.train.seed}), then evaluating every variant (about 7 minutes on 2 CPU "
           f"cores; Ctrl-C saves a checkpoint and re-running continues)")
     if demo(args.workdir, progress=not args.no_progress, config=config) is None:
         again = "python train.py" + ("" if args.workdir == "runs/demo" and args.seed is None else

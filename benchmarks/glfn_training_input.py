@@ -42,11 +42,9 @@ def _copy_trained_run(run, root: Path):
     return copy
 
 
-def _validation_maps(source, plan, cache):
-    """(image uint8 [H, W, 3], fused map float [H, W], mask bool [H, W]) of every validation image."""
-    from hrsod_tf.data.validation import validation_examples
-
-    for example in validation_examples(source, plan).as_numpy_iterator():
+def _cached_maps(examples, cache, count=None):
+    """(image uint8 [H, W, 3], fused map float [H, W], mask bool [H, W]) of the first `count` `examples`."""
+    for example in examples.take(-1 if count is None else count).as_numpy_iterator():
         fused = cache.read(example["image/filename"].decode("utf-8"))[..., 0].astype(np.float32)
         yield example["image"], fused, example["mask"][..., 0] > 127
 
@@ -75,7 +73,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from hrsod_tf.data.sources import resolve_data_source
-    from hrsod_tf.data.validation import plan_validation
+    from hrsod_tf.data.validation import plan_validation, training_examples, validation_examples
     from hrsod_tf.inference import salient_probability
     from hrsod_tf.training import train_stage
     from hrsod_tf.training.stages import fused_map_cache
@@ -94,9 +92,11 @@ def main(argv=None) -> int:
         return _not_measured(args, f"{args.dataset} has too few images to hold any out for validation")
     cache = fused_map_cache(config, run, source, ["train"] if plan.split == "train" else ["train", plan.split],
                          progress=False)
-    images = list(_validation_maps(source, plan, cache))
+    images = list(_cached_maps(validation_examples(source, plan), cache))
     log(f"{len(images)} validation images ({plan.how})")
     fused = _scores((f, m) for _, f, m in images)
+    # The GLFN trains on the fused maps of training images: are they better than those it meets later?
+    fused_training = _scores((f, m) for _, f, m in _cached_maps(training_examples(source, plan), cache, 24))
     results = []
     with tempfile.TemporaryDirectory(prefix="glfn_training_input_") as tmp:
         for mode in args.modes:
@@ -125,7 +125,8 @@ def main(argv=None) -> int:
     warp_gains = gains("warp") if "warp" in args.modes else None
     emit({"benchmark": "glfn_training_input", "workdir": args.workdir, "dataset": args.dataset,
           "validation": plan.to_dict(), "steps": steps, "input_size": config.train.glfn.input_size,
-          "batch_size": config.train.glfn.batch_size, "fused": fused, "glfn": results,
+          "batch_size": config.train.glfn.batch_size, "fused": fused, "fused_training_images": fused_training,
+          "glfn": results,
           "target": target(warp_gains, f"warp: the GLFN improves all three metrics for {len(seeds)} seed(s): "
                            f"{'yes' if warp_gains else 'no'}",
                            "the GLFN trained on warped images improves adaptive Fβ, S and MAE over the fused map "

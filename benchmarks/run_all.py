@@ -230,10 +230,15 @@ def section_glfn_training_input(record: dict) -> tuple[list, dict | None]:
               "warped, or random crops at full resolution), everything else the run's own. Evaluated at full "
               f"resolution on the run's {len(validation['filenames'])} validation images ({validation['how']}), "
               "on their cached GSN+APS+LRN maps; the test split is not used. *Inside* / *outside*: the mean map "
-              "value on object / background pixels (grey objects have a low inside mean).", ""]
+              "value on object / background pixels (grey objects have a low inside mean). The second row is the "
+              "GLFN's input on training images: if it were much better than on held-out ones, the GLFN would learn "
+              "to trust it more than it should.", ""]
     keys = ("Fbeta_adaptive", "S_measure", "MAE", "Fbeta_mean", "mean_inside_objects", "mean_outside_objects")
     specs = (".3f", ".3f", ".4f", ".3f", ".3f", ".4f")
     rows = [["GSN+APS+LRN (the GLFN's input)", "", *[fmt(data["fused"][k], f) for k, f in zip(keys, specs)], ""]]
+    if data.get("fused_training_images"):
+        rows.append(["GSN+APS+LRN on 24 training images", "",
+                     *[fmt(data["fused_training_images"][k], f) for k, f in zip(keys, specs)], ""])
     for r in data["glfn"]:
         rows.append([f"+ GLFN, {r['input_mode']}", str(r["seed"]), *[fmt(r[k], f) for k, f in zip(keys, specs)],
                      fmt(r["train_seconds"], ".0f")])

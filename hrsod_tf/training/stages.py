@@ -327,6 +327,7 @@ def train_stage(config: Config, stage: str, workdir, data_source, *, strategy=No
         save_weights_atomically(trainer.model, str(workdir.final_weights(stage)))
         workdir.mark_finished(stage, {
             **result.to_dict(), "stage_config": dataclasses.asdict(stage_config),
+            "seed": {"run": config.train.seed, "stage": stage_seed(config, stage)},
             "precision": trainer.policy, "replicas": strategy.num_replicas_in_sync,
             "validation": None if plan is None else plan.to_dict(), **extra,
             "finished_at": datetime.datetime.now().isoformat(timespec="seconds")})
