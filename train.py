@@ -143,7 +143,8 @@ def run_demo(args) -> int:
     from hrsod_tf.config import get_preset
     from hrsod_tf.demo import DEMO_PRESET
     from hrsod_tf.demo import run_demo as demo
-    from hrsod_tf.training import apply_overrides
+    from hrsod_tf.image_io import DataError
+    from hrsod_tf.training import WorkDirConflictError, apply_overrides
     from hrsod_tf.workdir import WorkDir
 
     workdir = WorkDir(args.workdir)
@@ -152,7 +153,12 @@ def run_demo(args) -> int:
     print(f"hrsod-tf demo: training GSN, LRN and GLFN of the `{config.preset}` preset on the synthetic set into "
           f"{args.workdir} (seed {config.train.seed}), then evaluating every variant (about 7 minutes on 2 CPU "
           f"cores; Ctrl-C saves a checkpoint and re-running continues)")
-    if demo(args.workdir, progress=not args.no_progress, config=config) is None:
+    try:
+        paths = demo(args.workdir, progress=not args.no_progress, config=config)
+    except (DataError, WorkDirConflictError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if paths is None:
         again = "python train.py" + ("" if args.workdir == "runs/demo" and args.seed is None else
                                      f" --demo --workdir {args.workdir}")
         print(f"interrupted; run `{again}` again to continue", file=sys.stderr)

@@ -300,3 +300,17 @@ def test_train_py_reports_a_missing_stage(tmp_path, capsys):
                        "--dataset", "synthetic", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "no trained GSN" in err and "python train.py --stage gsn --workdir" in err
+
+
+def test_demo_reports_a_data_error_without_a_traceback(tmp_path, capsys, monkeypatch):
+    from hrsod_tf.data import sources
+    from hrsod_tf.image_io import DataError
+
+    def unavailable(*args, **kwargs):
+        raise DataError("the TFDS builders of datasets/ are not installed: install the project")
+
+    monkeypatch.setattr(sources, "resolve_data_source", unavailable)
+    train = load_script("train.py")
+    assert train.main(["--demo", "--workdir", str(tmp_path / "demo"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the TFDS builders") and "Traceback" not in err
