@@ -151,7 +151,7 @@ def run_demo(args) -> int:
     config = workdir.load_config() if workdir.has_config() else get_preset(DEMO_PRESET)
     config = apply_overrides(config, seed=args.seed)
     print(f"hrsod-tf demo: training GSN, LRN and GLFN of the `{config.preset}` preset on the synthetic set into "
-          f"{args.workdir} (seed {config.train.seed}), then evaluating every variant (about 7 minutes on 2 CPU "
+          f"{args.workdir} (seed {config.train.seed}), then evaluating every variant (about 6 minutes on 2 CPU "
           f"cores; Ctrl-C saves a checkpoint and re-running continues)")
     try:
         paths = demo(args.workdir, progress=not args.no_progress, config=config)

@@ -300,7 +300,7 @@ def _official() -> Config:
 
 def _small() -> Config:
     """An eighth-width VGG at 192 px and scenes of 1,200-1,440 px: the whole demo (data, three stages,
-    evaluation of every variant) runs in about 7 minutes on 2 CPU cores."""
+    evaluation of every variant) runs in about 6 minutes on 2 CPU cores."""
     model = ModelConfig(
         vgg_filters=(8, 16, 32, 64, 64),
         head_filters=8,
