@@ -56,9 +56,9 @@ def export_model(args, scratch: Path) -> Path:
     export.py in a subprocess (tracing the pipeline here would leave its graphs in this process)."""
     if args.saved_model:
         return Path(args.saved_model)
-    from serving_latency import random_workdir
+    from hrsod_tf.workdir import make_random_workdir
 
-    workdir = Path(args.workdir) if args.workdir else random_workdir(args.preset, scratch / "run")
+    workdir = Path(args.workdir) if args.workdir else make_random_workdir(scratch / "run", args.preset).root
     command = [sys.executable, "export.py", "--workdir", str(workdir), "--out", str(scratch / "models")]
     completed = subprocess.run(command, cwd=common.REPO_ROOT, capture_output=True, text=True)
     if completed.returncode != 0:
