@@ -244,7 +244,9 @@ def section_glfn_training_input(record: dict) -> tuple[list, dict | None]:
                      fmt(r["train_seconds"], ".0f")])
     lines += table(["map", "seed", "Fβ adaptive ↑", "S ↑", "MAE ↓", "mean Fβ ↑", "inside ↑", "outside ↓",
                     "training s"], rows)
-    lines += ["", "Why crops fail: the GLFN's first layers are BatchNorms of the raw inputs, and training normalises "
+    lines += ["", "Why crops fail, as we read it (consistent with the validation MAE of crop training swinging from "
+              "one validation to the next where warp training falls steadily; not measured apart): the GLFN's first "
+              "layers are BatchNorms of the raw inputs, and training normalises "
               "with the statistics of the batch. With two crops of a large photo, most batches hold background "
               "only, so the saliency channel is normalised by a near-zero spread in some batches and by the objects' "
               "in others; the network learns from inputs whose scale swings from batch to batch and meets the "
