@@ -76,8 +76,10 @@ STEPS = (
 
 
 def supports_json(script: Path) -> bool:
-    """True when the script's source mentions a --json flag (scripts written by others may not have it)."""
-    return "--json" in script.read_text()
+    """True when the script has a --json flag: its own, or `common.base_parser`'s (some scripts have neither:
+    their printed output is parsed instead)."""
+    text = script.read_text()
+    return "--json" in text or "base_parser(" in text
 
 
 def run_step(step: Step, quick: bool, workdir: str, results: Path) -> dict:
