@@ -67,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     optim.add_argument("--warmup-steps", type=int, help="linear warm-up steps")
     optim.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
     optim.add_argument("--validate-every", type=int, help="steps between validations (0: at the end only)")
-    optim.add_argument("--seed", type=int, help="seed of the data pipelines")
+    optim.add_argument("--seed", type=int,
+                       help="seed of the networks' initialisation and of the data pipelines (default: the config's, 0)")
 
     out = parser.add_argument_group("output")
     out.add_argument("--log-every", type=int, default=10, help="steps between TensorBoard scalars (default: 10)")

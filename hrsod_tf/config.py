@@ -126,9 +126,9 @@ class StageConfig:
         patches_per_image: LRN only: cap on the APS patches taken from one image per pass.
         input_mode: GLFN only: "warp" resizes whole images to input_size (the paper: "warped into
             1024 x 1024"; every preset); "crop" takes random input_size crops at full resolution, the scale
-            the GLFN runs at. Crops fail with the paper's batch of 2: most are background only, so the
-            BatchNorm batch statistics swing from batch to batch and the GLFN greys objects (measured by
-            `benchmarks/glfn_training_input.py`, docs/BENCHMARKS.md section 12).
+            the GLFN runs at. Crops fail with the paper's batch of 2: the GLFN greys objects (measured by
+            `benchmarks/glfn_training_input.py`, docs/BENCHMARKS.md section 12), most likely because most
+            crops are background only, so its BatchNorms' batch statistics swing from batch to batch.
     """
 
     input_size: int = 384
