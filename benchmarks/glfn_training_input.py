@@ -25,7 +25,6 @@ from common import base_parser, emit, log, target
 
 MODES = ("warp", "crop")
 METRICS = ("Fbeta_adaptive", "S_measure", "MAE", "Fbeta_mean")
-DEMO_DATASET = "hrsod_synthetic/small"
 
 
 def _copy_trained_run(run, root: Path):
@@ -64,6 +63,8 @@ def _scores(pairs) -> dict:
 
 
 def main(argv=None) -> int:
+    from hrsod_tf.demo import DEMO_DATASET
+
     parser = base_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", default="runs/demo", help="a run with a trained GSN and LRN")
     parser.add_argument("--dataset", default=DEMO_DATASET, help="the run's --dataset (default: the demo's)")
