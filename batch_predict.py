@@ -20,12 +20,16 @@ import argparse
 import os
 import sys
 
+# Before TensorFlow is first imported: its C++ info and warnings are noise for a command-line user.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
+
+from hrsod_tf.deploy.batch_prediction import BatchJob, run_batch  # noqa: E402
+from hrsod_tf.deploy.prediction import OUTPUT_MODES, PredictionError  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from hrsod_tf.prediction import OUTPUT_MODES
-
     parser = argparse.ArgumentParser(
         description="Predict salient-object maps for every image matching a pattern, as a Beam pipeline. "
                     "Unknown flags are passed to Beam as pipeline options (e.g. --runner DirectRunner "
@@ -43,11 +47,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args, beam_args = build_parser().parse_known_args(argv)
-    from apache_beam.options.pipeline_options import PipelineOptions
-
-    from hrsod_tf.batch_prediction import BatchJob, run_batch
-    from hrsod_tf.prediction import PredictionError
-
     try:
         job = BatchJob(args.pattern, args.saved_model, args.out, args.output)
         summary = run_batch(job, PipelineOptions(beam_args))

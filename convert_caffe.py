@@ -16,12 +16,14 @@ import argparse
 import os
 import sys
 
+# Before TensorFlow is first imported: its C++ info and warnings are noise for a command-line user.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from hrsod_tf.caffe.converter import GLFN_VARIANTS, import_release  # noqa: E402
+from hrsod_tf.caffe.netparameter import CaffeModelError  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from hrsod_tf.caffe.converter import GLFN_VARIANTS
-
     parser = argparse.ArgumentParser(description="Import the authors' released HRSOD Caffe weights.")
     parser.add_argument("--gsn", required=True, metavar="FILE", help="the GSN's .caffemodel")
     parser.add_argument("--lrn", required=True, metavar="FILE", help="the LRN's .caffemodel")
@@ -36,9 +38,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from hrsod_tf.caffe.converter import import_release
-    from hrsod_tf.caffe.netparameter import CaffeModelError
-
     def log(line):
         if args.verbose or not line.startswith("  ignored"):
             print(line)

@@ -23,8 +23,14 @@ Exit status: 0 on success, 2 on a usage or data error (message on stderr, no tra
 from __future__ import annotations
 
 import argparse
+import itertools
+import os
 import sys
 from pathlib import Path
+
+from hrsod_tf.evaluation import folders as evaluation
+from hrsod_tf.evaluation import plots
+from hrsod_tf.evaluation.folders import EvaluationError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,8 +71,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_folder_evaluation(args: argparse.Namespace) -> dict:
     """The --pred-dir/--gt-dir mode: evaluate, print the table, write JSON / plots. Returns {name: result}."""
-    from hrsod_tf import evaluation
-
     name = args.name or args.pred_dir.resolve().name
     result = evaluation.evaluate_folders(
         args.pred_dir,
@@ -83,13 +87,11 @@ def run_folder_evaluation(args: argparse.Namespace) -> dict:
 
 def run_workdir_evaluation(args: argparse.Namespace):
     """The --workdir mode: pipeline on a data set, every variant; table, JSON, maps, plots, report."""
-    import itertools
-    import os
-
+    # Imported here, not at the top: folder mode needs no TensorFlow, which takes seconds to import.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from hrsod_tf import variant_report
     from hrsod_tf.data.sources import resolve_data_source
-    from hrsod_tf.inference import SaliencyPipeline
+    from hrsod_tf.evaluation import variant_report
+    from hrsod_tf.pipeline import SaliencyPipeline
 
     pipeline = SaliencyPipeline.from_workdir(args.workdir)
     variants = args.variants or variant_report.runnable_variants(pipeline)
@@ -107,7 +109,9 @@ def run_workdir_evaluation(args: argparse.Namespace):
         progress=not args.no_progress,
         total=total,
     )
-    report(run.results, args, table=run.table(), examples=run.examples)
+    report(run.results, args, table=run.table())
+    if args.plot and run.examples:
+        print(f"wrote {variant_report.write_example_grid(run.examples, Path(args.plot) / 'examples.png')}")
     if args.report:
         paths = run.write_report(args.report, title=f"{args.dataset} ({args.split}), run {args.workdir}")
         print(f"wrote {paths['markdown']}")
@@ -116,15 +120,12 @@ def run_workdir_evaluation(args: argparse.Namespace):
     return run
 
 
-def report(results: dict, args: argparse.Namespace, table: str | None = None, examples=None) -> None:
+def report(results: dict, args: argparse.Namespace, table: str | None = None) -> None:
     """Print the table and write the JSON / PR plot requested by ``args``; shared by every mode.
 
     Args:
         table: the table to print (default: :func:`format_table` of ``results``).
-        examples: `ExampleMaps` to draw into ``--plot DIR/examples.png``.
     """
-    from hrsod_tf import evaluation
-
     print(table if table is not None else evaluation.format_table(results))
     for name, result in results.items():
         if result.missing:
@@ -134,13 +135,8 @@ def report(results: dict, args: argparse.Namespace, table: str | None = None, ex
     if args.json:
         print(f"wrote {evaluation.write_json(results, args.json)}")
     if args.plot:
-        from hrsod_tf import plots
-
         print(f"wrote {plots.plot_pr_curves(results, Path(args.plot) / 'pr_curve.png')}")
-        if examples:
-            from hrsod_tf.variant_report import write_example_grid
 
-            print(f"wrote {write_example_grid(examples, Path(args.plot) / 'examples.png')}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,8 +151,6 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--limit must be at least 1")
     elif not (args.pred_dir and args.gt_dir):
         parser.error("give --pred-dir and --gt-dir, or --workdir and --dataset")
-
-    from hrsod_tf.evaluation import EvaluationError
 
     try:
         if args.workdir:

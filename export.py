@@ -15,6 +15,11 @@ import os
 import sys
 from pathlib import Path
 
+# Before TensorFlow is first imported: its C++ info and warnings are noise for a command-line user.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from hrsod_tf.deploy import saved_model as export  # noqa: E402
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Export a trained hrsod-tf run as a TF Serving SavedModel.")
@@ -33,9 +38,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.workdir.is_dir():
         print(f"error: --workdir {args.workdir} does not exist", file=sys.stderr)
         return 2
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from hrsod_tf import export
-
     try:
         path = export.export_workdir(
             args.workdir, args.out, args.version, max_image_pixels=args.max_image_pixels,

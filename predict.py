@@ -20,14 +20,16 @@ import argparse
 import os
 import sys
 
+# Before TensorFlow is first imported: its C++ info and warnings are noise for a command-line user.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from hrsod_tf.deploy import prediction, video  # noqa: E402
+from hrsod_tf.deploy.model_loading import load_predictor  # noqa: E402
+from hrsod_tf.deploy.video import VIDEO_FORMATS  # noqa: E402
+from hrsod_tf.pipeline import VARIANTS  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from hrsod_tf.inference import VARIANTS
-    from hrsod_tf.prediction import OUTPUT_MODES
-    from hrsod_tf.video import VIDEO_FORMATS
-
     parser = argparse.ArgumentParser(
         description="Predict salient-object maps for images and videos, folders and globs.")
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
@@ -36,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--workdir", metavar="RUN", help="a trained run's work directory (e.g. runs/demo)")
     model.add_argument("--saved-model", metavar="DIR", help="a SavedModel written by export.py")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
-    parser.add_argument("--output", choices=OUTPUT_MODES, default="mask",
+    parser.add_argument("--output", choices=prediction.OUTPUT_MODES, default="mask",
                         help="mask: 8-bit map; rgba: cut-out with the map as alpha; overlay: tinted photo")
     parser.add_argument("--variant", choices=VARIANTS, default=None,
                         help="pipeline variant to run with --workdir (default: full)")
@@ -48,21 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def make_predictor(args: argparse.Namespace):
-    """The `MapPredictor` chosen by --workdir / --saved-model (and --variant)."""
-    from hrsod_tf import prediction
-
-    if args.saved_model:
-        if args.variant not in (None, "full"):
-            raise prediction.PredictionError(
-                "--variant applies to --workdir only (a SavedModel runs what was exported)")
-        return prediction.predictor_from_saved_model(args.saved_model)
-    return prediction.predictor_from_workdir(args.workdir, args.variant or "full")
+    """The `MapPredictor` of --workdir / --saved-model (and --variant)."""
+    return load_predictor(args.workdir or args.saved_model, args.variant)
 
 
 def run(args: argparse.Namespace) -> int:
     """Plans the outputs, loads the model, predicts images then videos; returns the exit status."""
-    from hrsod_tf import prediction, video
-
     inputs = prediction.collect_inputs(args.inputs)
     images = [p for p in inputs if not video.is_video(p)]
     videos = [p for p in inputs if video.is_video(p)]
@@ -92,11 +85,9 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from hrsod_tf.prediction import PredictionError
-
     try:
         return run(args)
-    except (PredictionError, OSError, ValueError) as err:  # user errors: one line, no traceback
+    except (prediction.PredictionError, OSError, ValueError) as err:  # user errors: one line, no traceback
         print(f"predict.py: error: {err}", file=sys.stderr)
         return 2
 

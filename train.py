@@ -7,6 +7,7 @@
     python train.py --stage lrn --workdir runs/paper        # uses the GSN trained in runs/paper
     python train.py --stage glfn --workdir runs/paper       # uses its GSN and LRN
     python train.py --stage all --workdir runs/paper --resume   # continue after Ctrl-C or a crash
+    python train.py --stage lrn --workdir runs/x --set train.lrn.patches_per_image=4 --set aps.t1=40
 
 Stages communicate through the work directory (config.json, <stage>/final.weights.h5, caches/, logs/;
 see `hrsod_tf.workdir`). Watch training with `tensorboard --logdir runs/NAME/logs`.
@@ -20,13 +21,27 @@ import logging
 import os
 import sys
 
+if not {"-v", "--verbose"} & set(sys.argv[1:]):
+    # TensorFlow's C++ info and warnings (oneDNN, CUDA probing, grappler cost estimates) are noise here; the
+    # variable must be set before TensorFlow is first imported.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from hrsod_tf import demo  # noqa: E402
+from hrsod_tf.config import PRECISIONS, PRESETS, apply_settings, get_preset  # noqa: E402
+from hrsod_tf.data.sources import resolve_data_source  # noqa: E402
+from hrsod_tf.image_io import DataError  # noqa: E402
+from hrsod_tf.training import STRATEGIES, WorkDirConflictError, make_strategy, train_all  # noqa: E402
+from hrsod_tf.workdir import STAGES, StageNotTrainedError, WorkDir  # noqa: E402
+
 STAGE_CHOICES = ("gsn", "lrn", "glfn", "all")
+# flag -> the StageConfig field it sets for the selected stages (shorthands for --set train.<stage>.<field>=...)
+STAGE_FLAGS = ("steps", "batch_size", "head_lr", "backbone_lr", "lr_schedule", "warmup_steps", "checkpoint_every",
+               "validate_every")
+# flag -> the run-wide setting it is short for
+RUN_FLAGS = {"precision": "train.precision", "backbone_weights": "model.backbone_weights", "seed": "train.seed"}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from hrsod_tf.config import PRECISIONS, PRESETS
-    from hrsod_tf.training.distribute import STRATEGIES
-
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         epilog="Without arguments: the demo: all three stages of the `small` preset on hrsod_synthetic/small, "
@@ -69,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     optim.add_argument("--validate-every", type=int, help="steps between validations (0: at the end only)")
     optim.add_argument("--seed", type=int,
                        help="seed of the networks' initialisation and of the data pipelines (default: the config's, 0)")
+    optim.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
+                       help="any setting of the run's config, dotted (repeatable): e.g. train.lrn.patches_per_image=4, "
+                            "aps.t1=40, inference.lrn_batch_size=4; applied after the flags above")
 
     out = parser.add_argument_group("output")
     out.add_argument("--log-every", type=int, default=10, help="steps between TensorBoard scalars (default: 10)")
@@ -77,49 +95,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_config(args):
-    """The preset (or the work directory's stored config) with the command-line overrides applied."""
-    from hrsod_tf.config import get_preset
-    from hrsod_tf.training import apply_overrides
-    from hrsod_tf.workdir import STAGES, WorkDir
+def selected_stages(args) -> tuple[str, ...]:
+    return STAGES if args.stage == "all" else (args.stage,)
 
+
+def flag_settings(args) -> list[str]:
+    """The dotted settings (`hrsod_tf.config.apply_settings`) that the shorthand flags and --set ask for."""
+    settings = [f"train.{stage}.{name}={getattr(args, name)}"
+                for name in STAGE_FLAGS if getattr(args, name) is not None for stage in selected_stages(args)]
+    settings += [f"{key}={getattr(args, name)}" for name, key in RUN_FLAGS.items() if getattr(args, name) is not None]
+    return settings + list(args.settings)
+
+
+def load_config(args):
+    """The preset (or the work directory's stored config) with the command line's settings applied."""
     workdir = WorkDir(args.workdir)
     if args.preset is None and workdir.has_config():
         config = workdir.load_config()
     else:
         config = get_preset(args.preset or "small")
-    stages = STAGES if args.stage == "all" else (args.stage,)
-    return apply_overrides(
-        config, stages, precision=args.precision, backbone_weights=args.backbone_weights, seed=args.seed,
-        steps=args.steps, batch_size=args.batch_size, head_lr=args.head_lr, backbone_lr=args.backbone_lr,
-        lr_schedule=args.lr_schedule, warmup_steps=args.warmup_steps,
-        checkpoint_every=args.checkpoint_every, validate_every=args.validate_every)
+    return apply_settings(config, flag_settings(args))
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not {"-v", "--verbose"} & set(argv):
-        # TensorFlow's C++ info and warnings (oneDNN, CUDA probing, grappler cost estimates) are noise here.
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:
         logging.getLogger("absl").setLevel(logging.WARNING)
-
-    from hrsod_tf.data.sources import resolve_data_source
-    from hrsod_tf.image_io import DataError
-    from hrsod_tf.training import WorkDirConflictError, make_strategy, train_all
-    from hrsod_tf.workdir import STAGES, StageNotTrainedError
-
     if not argv or args.demo:
-        return run_demo(args)
+        return demo_main(args)
     try:
         config = load_config(args)
         strategy = make_strategy(args.strategy)
-        stages = STAGES if args.stage == "all" else (args.stage,)
         # Resolved only when a stage trains: skipping finished stages never builds the data set.
         source = lambda: resolve_data_source(args.dataset, data_dir=args.data_dir, data_config=config.data)  # noqa: E731
-        results = train_all(config, args.workdir, source, stages=stages, strategy=strategy,
+        results = train_all(config, args.workdir, source, stages=selected_stages(args), strategy=strategy,
                             resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress,
                             log_every=args.log_every)
     except (StageNotTrainedError, WorkDirConflictError, DataError, ValueError, FileExistsError) as error:
@@ -138,24 +149,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_demo(args) -> int:
-    """No arguments (or --demo): train the `small` preset on the synthetic set, evaluate every variant, write
-    the report."""
-    from hrsod_tf.config import get_preset
-    from hrsod_tf.demo import DEMO_PRESET
-    from hrsod_tf.demo import run_demo as demo
-    from hrsod_tf.image_io import DataError
-    from hrsod_tf.training import WorkDirConflictError, apply_overrides
-    from hrsod_tf.workdir import WorkDir
-
-    workdir = WorkDir(args.workdir)
-    config = workdir.load_config() if workdir.has_config() else get_preset(DEMO_PRESET)
-    config = apply_overrides(config, seed=args.seed)
-    print(f"hrsod-tf demo: training GSN, LRN and GLFN of the `{config.preset}` preset on the synthetic set into "
-          f"{args.workdir} (seed {config.train.seed}), then evaluating every variant (about 6 minutes on 2 CPU "
-          f"cores; Ctrl-C saves a checkpoint and re-running continues)")
+def demo_main(args) -> int:
+    """No arguments (or --demo): `hrsod_tf.demo.run_demo` into --workdir with --seed; the exit status."""
     try:
-        paths = demo(args.workdir, progress=not args.no_progress, config=config)
+        config = demo.demo_config(args.workdir, args.seed)
+        print(f"hrsod-tf demo: training GSN, LRN and GLFN of the `{config.preset}` preset on the synthetic set into "
+              f"{args.workdir} (seed {config.train.seed}), then evaluating every variant (about 6 minutes on 2 CPU "
+              f"cores; Ctrl-C saves a checkpoint and re-running continues)")
+        paths = demo.run_demo(args.workdir, progress=not args.no_progress, config=config)
     except (DataError, WorkDirConflictError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 
-from common import base_parser, emit, log, target
+from common import base_parser, emit, full_resolution_stages, log, target
 
 VARIANTS = ("gsn", "gsn+aps+lrn", "dense+lrn")
 TARGET_RATIO = 0.40
@@ -28,8 +28,8 @@ METRICS = ("S_measure", "BDE", "MAE", "Fbeta_max", "mBA")
 
 def load_pipeline(workdir: str):
     """(pipeline, None) for a run with a trained GSN and LRN, else (None, the reason)."""
-    from hrsod_tf.inference import SaliencyPipeline
-    from hrsod_tf.networks import stages_for_variant
+    from hrsod_tf.pipeline import SaliencyPipeline
+    from hrsod_tf.pipeline.variants import stages_for_variant
     from hrsod_tf.workdir import WorkDir
 
     run = WorkDir(workdir)
@@ -46,10 +46,12 @@ def patch_counter(pipeline):
     """A tf.function image -> (APS patches, dense patches)."""
     import tensorflow as tf
 
+    stages = full_resolution_stages(pipeline)
+
     @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)])
     def count(image):
-        coarse = pipeline.coarse(image)
-        return tf.shape(pipeline.boxes(coarse, "aps"))[0], tf.shape(pipeline.boxes(coarse, "dense"))[0]
+        coarse = stages.coarse(image)
+        return tf.shape(stages.boxes(coarse, "aps"))[0], tf.shape(stages.boxes(coarse, "dense"))[0]
 
     return count
 
@@ -72,7 +74,7 @@ def run_images(pipeline, scenes) -> tuple[list, dict]:
 
 def evaluate(pairs: dict) -> dict:
     """{variant: {metric: value}} for METRICS."""
-    from hrsod_tf.evaluation import evaluate_arrays
+    from hrsod_tf.evaluation.folders import evaluate_arrays
 
     results = {}
     for variant, variant_pairs in pairs.items():

@@ -90,10 +90,11 @@ def run_command(command: list[str], out: Path, count: int) -> dict:
 
 def measure_load(model: Path, warmup: Path) -> float:
     """Seconds to load the SavedModel and predict one image (the first call traces), in this process."""
-    from hrsod_tf import image_io, prediction
+    from hrsod_tf import image_io
+    from hrsod_tf.deploy.model_loading import load_predictor
 
     start = time.perf_counter()
-    predictor = prediction.predictor_from_saved_model(model)
+    predictor = load_predictor(model)
     predictor(image_io.read_image(warmup))
     return round(time.perf_counter() - start, 2)
 

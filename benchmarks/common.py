@@ -226,15 +226,23 @@ def random_pipeline(preset: str, seed: int = 0):
     import keras
 
     from hrsod_tf.config import get_preset
-    from hrsod_tf.inference import SaliencyPipeline
-    from hrsod_tf.networks import build_stage_network
+    from hrsod_tf.models.stage_networks import build_stage_network
+    from hrsod_tf.pipeline import SaliencyPipeline
     from hrsod_tf.workdir import STAGES
 
     keras.mixed_precision.set_global_policy("float32")
     keras.utils.set_random_seed(seed)
     config = get_preset(preset)
     config = config.replace(model=model_config(preset))
-    return SaliencyPipeline(config, *(build_stage_network(stage, config.model) for stage in STAGES))
+    return SaliencyPipeline.from_keras(config, *(build_stage_network(stage, config.model) for stage in STAGES))
+
+
+def full_resolution_stages(pipeline):
+    """The stages of protocol "full_resolution" over the pipeline's networks, whatever its own protocol: the
+    benchmarks time GSN, APS, LRN + fusion and GLFN one by one on them (`FullResolutionProtocol`)."""
+    from hrsod_tf.pipeline.full_resolution import FullResolutionProtocol
+
+    return FullResolutionProtocol(pipeline.config, pipeline.networks)
 
 
 def random_images(batch: int, size: int, seed: int = 0):

@@ -1,4 +1,4 @@
-"""Where the GLFN's forward time goes, and how much faster `FoldedGLFN` (hrsod_tf/fast_glfn.py) is.
+"""Where the GLFN's forward time goes, and how much faster `FoldedGLFN` (hrsod_tf/pipeline/folded_glfn.py) is.
 
 1. Profile: every layer of the Keras GLFN (preset `paper`, random init, BatchNorm statistics set to non-trivial
    values) at 1920x1080, each in its own `tf.function` on the previous layer's output, median of `--repeats`;
@@ -121,9 +121,10 @@ def pipeline_forwards(config, glfn, inference):
     """(keras_fn, folded_fn): the GLFN as `SaliencyPipeline.fusion_network` runs it, Keras and folded."""
     import tensorflow as tf
 
-    from hrsod_tf.fast_glfn import FoldedGLFN
-    from hrsod_tf.inference import glfn_tiled, salient_probability
     from hrsod_tf.models.glfn import receptive_field_radius
+    from hrsod_tf.pipeline.folded_glfn import FoldedGLFN
+    from hrsod_tf.pipeline.full_resolution import glfn_tiled
+    from hrsod_tf.pipeline.networks import keras_probability
 
     margin = receptive_field_radius(config)
 
@@ -133,11 +134,11 @@ def pipeline_forwards(config, glfn, inference):
             return tf.cond(
                 pixels > inference.glfn_max_pixels,
                 lambda: glfn_tiled(network, image, fused, inference.glfn_tile_size, margin),
-                lambda: salient_probability(network, tf.cast(image, tf.float32)[None], fused[None])[0])
+                lambda: network(tf.cast(image, tf.float32)[None], fused[None])[0])
 
         return tf.function(forward, autograph=False)
 
-    return make(glfn), make(FoldedGLFN(glfn, config))
+    return make(keras_probability(glfn)), make(FoldedGLFN(glfn, config))
 
 
 def compare(preset: str, reps: int, sizes) -> list:

@@ -50,7 +50,7 @@ def _cached_maps(examples, cache, count=None):
 
 def _scores(pairs) -> dict:
     """Metrics of (map, mask) pairs, with the mean map value inside and outside the objects."""
-    from hrsod_tf.evaluation import MapEvaluator
+    from hrsod_tf.evaluation.folders import MapEvaluator
 
     evaluator, inside, outside = MapEvaluator(boundary=False), [], []
     for prediction, mask in pairs:
@@ -75,7 +75,7 @@ def main(argv=None) -> int:
 
     from hrsod_tf.data.sources import resolve_data_source
     from hrsod_tf.data.validation import plan_validation, training_examples, validation_examples
-    from hrsod_tf.inference import salient_probability
+    from hrsod_tf.pipeline.networks import keras_probability
     from hrsod_tf.training import train_stage
     from hrsod_tf.training.stages import fused_map_cache
     from hrsod_tf.workdir import WorkDir
@@ -109,8 +109,8 @@ def main(argv=None) -> int:
                 start = time.monotonic()
                 train_stage(trial, "glfn", copy, source, steps=steps, progress=False)
                 seconds = time.monotonic() - start
-                glfn = copy.load_model("glfn", trial)
-                outputs = ((salient_probability(glfn, image[None].astype(np.float32),
+                glfn = keras_probability(copy.load_model("glfn", trial))
+                outputs = ((glfn(image[None].astype(np.float32),
                                                 f[None, ..., None])[0, ..., 0].numpy(), m)
                            for image, f, m in images)
                 results.append({"input_mode": mode, "seed": seed, "train_seconds": seconds,

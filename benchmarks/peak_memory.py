@@ -35,6 +35,7 @@ from common import (
     base_parser,
     blurred_coarse_map,
     emit,
+    full_resolution_stages,
     log,
     peak_rss_bytes,
     random_pipeline,
@@ -54,19 +55,22 @@ MODES = ("random", "blurred")
 def run_random(pipeline, image) -> int:
     """The whole pipeline as users run it; returns the number of APS patches it used."""
     pipeline.predict(image, "full").numpy()
-    return int(pipeline.boxes(pipeline.coarse(image), "aps").shape[0])
+    stages = full_resolution_stages(pipeline)
+    return int(stages.boxes(stages.coarse(image), "aps").shape[0])
 
 
 def run_blurred(pipeline, image, coarse) -> int:
     """GSN, then APS -> LRN -> fuse -> GLFN driven by `coarse`; returns the number of APS patches."""
     import tensorflow as tf
 
+    run = full_resolution_stages(pipeline)
+
     @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.uint8), tf.TensorSpec([None, None, 1], tf.float32)])
     def stages(image, coarse):
-        gsn_map = pipeline.coarse(image)  # run (and hold) the GSN as the real pipeline does
-        boxes = pipeline.boxes(coarse, "aps")
-        fused = pipeline.refine(image, coarse, boxes)
-        final = pipeline.fusion_network(image, fused)
+        gsn_map = run.coarse(image)  # run (and hold) the GSN as the real pipeline does
+        boxes = run.boxes(coarse, "aps")
+        fused = run.refine(image, coarse, boxes)
+        final = run.fusion_network(image, fused)
         return final + 0.0 * gsn_map, tf.shape(boxes)[0]
 
     _, count = stages(tf.convert_to_tensor(image), tf.convert_to_tensor(coarse))

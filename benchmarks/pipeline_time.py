@@ -7,9 +7,9 @@
     python benchmarks/pipeline_time.py --preset paper --coarse synthetic    # realistic APS patch count
 
 Each stage runs as its own `tf.function` with an input signature (traced once, during warm-up), so every
-stage is timed the same way: GSN = `pipeline.coarse`, APS = `pipeline.boxes`, LRN + fusion = `pipeline.refine`,
-GLFN = `pipeline.fusion_network`. Prints the median of `--runs` runs after `--warmup` runs, per stage and in
-total, with the number of APS patches (the LRN time grows with it).
+stage is timed the same way, with the stages of protocol "full_resolution" (`common.full_resolution_stages`):
+GSN = `coarse`, APS = `boxes`, LRN + fusion = `refine`, GLFN = `fusion_network`. Prints the median of `--runs`
+runs after `--warmup` runs, per stage and in total, with the number of APS patches (the LRN time grows with it).
 
 The patch count depends on the coarse map. A random-init GSN gives a flat, uncertain map (APS then covers
 most of the image, up to `aps.max_patches`), which is no trained model's behaviour. `--coarse synthetic`
@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from hrsod_tf.config import PRESETS
-from hrsod_tf.inference import SaliencyPipeline
+from hrsod_tf.pipeline import SaliencyPipeline
 
 IMAGE = tf.TensorSpec([None, None, 3], tf.uint8)
 MAP = tf.TensorSpec([None, None, 1], tf.float32)
@@ -41,12 +41,13 @@ BOXES = tf.TensorSpec([None, 4], tf.int32)
 
 def staged_functions(pipeline: SaliencyPipeline) -> dict:
     """The four stages, each a `tf.function` with an input signature."""
+    stages = common.full_resolution_stages(pipeline)
     return {
-        "gsn": tf.function(pipeline.coarse, input_signature=[IMAGE]),
-        "aps": tf.function(lambda coarse: pipeline.boxes(coarse, "aps"), input_signature=[MAP]),
-        "lrn+fusion": tf.function(pipeline.refine, input_signature=[IMAGE, MAP, BOXES]),
+        "gsn": tf.function(stages.coarse, input_signature=[IMAGE]),
+        "aps": tf.function(lambda coarse: stages.boxes(coarse, "aps"), input_signature=[MAP]),
+        "lrn+fusion": tf.function(stages.refine, input_signature=[IMAGE, MAP, BOXES]),
         # explicit tf.cond inside: nothing for AutoGraph to convert (and it warns when it tries)
-        "glfn": tf.function(pipeline.fusion_network, input_signature=[IMAGE, MAP], autograph=False),
+        "glfn": tf.function(stages.fusion_network, input_signature=[IMAGE, MAP], autograph=False),
     }
 
 
@@ -87,7 +88,7 @@ def benchmark(pipeline, height: int, width: int, runs: int, warmup: int, coarse_
         times, patches = run_once(stages, image, forced)
         samples.append(times)
     coarse = forced if forced is not None else stages["gsn"](image)
-    uncertain = float(tf.reduce_mean(tf.cast(pipeline.attention(coarse), tf.float32)))
+    uncertain = float(tf.reduce_mean(tf.cast(common.full_resolution_stages(pipeline).attention(coarse), tf.float32)))
     return {
         "size": f"{width}x{height}",
         "patches": patches,

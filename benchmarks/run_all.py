@@ -24,6 +24,8 @@ from pathlib import Path
 import common
 from common import GIB, MIB, base_parser, log, machine_info, now_utc, target
 
+from hrsod_tf.files import atomic_write
+
 BENCH_DIR = Path(__file__).resolve().parent
 DOC_PATH = common.REPO_ROOT / "docs" / "BENCHMARKS.md"
 PIPELINE_OVERHEAD_TARGET = 0.15
@@ -196,8 +198,8 @@ def section_glfn_speed(record: dict) -> tuple[list, dict | None]:
     lines += table(["layer kind", "seconds", "share"], [[k, fmt(v), f"{100 * v / total:.0f}%"] for k, v in kinds])
     lines += ["", "A convolution's time here grows with its input channels, hardly with its 1, 2 or 8 outputs "
               "(thin convolutions use a fraction of each vector register), and every BatchNorm, ReLU and "
-              "concatenation is a separate full-resolution pass. FoldedGLFN (hrsod_tf/fast_glfn.py) folds each "
-              "BatchNorm after a convolution into it, fuses convolution + bias + ReLU, applies the other "
+              "concatenation is a separate full-resolution pass. FoldedGLFN (hrsod_tf/pipeline/folded_glfn.py) folds "
+              "each BatchNorm after a convolution into it, fuses convolution + bias + ReLU, applies the other "
               "BatchNorms + ReLU as one affine + ReLU op (an inference FusedBatchNorm) with the input scaling "
               "folded in, and computes only the salient channel (sigmoid of one logit-difference convolution).", "",
               "**FoldedGLFN vs the Keras GLFN**, both as the inference pipeline runs them (whole image below "
@@ -434,7 +436,7 @@ def section_roundtrip(record: dict) -> tuple[list, dict | None]:
               f"{data['mean_megapixels']:.2f} MP; thin structures are "
               f"{100 * data['thin_structure_share_of_mask']:.1f}% "
               "of the mask. Each mask is area-resized to S x S, resized back bilinearly and thresholded at 0.5: the "
-              "best any S x S predictor can do. BDE is the evaluation's (`hrsod_tf.metrics`).", ""]
+              "best any S x S predictor can do. BDE is the evaluation's (`hrsod_tf.evaluation.metrics`).", ""]
     lines += table(["round trip", "MAE (soft)", "MAE (binarised)", "BDE (px)", "thin structures lost"],
                    [[f"{r['size']}x{r['size']}", fmt(r["mae_soft"], ".4f"), fmt(r["mae_binary"], ".4f"),
                      fmt(r["bde"], ".2f"), fmt(100 * r["thin_lost"], ".1f") + "%"] for r in data["rows"]])
@@ -577,10 +579,7 @@ def write_document(records: dict, args, started: str, machine: dict, path: Path,
         *_load_warning(machine),
         "## Targets", "", *verdicts,
     ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("\n".join(header + sections) + "\n")
-    tmp.replace(path)
+    atomic_write(path, "\n".join(header + sections) + "\n")
 
 
 def _kept_note(old_header: list) -> str:

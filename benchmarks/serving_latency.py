@@ -41,7 +41,7 @@ def measure(workdir, runs: int = 3) -> dict:
     """Exports `workdir`, then returns size (MB), export and load seconds, and serving_default latency."""
     import tensorflow as tf
 
-    from hrsod_tf import export
+    from hrsod_tf.deploy import saved_model as export
 
     with tempfile.TemporaryDirectory(prefix="hrsod-serving-") as base:
         start = time.perf_counter()

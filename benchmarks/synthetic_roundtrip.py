@@ -7,7 +7,7 @@ downsampled to SxS (INTER_AREA), upsampled back bilinearly and thresholded at 0.
 * MAE soft   - mean |upsampled map - mask| (masks in [0, 1]), the error floor of any SxS predictor
 * MAE binary - mean |thresholded map - mask|
 * BDE        - boundary displacement error in pixels, the evaluation's own
-               (`hrsod_tf.metrics.boundary_displacement_error`)
+               (`hrsod_tf.evaluation.metrics.boundary_displacement_error`)
 * thin lost  - fraction of the mask's thin-structure pixels (removed by a 5x5 opening) that the thresholded
                round-tripped mask loses
 
@@ -27,7 +27,7 @@ import numpy as np
 from common import base_parser, emit, log
 
 from hrsod_tf.data.synthetic import generate_split, thin_structure_mask
-from hrsod_tf.metrics import boundary_displacement_error
+from hrsod_tf.evaluation.metrics import boundary_displacement_error
 
 
 def roundtrip(mask: np.ndarray, size: int) -> dict[str, float]:

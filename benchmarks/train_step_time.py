@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from hrsod_tf.config import get_preset  # noqa: E402
-from hrsod_tf.networks import STAGE_BUILDERS, build_stage_network  # noqa: E402
+from hrsod_tf.models.stage_networks import STAGE_BUILDERS, build_stage_network  # noqa: E402
 from hrsod_tf.training import StageTrainer  # noqa: E402
 
 SECOND_INPUT = {"lrn": "guidance", "glfn": "saliency"}

@@ -6,8 +6,8 @@ Two samplers share one contract (patches are placed on *uncertain* pixels of the
   * inference (TF ops only, deterministic, 100% coverage of uncertain pixels): `inference_boxes_tf`,
     exported inside the SavedModel.
 
-Baselines for the ablations: `sample_random_boxes` (Random Patch Sampling, RPS) and
-`dense_tiling_boxes_tf` (sliding window over the whole image).
+Baselines for the ablations: Random Patch Sampling (RPS: `sample_random_boxes` for training,
+`random_boxes_tf` at inference) and `dense_tiling_boxes_tf` (sliding window over the whole image).
 
 Conventions:
   * F ("coarse") is a float map in [0, 1], shape [H, W] or [H, W, 1], at full image resolution.
@@ -42,6 +42,7 @@ __all__ = [
     "sample_random_boxes",
     "inference_boxes_tf",
     "dense_tiling_boxes_tf",
+    "random_boxes_tf",
 ]
 
 
@@ -371,7 +372,7 @@ def inference_boxes_tf(coarse, config: APSConfig, enforce_max_patches: bool = Fa
     return tf.stack([starts[0], starts[1], starts[0] + side[0], starts[1] + side[1]], axis=1)
 
 
-def _tile_starts(length: tf.Tensor, side: tf.Tensor) -> tf.Tensor:
+def _covering_tile_starts(length: tf.Tensor, side: tf.Tensor) -> tf.Tensor:
     """Starts of `side`-long tiles covering [0, length), stride `side`, last one shifted inside: [n]."""
     count = _ceil_div(length, side)
     return tf.minimum(tf.range(count) * side, length - side)
@@ -389,6 +390,24 @@ def dense_tiling_boxes_tf(height, width, patch_size: int) -> tf.Tensor:
     height = tf.cast(height, tf.int32)
     width = tf.cast(width, tf.int32)
     side_h, side_w = tf.minimum(height, patch_size), tf.minimum(width, patch_size)
-    y0, x0 = tf.meshgrid(_tile_starts(height, side_h), _tile_starts(width, side_w), indexing="ij")
+    y0, x0 = tf.meshgrid(_covering_tile_starts(height, side_h), _covering_tile_starts(width, side_w), indexing="ij")
     y0, x0 = tf.reshape(y0, [-1]), tf.reshape(x0, [-1])
     return tf.stack([y0, x0, y0 + side_h, x0 + side_w], axis=1)
+
+
+RPS_SEED = (20191027, 0)  # fixed: the random baseline is reproducible
+
+
+def random_boxes_tf(height_width, count, side, seed=RPS_SEED) -> tf.Tensor:
+    """RPS at inference: `count` boxes of side min(`side`, image side) at uniformly random places (seeded).
+
+    Args:
+        height_width: int32 [2], the image size. count: int32 scalar (e.g. the number of APS boxes).
+        side: int, the boxes' side before it is cut to the image (e.g. D).
+    Returns:
+        int32 [count, 4] half-open boxes [y0, x0, y1, x1] inside the image.
+    """
+    extent = tf.minimum(height_width, side)
+    y0 = tf.random.stateless_uniform([count], seed, 0, height_width[0] - extent[0] + 1, tf.int32)
+    x0 = tf.random.stateless_uniform([count], seed[::-1], 0, height_width[1] - extent[1] + 1, tf.int32)
+    return tf.stack([y0, x0, y0 + extent[0], x0 + extent[1]], axis=1)

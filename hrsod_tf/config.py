@@ -22,6 +22,8 @@ import os
 import typing
 from dataclasses import dataclass, field
 
+from hrsod_tf.files import atomic_write
+
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 
 
@@ -185,7 +187,7 @@ class InferenceConfig:
         protocol: "full_resolution" (GSN map upsampled to the image, APS, LRN and GLFN at the image's own
             resolution) or "release" (the authors' test script, test_iccv19_demo.m with opt = 1: everything
             between the GSN and the final resize runs in a square warp of the image; see
-            `hrsod_tf.release_protocol`).
+            `hrsod_tf.pipeline.release`).
         release_mode: with protocol "release": "high_res" (mode = 1 of init_iccv19_demo.m: a 1024x1024
             frame, APS patches of 384 refined by the LRN, the GLFN at 1024) or "low_res" (mode = 0: a
             384x384 frame that the LRN refines as one patch, the GLFN at 384).
@@ -251,10 +253,7 @@ class Config:
 
     def save(self, path: str | os.PathLike) -> None:
         """Writes the config to `path` atomically (a crash never leaves half a file)."""
-        tmp = f"{path}.tmp"
-        with open(tmp, "w") as f:
-            f.write(self.to_json() + "\n")
-        os.replace(tmp, path)
+        atomic_write(path, self.to_json() + "\n")
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Config":
@@ -278,6 +277,80 @@ def _from_dict(cls, data):
             value = tuple(value)
         kwargs[name] = value
     return cls(**kwargs)
+
+
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def _parse_value(text: str, hint, key: str):
+    """`text` (from the command line) as a value of the type `hint`; ValueError naming `key` otherwise."""
+    options = typing.get_args(hint)
+    if type(None) in options:  # X | None
+        if text.strip().lower() in ("none", "null", ""):
+            return None
+        hint = next(option for option in options if option is not type(None))
+    try:
+        if typing.get_origin(hint) is tuple:
+            item = typing.get_args(hint)[0]
+            return tuple(_parse_value(part.strip(), item, key) for part in text.split(",") if part.strip())
+        if hint is bool:
+            if text.lower() not in _TRUE + _FALSE:
+                raise ValueError(f"expected one of {', '.join(_TRUE + _FALSE)}")
+            return text.lower() in _TRUE
+        return hint(text)
+    except ValueError as error:
+        raise ValueError(f"--set {key}={text}: not a valid {getattr(hint, '__name__', hint)} ({error})") from None
+
+
+def _apply_one(obj, path: list[str], text: str, key: str):
+    """A copy of dataclass `obj` with the field at `path` set from `text`."""
+    fields = {f.name: f for f in dataclasses.fields(obj)}
+    name = path[0]
+    if name not in fields:
+        done = key[: len(key) - len(".".join(path))]
+        raise ValueError(f"--set {key}: {type(obj).__name__} has no field {name!r}; known: "
+                         + ", ".join(f"{done}{f}" for f in fields))
+    hint = typing.get_type_hints(type(obj))[name]
+    current = getattr(obj, name)
+    if dataclasses.is_dataclass(hint):
+        if len(path) == 1:
+            raise ValueError(f"--set {key}: a group of settings; set one of its fields, e.g. {key}."
+                             f"{dataclasses.fields(hint)[0].name}=...")
+        return dataclasses.replace(obj, **{name: _apply_one(current, path[1:], text, key)})
+    if len(path) > 1:
+        raise ValueError(f"--set {key}: {'.'.join(path[:1])} is a single setting, not a group")
+    return dataclasses.replace(obj, **{name: _parse_value(text, hint, key)})
+
+
+def apply_settings(config: Config, settings) -> Config:
+    """A copy of `config` with dotted settings applied, e.g. ``["train.gsn.steps=100", "inference.protocol=release",
+    "aps.t1=40", "model.glfn_rates=1,3,5,7"]`` (the `--set` flag of the scripts).
+
+    Values are read by the field's type (int, float, bool: true/false, tuples: comma-separated, ``none`` for an
+    optional field); each dataclass checks its own values as it does for a preset. `settings` may also be a
+    mapping {dotted key: value}.
+
+    Raises:
+        ValueError: a malformed setting, an unknown key (the message lists the known ones) or a bad value.
+    """
+    items = settings.items() if isinstance(settings, dict) else (_split_setting(s) for s in settings)
+    for key, value in items:
+        path = key.split(".")
+        if path[0] == "preset":
+            raise ValueError("--set preset=...: choose the preset with --preset")
+        try:
+            config = _apply_one(config, path, str(value), key)
+        except ValueError as error:  # the dataclasses' own checks do not know the flag
+            message = str(error) if str(error).startswith("--set") else f"--set {key}={value}: {error}"
+            raise ValueError(message) from None
+    return config
+
+
+def _split_setting(setting: str) -> tuple[str, str]:
+    key, sep, value = setting.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"--set {setting!r}: expected KEY=VALUE, e.g. train.gsn.steps=100")
+    return key.strip(), value.strip()
 
 
 def _paper() -> Config:

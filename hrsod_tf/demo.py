@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 
-from hrsod_tf.config import get_preset
-from hrsod_tf.variant_report import TABLE4_VARIANTS
+from hrsod_tf.config import apply_settings, get_preset
+from hrsod_tf.data.sources import resolve_data_source
+from hrsod_tf.evaluation.variant_report import TABLE4_VARIANTS, evaluate_pipeline
+from hrsod_tf.files import atomic_write
+from hrsod_tf.pipeline import SaliencyPipeline
+from hrsod_tf.training import train_all
 from hrsod_tf.workdir import STAGES, WorkDir
 
 logger = logging.getLogger(__name__)
@@ -56,9 +59,15 @@ def _add_validation_to_json(path, validation: dict | None) -> None:
     """Adds the ``"validation"`` entry to results.json (atomically)."""
     payload = json.loads(path.read_text())
     payload["validation"] = validation
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=1, allow_nan=False) + "\n")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(payload, indent=1, allow_nan=False) + "\n")
+
+
+def demo_config(workdir: str = DEMO_WORKDIR, seed: int | None = None):
+    """The demo's `Config`: the work directory's (so a re-run continues it), else the `small` preset; `seed`
+    (when given) replaces ``train.seed``."""
+    run = WorkDir(workdir)
+    config = run.load_config() if run.has_config() else get_preset(DEMO_PRESET)
+    return config if seed is None else apply_settings(config, {"train.seed": seed})
 
 
 def run_demo(workdir: str = DEMO_WORKDIR, dataset: str = DEMO_DATASET, data_dir=None, progress: bool = True,
@@ -70,15 +79,10 @@ def run_demo(workdir: str = DEMO_WORKDIR, dataset: str = DEMO_DATASET, data_dir=
         dataset: the `--dataset` spec of the data (default: the synthetic set sized by the `small` preset).
         data_dir: TFDS data directory (None: TFDS's default).
         progress: show progress bars.
-        config: the run's config (default: the work directory's, else the `small` preset).
+        config: the run's config (default: `demo_config(workdir)`).
     """
-    from hrsod_tf.data.sources import resolve_data_source
-    from hrsod_tf.inference import SaliencyPipeline
-    from hrsod_tf.training import train_all
-    from hrsod_tf.variant_report import evaluate_pipeline
-
     run = WorkDir(workdir)
-    config = config or (run.load_config() if run.has_config() else get_preset(DEMO_PRESET))
+    config = config or demo_config(workdir)
     start = time.monotonic()
     source = resolve_data_source(dataset, data_dir=data_dir, data_config=config.data)
     results = train_all(config, run, source, stages=STAGES, resume=run.has_config(), progress=progress)
@@ -102,8 +106,8 @@ def run_demo(workdir: str = DEMO_WORKDIR, dataset: str = DEMO_DATASET, data_dir=
         f"{validation['how']}; the file names are in results.json." if validation else "no validation images.")]
     lines += ["", f"Training (what this invocation trained) took {trained_seconds / 60:.1f} min; evaluation "
               f"{(time.monotonic() - start - trained_seconds) / 60:.1f} min."]
-    with open(run.report_dir / "report.md", "a") as f:
-        f.write("\n".join(lines) + "\n")
+    report = run.report_dir / "report.md"
+    atomic_write(report, report.read_text() + "\n".join(lines) + "\n")
     print(evaluation.table())
     print("\n".join(f"{'ok ' if holds else 'NOT'}  {sentence}" for sentence, holds in checks))
     print(f"report: {run.report_dir}/report.md")

@@ -37,6 +37,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from hrsod_tf.files import atomic_write
+
 __all__ = [
     "IMAGE_EXTENSIONS",
     "DataError",
@@ -53,7 +55,7 @@ __all__ = [
     "read_image",
     "read_map",
     "read_mask",
-    "to_uint8",
+    "saliency_to_uint8",
     "VIDEO_EXTENSIONS",
     "write_png",
 ]
@@ -61,7 +63,7 @@ __all__ = [
 #: File extensions read as images, masks or maps (lower case), lossless formats first: when two files of a
 #: folder share a stem, a tool that must pick one picks the earlier extension.
 IMAGE_EXTENSIONS = (".png", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".webp", ".gif", ".jpg", ".jpeg")
-#: File extensions read as videos (lower case), frame by frame through OpenCV (`hrsod_tf.video`).
+#: File extensions read as videos (lower case), frame by frame through OpenCV (`hrsod_tf.deploy.video`).
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv")
 # Formats whose original bytes TF's `decode_image` reads as they are (see `decode_image_for_storage`).
 _PASSTHROUGH_FORMATS = ("JPEG", "PNG")
@@ -233,7 +235,7 @@ def read_map(path: Any) -> np.ndarray:
 # Writing
 
 
-def to_uint8(saliency: np.ndarray) -> np.ndarray:
+def saliency_to_uint8(saliency: np.ndarray) -> np.ndarray:
     """float [H, W] or [H, W, 1] in [0, 1] (values outside clipped) -> uint8 [H, W] 0..255 (rounded)."""
     saliency = np.asarray(saliency, np.float32)
     if saliency.ndim == 3 and saliency.shape[-1] == 1:
@@ -246,22 +248,17 @@ def to_uint8(saliency: np.ndarray) -> np.ndarray:
 def write_png(path, picture: np.ndarray) -> pathlib.Path:
     """Writes uint8 gray [H, W], RGB [H, W, 3] or RGBA [H, W, 4] as an 8-bit PNG, atomically (parents created).
 
-    The PNG is written to a temporary file beside `path`, then renamed over it: readers never see half a file.
+    The PNG is written through `hrsod_tf.files.atomic_write`: readers never see half a file.
     """
-    path = pathlib.Path(path)
-    encoded = encode_png(picture, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(encoded)  # imencode rather than imwrite: non-ASCII paths work everywhere
-    os.replace(tmp, path)
-    return path
+    # imencode, then our own write, rather than imwrite: non-ASCII paths work everywhere.
+    return atomic_write(path, encode_png(picture, str(path)))
 
 
 def encode_png(picture: np.ndarray, name: str = "<picture>") -> bytes:
     """The 8-bit PNG file of uint8 gray [H, W], RGB [H, W, 3] or RGBA [H, W, 4]; `name` is used in errors."""
     picture = np.asarray(picture)
     if picture.dtype != np.uint8:
-        raise ValueError(f"write_png({name}) takes uint8 pixels, got {picture.dtype}: convert with to_uint8")
+        raise ValueError(f"write_png({name}) takes uint8 pixels, got {picture.dtype}: convert with saliency_to_uint8")
     if picture.ndim == 3:
         code = cv2.COLOR_RGBA2BGRA if picture.shape[2] == 4 else cv2.COLOR_RGB2BGR
         picture = cv2.cvtColor(picture, code)

@@ -25,7 +25,11 @@ import pathlib
 import shutil
 import typing
 
-from hrsod_tf.config import Config
+import keras
+
+from hrsod_tf.config import Config, get_preset
+from hrsod_tf.files import atomic_output, atomic_write
+from hrsod_tf.models.stage_networks import build_stage_network
 
 STAGES = ("gsn", "lrn", "glfn")
 STAGE_NAMES = {"gsn": "GSN", "lrn": "LRN", "glfn": "GLFN"}
@@ -42,12 +46,6 @@ class TrainedModels(typing.NamedTuple):
     gsn: object = None
     lrn: object = None
     glfn: object = None
-
-
-def _atomic_write_text(path: pathlib.Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 class WorkDir:
@@ -121,11 +119,17 @@ class WorkDir:
     def has_checkpoints(self, stage: str) -> bool:
         return (self.checkpoint_dir(stage) / "checkpoint").is_file()
 
+    def save_final_weights(self, stage: str, model) -> pathlib.Path:
+        """Writes the stage's ``final.weights.h5`` from a Keras model, atomically (complete or absent)."""
+        with atomic_output(self.final_weights(stage)) as temporary:  # keeps the required .weights.h5 suffix
+            model.save_weights(str(temporary))
+        return self.final_weights(stage)
+
     def mark_finished(self, stage: str, info: dict) -> None:
         """Writes ``<stage>/DONE.json`` (atomically) once ``final.weights.h5`` is in place."""
         if not self.final_weights(stage).is_file():
             raise FileNotFoundError(f"{self.final_weights(stage)} must be written before the stage is marked done")
-        _atomic_write_text(self.done_path(stage), json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")
+        atomic_write(self.done_path(stage), json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")
 
     def clear_stage(self, stage: str) -> None:
         """Deletes a stage's directory and logs (for --overwrite)."""
@@ -160,8 +164,6 @@ class WorkDir:
             config: the run's config (default: this work directory's config.json).
             input_size: static input side, or None for any size.
         """
-        from hrsod_tf.networks import build_stage_network
-
         path = self.require_stage(stage)
         config = config or self.load_config()
         # The final weights replace everything: never fetch ImageNet weights just to overwrite them.
@@ -195,11 +197,6 @@ def make_random_workdir(path, preset: str = "tiny", stages=STAGES, seed: int = 0
 
     Writes config.json and, per stage, ``final.weights.h5`` and ``DONE.json`` (noting the random weights).
     """
-    import keras
-
-    from hrsod_tf.config import get_preset
-    from hrsod_tf.networks import build_stage_network
-
     keras.utils.set_random_seed(seed)
     config = get_preset(preset)
     config = config.replace(model=dataclasses.replace(config.model, backbone_weights="none"))
@@ -207,6 +204,6 @@ def make_random_workdir(path, preset: str = "tiny", stages=STAGES, seed: int = 0
     workdir.save_config(config)
     for stage in stages:
         workdir.stage_dir(stage).mkdir(parents=True, exist_ok=True)
-        build_stage_network(stage, config.model).save_weights(str(workdir.final_weights(stage)))
+        workdir.save_final_weights(stage, build_stage_network(stage, config.model))
         workdir.mark_finished(stage, {"steps": 0, "note": "random weights, not trained"})
     return workdir

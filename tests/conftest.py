@@ -37,7 +37,7 @@ def shared_dir():
 @pytest.fixture(scope="session")
 def tiny_saved_model(tmp_path_factory):
     """A random-init `tiny` run exported once per test session with export.py's library: the version directory."""
-    from hrsod_tf.export import export_workdir
+    from hrsod_tf.deploy.saved_model import export_workdir
     from hrsod_tf.workdir import make_random_workdir
 
     root = tmp_path_factory.mktemp("tiny_export")

@@ -1,4 +1,4 @@
-"""batch_predict.py and hrsod_tf.batch_prediction: the Beam pipeline on the DirectRunner gives predict.py's
+"""batch_predict.py and hrsod_tf.deploy.batch_prediction: the Beam pipeline on the DirectRunner gives predict.py's
 PNGs byte for byte, sends a corrupt input to the dead-letter file, exits non-zero, and a re-run writes nothing."""
 
 import json
@@ -8,8 +8,8 @@ import pytest
 from helpers import load_script
 from PIL import Image
 
-from hrsod_tf import batch_prediction
-from hrsod_tf.prediction import PredictionError
+from hrsod_tf.deploy import batch_prediction
+from hrsod_tf.deploy.prediction import PredictionError
 
 MULTI_PROCESS = ["--runner", "DirectRunner", "--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
 

@@ -1,4 +1,4 @@
-"""The folder evaluation (hrsod_tf.evaluation), its reports and plots, and the evaluate.py command line."""
+"""The folder evaluation (hrsod_tf.evaluation.folders), its reports and plots, and the evaluate.py command line."""
 
 import importlib.util
 import json
@@ -10,7 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from hrsod_tf import evaluation, image_io, plots
+from hrsod_tf import image_io
+from hrsod_tf.evaluation import folders as evaluation
+from hrsod_tf.evaluation import plots
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -1,6 +1,7 @@
 """evaluate.py --workdir: the trained pipeline on a folder data set, every variant; JSON, maps, report."""
 
 import json
+import types
 from pathlib import Path
 
 import cv2
@@ -8,9 +9,14 @@ import numpy as np
 import pytest
 from helpers import load_script
 
-from hrsod_tf import evaluation, variant_report
 from hrsod_tf.data.synthetic import save_scene_files
-from hrsod_tf.workdir import make_random_workdir
+from hrsod_tf.evaluation import folders as evaluation
+from hrsod_tf.evaluation import variant_report
+from hrsod_tf.models.stage_networks import STAGE_BUILDERS
+from hrsod_tf.pipeline.networks import PipelineNetworks
+from hrsod_tf.pipeline.variants import VARIANT_STAGES, stages_for_variant
+from hrsod_tf.pipeline.variants import VARIANTS as ALL_VARIANTS
+from hrsod_tf.workdir import STAGES, make_random_workdir
 
 VARIANTS = ["gsn", "gsn+rps+lrn", "gsn+aps+lrn", "full"]
 
@@ -148,19 +154,15 @@ def test_evaluate_pipeline_and_write_report_without_tensorflow(tmp_path):
 
 
 def test_runnable_variants_follow_the_trained_stages():
-    class Stages:
-        def __init__(self, lrn, glfn):
-            self.gsn, self.lrn, self.glfn = "gsn", lrn, glfn
+    def pipeline(lrn, glfn):
+        return types.SimpleNamespace(networks=PipelineNetworks(gsn="gsn", lrn=lrn, glfn=glfn))
 
-    assert variant_report.runnable_variants(Stages(None, None)) == ["gsn"]
-    assert variant_report.runnable_variants(Stages("lrn", None)) == ["gsn", "gsn+rps+lrn", "gsn+aps+lrn"]
-    assert variant_report.runnable_variants(Stages("lrn", "glfn")) == VARIANTS
+    assert variant_report.runnable_variants(pipeline(None, None)) == ["gsn"]
+    assert variant_report.runnable_variants(pipeline("lrn", None)) == ["gsn", "gsn+rps+lrn", "gsn+aps+lrn"]
+    assert variant_report.runnable_variants(pipeline("lrn", "glfn")) == VARIANTS
 
 
 def test_stage_and_variant_tables_cover_every_stage_and_variant():
-    from hrsod_tf.inference import VARIANTS as ALL_VARIANTS
-    from hrsod_tf.networks import STAGE_BUILDERS, VARIANT_STAGES, stages_for_variant
-    from hrsod_tf.workdir import STAGES
 
     assert tuple(STAGE_BUILDERS) == STAGES
     assert set(VARIANT_STAGES) == set(ALL_VARIANTS)

@@ -20,9 +20,10 @@ from helpers import load_script
 from matplotlib import cbook
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
-from hrsod_tf import export
 from hrsod_tf.config import get_preset
-from hrsod_tf.inference import SaliencyPipeline
+from hrsod_tf.deploy import saved_model as export
+from hrsod_tf.deploy.serving_model import existing_versions, load_serving_model, version_dir
+from hrsod_tf.pipeline import SaliencyPipeline
 from hrsod_tf.workdir import WorkDir, make_random_workdir
 
 PIXEL_LIMIT = 1_000_000  # small, so that an over-limit image is cheap to make
@@ -106,7 +107,7 @@ def exported(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def served(exported):
-    return export.load_serving_model(exported.version)
+    return load_serving_model(exported.version)
 
 
 @pytest.fixture(scope="module")
@@ -197,11 +198,11 @@ def test_loader_callable_matches_serving_default(served, photo):
     saliency = served(photo[1])
     assert saliency.dtype == np.float32 and saliency.shape == photo[1].shape[:2] + (1,)
     mask = tf.io.decode_png(served.predict_files([photo[0]])[0]).numpy()
-    np.testing.assert_array_equal(mask, export.to_uint8(saliency).numpy())
+    np.testing.assert_array_equal(mask, export.saliency_to_uint8_tensor(saliency).numpy())
 
 
 def test_loader_accepts_the_model_base_path(exported):
-    assert export.version_dir(exported.base).name == str(max(export.existing_versions(exported.base)))
+    assert os.path.basename(version_dir(exported.base)) == str(max(existing_versions(exported.base)))
 
 
 # -- requests as TF Serving builds and converts them -------------------------------------------------------
@@ -287,13 +288,13 @@ def test_export_again_writes_the_next_version_and_never_overwrites(exported, cap
     cli = load_script("export.py")
     assert cli.main(["--workdir", str(workdir), "--out", str(base)]) == 0
     assert f"wrote {base / '2'}" in capsys.readouterr().out
-    assert export.existing_versions(base) == [1, 2]
+    assert existing_versions(base) == [1, 2]
 
     assert cli.main(["--workdir", str(workdir), "--out", str(base), "--version", "1"]) == 2
     err = capsys.readouterr().err
     assert "already exists" in err and "never overwritten" in err and "Traceback" not in err
     assert (version_1 / "saved_model.pb").stat().st_mtime_ns == before
-    assert export.existing_versions(base) == [1, 2]
+    assert existing_versions(base) == [1, 2]
 
 
 def test_cli_reports_a_missing_workdir_or_stage_without_traceback(tmp_path, capsys):

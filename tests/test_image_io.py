@@ -8,7 +8,8 @@ import pytest
 from helpers import random_rgb, save_image
 from PIL import Image
 
-from hrsod_tf import evaluation, image_io
+from hrsod_tf import image_io
+from hrsod_tf.evaluation import folders as evaluation
 
 
 def _palette_mask(path, w=64, h=48):
@@ -119,4 +120,4 @@ def test_write_png_round_trips_gray_rgb_and_rgba_and_leaves_no_temporary_file(tm
 
 
 def test_to_uint8_rounds_and_clips():
-    assert image_io.to_uint8(np.array([[-0.5, 0.0, 0.5, 1.0, 2.0]])).tolist() == [[0, 0, 128, 255, 255]]
+    assert image_io.saliency_to_uint8(np.array([[-0.5, 0.0, 0.5, 1.0, 2.0]])).tolist() == [[0, 0, 128, 255, 255]]

@@ -11,9 +11,10 @@ import tensorflow as tf
 from hrsod_tf import aps
 from hrsod_tf.config import get_preset
 from hrsod_tf.data import pipelines
-from hrsod_tf.data.map_cache import MapCache, checkpoint_fingerprint, file_stem
+from hrsod_tf.data.map_cache import MapCache, checkpoint_fingerprint
 from hrsod_tf.data.sources import EXAMPLE_SIGNATURE
-from hrsod_tf.data.transforms import crop_boxes_for
+from hrsod_tf.files import file_stem
+from hrsod_tf.geometry import crop_boxes_for
 
 HEIGHT, WIDTH = 150, 200
 NUM_EXAMPLES = 6

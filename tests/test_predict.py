@@ -1,4 +1,4 @@
-"""predict.py and hrsod_tf.prediction: outputs per input at the input's size, EXIF, odd formats, failures,
+"""predict.py and hrsod_tf.deploy.prediction: outputs per input at the input's size, EXIF, odd formats, failures,
 and never overwriting an input."""
 
 
@@ -8,7 +8,8 @@ import pytest
 from helpers import load_script
 from PIL import Image
 
-from hrsod_tf import prediction
+from hrsod_tf.deploy import prediction
+from hrsod_tf.deploy.model_loading import load_predictor
 from hrsod_tf.workdir import make_random_workdir
 
 
@@ -19,7 +20,7 @@ def workdir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def predictor(workdir):
-    return prediction.predictor_from_workdir(workdir.root, "full")
+    return load_predictor(workdir.root)
 
 
 def _photo(height, width, seed=0):

@@ -1,6 +1,7 @@
 """Reading folders of images and masks as users have them (hrsod_tf.data.readers), and folder data sources."""
 
 import logging
+import re
 import zipfile
 
 import numpy as np
@@ -11,11 +12,16 @@ from hrsod_tf.data import readers, sources
 from hrsod_tf.image_io import DataError
 
 
-def test_load_pair_rejects_a_mask_of_another_size_naming_both_files(tmp_path):
-    image = save_image(random_rgb(64, 48), tmp_path / "a.jpg")
-    mask = save_image(np.zeros((40, 60), np.uint8), tmp_path / "a.png")
-    with pytest.raises(DataError, match=r"a\.png is 60x40 .*a\.jpg is 64x48"):
-        readers.load_pair(image, mask)
+def test_a_mask_of_another_size_is_skipped_naming_both_files(tmp_path):
+    (tmp_path / "img").mkdir()
+    (tmp_path / "gt").mkdir()
+    save_image(random_rgb(64, 48), tmp_path / "img" / "a.jpg")
+    save_image(np.zeros((40, 60), np.uint8), tmp_path / "gt" / "a.png")
+    report = readers.SkipReport("train")
+    assert list(readers.iter_examples(readers.pair_by_stem(tmp_path / "img", tmp_path / "gt"), "train",
+                                      report=report)) == []
+    assert report.used == 0 and len(report.skipped) == 1
+    assert re.search(r"a\.png is 60x40 .*a\.jpg is 64x48", report.skipped[0][1])
 
 
 def test_pair_by_stem_reports_orphans_and_accepts_upper_case_extensions(tmp_path):
@@ -71,8 +77,8 @@ def test_readers_read_zip_members_in_place(tmp_path):
     images, masks = readers.find_image_and_mask_dirs(roots[-1])
     report = readers.pair_by_stem(images, masks)
     assert len(report.pairs) == 2
-    image, mask = readers.load_pair(*report.pairs[0][1:])
-    assert image.shape == (8, 8, 3) and mask.shape == (8, 8)
+    (_, example), *_ = readers.iter_examples(report, "train")
+    assert example["image"].shape == (8, 8, 3) and example["mask"].shape == (8, 8, 1)
 
 
 def test_folder_source_skips_bad_pairs_by_name_and_counts_them(tmp_path, caplog):

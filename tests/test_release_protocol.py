@@ -7,16 +7,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from hrsod_tf import export
 from hrsod_tf.config import get_preset
-from hrsod_tf.inference import SaliencyPipeline, coarse_map
+from hrsod_tf.deploy import saved_model as export
 from hrsod_tf.models import build_glfn, build_gsn, build_lrn
-from hrsod_tf.release_protocol import (
-    paste_boxes,
-    release_aps_boxes_tf,
-    release_attention_tf,
-    to_uint8_levels,
-)
+from hrsod_tf.pipeline import SaliencyPipeline
+from hrsod_tf.pipeline.graph_ops import coarse_map, paste_patches
+from hrsod_tf.pipeline.release import release_aps_boxes_tf, release_attention_tf, round_like_matlab_uint8
 
 
 def _boxes(mask):
@@ -58,13 +54,14 @@ def test_attention_compares_uint8_levels_strictly():
     levels = np.array([50.4, 50.6, 199.4, 199.6], "float32") / 255.0
     mask = release_attention_tf(tf.constant(levels.reshape(1, 4, 1))).numpy()[0]
     np.testing.assert_array_equal(mask, [False, True, True, False])
-    np.testing.assert_array_equal(to_uint8_levels(tf.constant([-3.0, 0.5, 254.5, 300.0])).numpy(), [0, 1, 255, 255])
+    levels = round_like_matlab_uint8(tf.constant([-3.0, 0.5, 254.5, 300.0])).numpy()
+    np.testing.assert_array_equal(levels, [0, 1, 255, 255])
 
 
-def test_paste_boxes_overwrites_every_covered_pixel_and_averages_overlaps():
+def test_paste_of_boxes_of_several_sizes_covers_each_and_averages_overlaps():
     patches = tf.stack([tf.fill([8, 8, 1], 1.0), tf.fill([8, 8, 1], 0.0)])
     boxes = tf.constant([[0, 0, 6, 5], [3, 2, 10, 10]])
-    total, count = paste_boxes(patches, boxes, tf.constant([12, 12]))
+    total, count = paste_patches(patches, boxes, tf.constant([12, 12]), method="bicubic")
     count = count.numpy()[..., 0]
     assert count[0, 0] == 1 and count[4, 3] == 2 and count[11, 11] == 0 and count[9, 9] == 1
     np.testing.assert_allclose(total.numpy()[4, 3, 0] / count[4, 3], 0.5, atol=1e-6)
@@ -74,7 +71,8 @@ def _pipeline(mode):
     tf.keras.utils.set_random_seed(3)
     config = get_preset("tiny")
     config = config.replace(inference=dataclasses.replace(config.inference, protocol="release", release_mode=mode))
-    return SaliencyPipeline(config, build_gsn(config.model), build_lrn(config.model), build_glfn(config.model))
+    return SaliencyPipeline.from_keras(config, build_gsn(config.model), build_lrn(config.model),
+                                       build_glfn(config.model))
 
 
 @pytest.mark.parametrize("mode", ["low_res", "high_res"])
@@ -90,9 +88,9 @@ def test_release_protocol_returns_maps_at_the_images_size(mode):
 def test_gsn_variant_is_the_gsn_map_resized_once_in_both_protocols():
     pipeline = _pipeline("low_res")
     image = np.random.default_rng(5).integers(0, 256, (70, 50, 3), dtype=np.uint8)
-    direct = coarse_map(pipeline.gsn, tf.constant(image), pipeline.config.model.gsn_input_size).numpy()
+    direct = coarse_map(pipeline.networks.gsn, tf.constant(image), pipeline.config.model.gsn_input_size).numpy()
     np.testing.assert_allclose(pipeline.predict(image, "gsn").numpy(), direct, atol=1e-6)
-    full_res = SaliencyPipeline(get_preset("tiny"), pipeline.gsn, pipeline.lrn, pipeline.glfn)
+    full_res = SaliencyPipeline(get_preset("tiny"), pipeline.networks)
     np.testing.assert_allclose(full_res.predict(image, "gsn").numpy(), direct, atol=1e-6)
 
 
@@ -106,7 +104,7 @@ def test_exported_saved_model_runs_the_release_protocol(tmp_path):
     pipeline = _pipeline("low_res")
     image = np.random.default_rng(6).integers(0, 256, (60, 80, 3), dtype=np.uint8)
     expected = pipeline.predict(image, "full").numpy()
-    module = export.ServingModule(pipeline.config, pipeline.gsn, pipeline.lrn, pipeline.glfn)
+    module = export.ServingModule(pipeline)
     version = export.save_serving_module(module, tmp_path / "hrsod")
     loaded = tf.saved_model.load(str(version))
     got = loaded.signatures["predict_image"](image=tf.constant(image))["saliency"].numpy()

@@ -14,7 +14,7 @@ import tensorflow as tf
 from helpers import load_script
 
 from hrsod_tf.config import get_preset
-from hrsod_tf.networks import build_stage_network
+from hrsod_tf.models.stage_networks import build_stage_network
 from hrsod_tf.training import (
     StageTrainer,
     WarmupPolySchedule,

@@ -91,13 +91,17 @@ def _free_ports(count: int) -> list[int]:
     return ports
 
 
-def test_two_localhost_workers_train_a_few_steps(tmp_path):
-    from hrsod_tf.training.distribute import tf_config_for
+def _tf_config_for(ports: list[int], index: int) -> str:
+    """TF_CONFIG of worker `index` of a localhost cluster of `len(ports)` workers."""
+    return json.dumps({"cluster": {"worker": [f"localhost:{p}" for p in ports]},
+                       "task": {"type": "worker", "index": index}})
 
+
+def test_two_localhost_workers_train_a_few_steps(tmp_path):
     ports = _free_ports(2)
     workers = [
         subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path / "ckpt")],
-                         env={**ENV, "TF_CONFIG": tf_config_for(ports, index)},
+                         env={**ENV, "TF_CONFIG": _tf_config_for(ports, index)},
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for index in range(2)
     ]

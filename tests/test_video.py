@@ -1,4 +1,4 @@
-"""predict.py on video files (hrsod_tf.video): same frame count, frame rate and size; every frame is the
+"""predict.py on video files (hrsod_tf.deploy.video): same frame count, frame rate and size; every frame is the
 per-image prediction of the decoded frame; rgba as PNG frames; clear errors for unreadable or empty videos."""
 
 import inspect
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from helpers import load_script
 
-from hrsod_tf import prediction, video
+from hrsod_tf.deploy import prediction, video
+from hrsod_tf.deploy.model_loading import load_predictor
 
 FPS, WIDTH, HEIGHT, FRAMES = 12.5, 56, 40, 9
 
@@ -43,7 +44,7 @@ def _decoded(path):
 
 @pytest.fixture(scope="module")
 def predictor(tiny_saved_model):
-    return prediction.predictor_from_saved_model(tiny_saved_model)
+    return load_predictor(tiny_saved_model)
 
 
 def _predict(tiny_saved_model, *args):

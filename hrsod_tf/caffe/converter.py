@@ -25,6 +25,9 @@ from hrsod_tf.caffe.release_layers import (
     guess_network,
     release_layer_table,
 )
+from hrsod_tf.config import get_preset
+from hrsod_tf.models import build_glfn, build_gsn, build_lrn
+from hrsod_tf.workdir import WorkDir
 
 # The released GLFN models (init_iccv19_demo.m:189-211): which dilation rates, which GLFN input size.
 GLFN_VARIANTS = {
@@ -153,8 +156,6 @@ def caffe_layers_from_keras(model, network: str, config) -> list[CaffeLayer]:
 
 def official_config(glfn_variant: str = "dh"):
     """The `official` preset for one of the released GLFN models (rates and GLFN input size)."""
-    from hrsod_tf.config import get_preset
-
     if glfn_variant not in GLFN_VARIANTS:
         raise ValueError(f"unknown GLFN variant {glfn_variant!r}: expected one of {', '.join(GLFN_VARIANTS)}")
     variant = GLFN_VARIANTS[glfn_variant]
@@ -182,9 +183,6 @@ def import_release(paths: dict, workdir, glfn_variant: str = "dh", overwrite: bo
     Returns:
         {network: ImportReport}.
     """
-    from hrsod_tf.models import build_glfn, build_gsn, build_lrn
-    from hrsod_tf.workdir import WorkDir
-
     log = log or (lambda line: None)
     missing = [n for n in NETWORKS if not paths.get(n)]
     if missing:
@@ -209,9 +207,7 @@ def import_release(paths: dict, workdir, glfn_variant: str = "dh", overwrite: bo
     for network in NETWORKS:
         stage_dir = workdir.stage_dir(network)
         stage_dir.mkdir(parents=True, exist_ok=True)
-        tmp = stage_dir / f".import-{os.getpid()}.weights.h5"
-        models[network].save_weights(str(tmp))
-        os.replace(tmp, workdir.final_weights(network))
+        workdir.save_final_weights(network, models[network])
         workdir.mark_finished(network, {
             "imported_from": os.path.abspath(paths[network]), "source": "caffe",
             "glfn_variant": glfn_variant, "layers_loaded": len(reports[network].loaded),

@@ -23,6 +23,8 @@ import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
+from hrsod_tf.files import atomic_write
+
 _FIELD = descriptor_pb2.FieldDescriptorProto
 
 
@@ -168,9 +170,5 @@ def write_caffemodel(path: str | os.PathLike, layers, name: str = "") -> int:
             blob.shape.dim.extend(int(d) for d in array.shape)
             blob.data.extend(array.ravel().tolist())
     data = net.SerializeToString()
-    path = os.fspath(path)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    atomic_write(path, data)
     return len(data)

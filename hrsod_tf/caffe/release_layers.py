@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import typing
 
+from hrsod_tf.models.glfn import dilated_branch_names
+
 NETWORKS = ("gsn", "lrn", "glfn")
 NETWORK_NAMES = {"gsn": "GSN", "lrn": "LRN", "glfn": "GLFN"}
 _VGG16_BLOCKS = ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
@@ -54,8 +56,6 @@ def _saliency_network_layers(config, with_guidance: bool) -> list[LayerMapping]:
 
 
 def _glfn_layers(config) -> list[LayerMapping]:
-    from hrsod_tf.models.glfn import dilated_branch_names
-
     layers = []
     for i in range(1, config.glfn_num_layers + 1):
         for part in ("x1", "x2"):

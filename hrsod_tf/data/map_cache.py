@@ -30,20 +30,14 @@ import numpy as np
 import tensorflow as tf
 
 from hrsod_tf import image_io
+from hrsod_tf.files import atomic_write, file_stem
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MapCache", "checkpoint_fingerprint", "file_stem"]
+__all__ = ["MapCache", "checkpoint_fingerprint"]
 
 FINGERPRINT_FILE = "fingerprint.json"
 MAP_SUFFIX = ".png"
-
-
-def file_stem(filename) -> str:
-    """'dir/a.b.jpg' -> 'a.b' (the cache key of an image; `bytes` accepted, as tf.data gives them)."""
-    if isinstance(filename, bytes):
-        filename = filename.decode("utf-8")
-    return os.path.splitext(os.path.basename(str(filename).replace("\\", "/")))[0]
 
 
 def _file_stem_tf(filename: tf.Tensor) -> tf.Tensor:
@@ -157,7 +151,7 @@ class MapCache:
             self.fingerprint = _normalise(fingerprint)
         self.invalidate()
         self.directory.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.fingerprint_path, (json.dumps(self.fingerprint, indent=2, sort_keys=True) + "\n").encode())
+        atomic_write(self.fingerprint_path, json.dumps(self.fingerprint, indent=2, sort_keys=True) + "\n")
 
     def _claim(self) -> None:
         """Makes sure the maps on disk belong to this fingerprint before one is added."""
@@ -170,7 +164,7 @@ class MapCache:
         self.reset()
 
     def write(self, filename, saliency) -> pathlib.Path:
-        """Stores the map of image `filename` atomically (temporary file, then `os.replace`).
+        """Stores the map of image `filename` (atomically, as `image_io.write_png` writes).
 
         Args:
             filename: the image's file name (only its stem is used).
@@ -179,7 +173,7 @@ class MapCache:
             The PNG's path.
         """
         self._claim()
-        return image_io.write_png(self.path_for(filename), image_io.to_uint8(saliency))
+        return image_io.write_png(self.path_for(filename), image_io.saliency_to_uint8(saliency))
 
     # -- reading ---------------------------------------------------------------------------------------
 
@@ -201,8 +195,3 @@ class MapCache:
         return tf.cast(pixels, tf.float32) / 255.0
 
 
-def _atomic_write(path: pathlib.Path, data: bytes) -> None:
-    """Readers never see half a file: write a temporary beside `path`, then rename over it."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

@@ -5,7 +5,7 @@ data sources give them (`hrsod_tf.data.sources.EXAMPLE_SIGNATURE`: ``image`` uin
 [H, W, 1] in {0, 255}, ``image/filename`` string, at the original size). Everything is TF ops except the
 APS box choice of the LRN pipeline, a small numpy function run in `tf.py_function`.
 
-Conventions shared with `hrsod_tf.inference` (so that training sees what inference feeds the networks):
+Conventions shared with `hrsod_tf.pipeline.saliency_pipeline` (so that training sees what inference feeds the networks):
   * warps to a square network input: bilinear with antialiasing (area-like when shrinking);
   * masks: warped like images, then thresholded at 0.5 (a pixel is salient when most of its area is);
   * patches: `tf.image.crop_and_resize` with a half-open pixel box [y0, x0, y1, x1] mapped to
@@ -32,7 +32,7 @@ import tensorflow as tf
 from hrsod_tf import aps
 from hrsod_tf.config import APSConfig, Config
 from hrsod_tf.data.map_cache import MapCache
-from hrsod_tf.data.transforms import crop_boxes_for, warp_to_square
+from hrsod_tf.geometry import crop_boxes_for, warp_to_square
 
 __all__ = [
     "SAMPLERS",

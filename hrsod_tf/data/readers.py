@@ -25,6 +25,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from hrsod_tf.files import file_stem
 from hrsod_tf.image_io import (
     DataError,
     as_path,
@@ -32,7 +33,6 @@ from hrsod_tf.image_io import (
     display_name,
     is_image_file_name,
     read_bytes,
-    read_image,
     read_mask,
 )
 
@@ -53,12 +53,6 @@ MASK_DIR_HINTS = (
 
 # --------------------------------------------------------------------------------------------------
 # Paths
-
-
-def file_stem(path: Any) -> str:
-    """The file name without its last extension (works for zip members too)."""
-    name = path.name.rstrip("/")
-    return name.rsplit(".", 1)[0] if "." in name else name
 
 
 def _suffix(path: Any) -> str:
@@ -103,18 +97,6 @@ def check_sizes(image: np.ndarray, mask: np.ndarray, image_name: str, mask_name:
             f"mask {mask_name} is {mw}x{mh} but its image {image_name} is {iw}x{ih} (width x height): "
             "a mask must have its image's size. Replace the mask with the right one, or leave the pair out."
         )
-
-
-def load_pair(image_path: Any, mask_path: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Reads an image and its mask: (uint8 HxWx3 RGB, uint8 HxW {0, 255}).
-
-    Raises:
-        DataError: a file is unreadable, or the mask's size differs from the image's (nothing is resized:
-            a mask of another size is usually the mask of another image).
-    """
-    image, mask = read_image(image_path), read_mask(mask_path)
-    check_sizes(image, mask, display_name(image_path), display_name(mask_path))
-    return image, mask
 
 
 # --------------------------------------------------------------------------------------------------

@@ -37,8 +37,10 @@ import os
 from typing import Any, Iterator
 
 import tensorflow as tf
+import tensorflow_datasets as tfds
 
-from hrsod_tf.data import readers
+from hrsod_tf import config as config_lib
+from hrsod_tf.data import readers, synthetic
 from hrsod_tf.image_io import DataError
 
 logger = logging.getLogger(__name__)
@@ -152,8 +154,6 @@ class SyntheticSource(_GeneratorSource):
     """The built-in synthetic high-resolution set, generated in memory (deterministic per split and index)."""
 
     def __init__(self, data_config=None):
-        from hrsod_tf import config as config_lib
-
         self.name = "synthetic"
         self.data_config = data_config or config_lib.DataConfig()
 
@@ -167,8 +167,6 @@ class SyntheticSource(_GeneratorSource):
         return cfg.synthetic_train_size if split == "train" else cfg.synthetic_test_size
 
     def _generate(self, split: str) -> Iterator[dict]:
-        from hrsod_tf.data import synthetic
-
         cfg = self.data_config
         for name, image, mask in synthetic.generate_split(
                 split, self.num_examples(split), cfg.synthetic_min_side, cfg.synthetic_max_side):
@@ -179,8 +177,6 @@ class TFDSSource(DataSource):
     """A data set prepared by TFDS (``tfds build``), read from `data_dir`."""
 
     def __init__(self, name: str, data_dir: str | None = None):
-        import tensorflow_datasets as tfds
-
         self.name = name
         base = name.split("/")[0].split(":")[0]
         if base in TFDS_NAMES:
@@ -205,8 +201,6 @@ class TFDSSource(DataSource):
 
     def filenames(self, split: str) -> list[str]:
         """The ``image/filename`` of every example of `split`, without decoding the images."""
-        import tensorflow_datasets as tfds
-
         skip = {"image": tfds.decode.SkipDecoding(), "mask": tfds.decode.SkipDecoding()}
         ds = self._builder.as_dataset(split=self._check_split(split), shuffle_files=False, decoders=skip)
         return [name.decode("utf-8") for name in ds.map(lambda ex: ex["image/filename"]).as_numpy_iterator()]
@@ -274,8 +268,6 @@ def resolve_data_source(spec: str, data_dir: str | None = None, data_config=None
         return _folder_source(body, spec)
     if kind == "synthetic":
         if body:
-            from hrsod_tf import config as config_lib
-
             data_config = config_lib.get_preset(body).data
         return SyntheticSource(data_config)
     if sep and kind == "tfds":

@@ -30,6 +30,7 @@ from __future__ import annotations
 import colorsys
 import math
 import os
+from concurrent.futures import ProcessPoolExecutor
 from typing import Iterator
 
 import cv2
@@ -529,8 +530,6 @@ def save_scene_files(out_dir: str, split: str, count: int, min_side: int = 1200,
     jobs = [(out_dir, split, i, min_side, max_side, jpeg_quality, overwrite)
             for i in range(int(start), int(start) + int(count))]
     if int(num_workers) > 1 and len(jobs) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
         with ProcessPoolExecutor(max_workers=int(num_workers)) as pool:
             return list(pool.map(_write_one, jobs))
     return [_write_one(j) for j in jobs]

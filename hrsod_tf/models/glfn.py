@@ -36,11 +36,6 @@ from hrsod_tf.models.layers import CaffePreprocessing, UnitScaling
 GLFN_INPUT_SCALINGS = ("caffe", "unit")
 
 
-def caffe_layer_to_keras_name(caffe_name: str) -> str:
-    """The Keras layer name that holds the Caffe layer `caffe_name` ("/" is not allowed in Keras names)."""
-    return caffe_name.replace("/", "_")
-
-
 def dilated_branch_names(num_branches: int) -> tuple[str, ...]:
     """Caffe names of the dilated branches: conv5_dcpp_1-sm, _3-sm, _5-sm, _7-sm, whatever their rates
     (the released GLFN kept the GSN's names, deploy_GLFN_high_res.prototxt:436-573)."""

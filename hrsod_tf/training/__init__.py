@@ -10,7 +10,7 @@ Modules:
   stages       `train_stage` / `train_all`: data, caches and work directory of each stage
 """
 
-from hrsod_tf.training.checkpoints import StageCheckpoints, save_weights_atomically
+from hrsod_tf.training.checkpoints import StageCheckpoints
 from hrsod_tf.training.distribute import STRATEGIES, is_chief, make_strategy
 from hrsod_tf.training.loop import StageResult, StageTrainer, per_replica_batches
 from hrsod_tf.training.losses import mean_absolute_error, pixel_cross_entropy
@@ -23,7 +23,6 @@ from hrsod_tf.training.optimizer import (
 )
 from hrsod_tf.training.stages import (
     WorkDirConflictError,
-    apply_overrides,
     fill_cache,
     stage_data,
     train_all,
@@ -33,6 +32,6 @@ from hrsod_tf.training.stages import (
 __all__ = [
     "LayerGroups", "STRATEGIES", "StageCheckpoints", "StageResult", "StageTrainer", "WarmupPolySchedule",
     "is_chief", "layer_groups", "make_optimizer", "make_strategy", "mean_absolute_error",
-    "per_replica_batches", "pixel_cross_entropy", "save_weights_atomically", "transform_gradients",
-    "WorkDirConflictError", "apply_overrides", "fill_cache", "stage_data", "train_all", "train_stage",
+    "per_replica_batches", "pixel_cross_entropy", "transform_gradients",
+    "WorkDirConflictError", "fill_cache", "stage_data", "train_all", "train_stage",
 ]

@@ -71,10 +71,3 @@ class StageCheckpoints:
                                path, type(error).__name__, str(error).splitlines()[0][:200])
         return None
 
-
-def save_weights_atomically(model, path: str) -> None:
-    """`model.save_weights(path)` through a temporary file, so `path` is always complete or absent."""
-    directory, name = os.path.split(str(path))
-    tmp = os.path.join(directory, f".tmp-{os.getpid()}-{name}")  # keeps the required .weights.h5 suffix
-    model.save_weights(tmp)
-    os.replace(tmp, path)

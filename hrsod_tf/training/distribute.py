@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import tensorflow as tf
@@ -57,8 +56,3 @@ def worker_index(strategy: tf.distribute.Strategy) -> int:
     resolver = strategy.cluster_resolver
     return int(resolver.task_id) if resolver is not None and resolver.task_id is not None else 0
 
-
-def tf_config_for(ports: list[int], index: int) -> str:
-    """A TF_CONFIG string for a localhost cluster of `len(ports)` workers (tests, single-machine demos)."""
-    return json.dumps({"cluster": {"worker": [f"localhost:{p}" for p in ports]},
-                       "task": {"type": "worker", "index": index}})

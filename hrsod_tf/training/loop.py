@@ -26,7 +26,9 @@ from typing import Callable
 import keras
 import numpy as np
 import tensorflow as tf
+from tqdm.auto import tqdm
 
+from hrsod_tf.evaluation.metrics import Smeasure
 from hrsod_tf.precision import set_precision
 from hrsod_tf.training import distribute, summaries
 from hrsod_tf.training.checkpoints import StageCheckpoints
@@ -200,27 +202,26 @@ class StageTrainer:
 
     # ------------------------------------------------------------------------------------ validation
     def evaluate(self, dataset: tf.data.Dataset) -> dict[str, float]:
-        """Validation MAE (and S-measure when `hrsod_tf.metrics` can compute it) on every batch of `dataset`.
+        """Validation MAE (and S-measure when `hrsod_tf.evaluation.metrics` can compute it) on every batch of `dataset`.
 
         Args:
             dataset: a finite dataset of ``(inputs, labels)`` batches (not distributed). Read to its end, so
                 that a ``.cache()`` at its end completes on the first validation.
         Returns:
-            {"mae": float, "smeasure": float (if available), "images": (image, gt, prediction) of the
+            {"mae": float, "smeasure": float (when there were batches), "images": (image, gt, prediction) of the
             first batch for TensorBoard}.
         """
-        smeasure = _smeasure_or_none()
+        smeasure = Smeasure()
         maes, first = [], None
         for inputs, labels in dataset:
             probabilities = self.model(inputs, training=False)
             maes.append(mean_absolute_error(labels, probabilities).numpy())
             if first is None:
                 first = (_first_input(inputs), labels, probabilities[..., 1:2])
-            if smeasure is not None:
-                for pred, gt in zip(probabilities[..., 1].numpy(), labels[..., 0].numpy()):
-                    smeasure.step(np.clip(pred * 255, 0, 255).astype(np.uint8), (gt > 0.5).astype(np.uint8) * 255)
+            for pred, gt in zip(probabilities[..., 1].numpy(), labels[..., 0].numpy()):
+                smeasure.step(np.clip(pred * 255, 0, 255).astype(np.uint8), (gt > 0.5).astype(np.uint8) * 255)
         results = {"mae": float(np.mean(np.concatenate(maes))) if maes else math.nan, "images": first}
-        if smeasure is not None and maes:
+        if maes:
             results["smeasure"] = smeasure.get_results()["S_measure"]
         return results
 
@@ -331,15 +332,6 @@ class StageTrainer:
                 summaries.scalar(name, value)
 
 
-def _smeasure_or_none():
-    """A fresh `hrsod_tf.metrics.Smeasure`, or None when the metrics module (pysodmetrics) is missing."""
-    try:
-        from hrsod_tf.metrics import Smeasure
-    except ImportError:
-        return None
-    return Smeasure()
-
-
 class _NoBar:
     def update(self, n=1): pass
     def set_postfix(self, **kwargs): pass
@@ -350,6 +342,4 @@ def _progress_bar(stage: str, start: int, total: int, enabled: bool):
     """A tqdm bar with loss, steps/s and ETA (a no-op when disabled)."""
     if not enabled:
         return _NoBar()
-    from tqdm.auto import tqdm
-
     return tqdm(total=total, initial=start, desc=f"train {stage}", unit="step", dynamic_ncols=True)

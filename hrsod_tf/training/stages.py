@@ -19,10 +19,18 @@ import logging
 
 import keras
 import tensorflow as tf
+from tqdm.auto import tqdm
 
 from hrsod_tf.config import Config
+from hrsod_tf.data import pipelines
+from hrsod_tf.data.map_cache import MapCache, checkpoint_fingerprint
+from hrsod_tf.data.validation import num_training_examples, plan_validation, training_examples, validation_examples
+from hrsod_tf.models.stage_networks import build_stage_network
+from hrsod_tf.pipeline import SaliencyPipeline
+from hrsod_tf.pipeline.graph_ops import gsn_map
+from hrsod_tf.pipeline.networks import keras_probability
 from hrsod_tf.precision import set_precision
-from hrsod_tf.training.checkpoints import save_weights_atomically
+from hrsod_tf.training.batch_norm_statistics import batch_norm_layers, recompute_batch_norm_statistics
 from hrsod_tf.training.distribute import is_chief
 from hrsod_tf.training.loop import StageResult, StageTrainer
 from hrsod_tf.workdir import STAGE_NAMES, STAGES, WorkDir
@@ -76,8 +84,6 @@ def _filenames_and_images(source, split):
 def _progress(iterable, total, desc, enabled):
     if not enabled:
         return iterable
-    from tqdm.auto import tqdm
-
     return tqdm(iterable, total=total, desc=desc, unit="img", dynamic_ncols=True)
 
 
@@ -104,9 +110,6 @@ def fill_cache(cache, source, splits, compute, desc: str, progress: bool = True)
 
 def coarse_map_cache(config, workdir: WorkDir, source, splits, progress):
     """The GSN's S x S maps of `splits`, computed once per trained GSN (keyed by its weights' hash)."""
-    from hrsod_tf.data.map_cache import MapCache, checkpoint_fingerprint
-    from hrsod_tf.inference import gsn_map
-
     size = config.model.gsn_input_size
     # Keyed by file name: the data set is part of the fingerprint, so another --dataset whose files share
     # names (hrsod_synthetic and hrsod_synthetic/small both have synthetic_train_00035.png) refills it.
@@ -117,7 +120,7 @@ def coarse_map_cache(config, workdir: WorkDir, source, splits, progress):
 
     def compute(image):
         nonlocal gsn
-        gsn = gsn or workdir.load_model("gsn", config)
+        gsn = gsn or keras_probability(workdir.load_model("gsn", config))
         return gsn_map(gsn, image, size).numpy()
 
     fill_cache(cache, source, splits, compute, "GSN maps for the LRN", progress)
@@ -126,9 +129,6 @@ def coarse_map_cache(config, workdir: WorkDir, source, splits, progress):
 
 def fused_map_cache(config, workdir: WorkDir, source, splits, progress):
     """The GSN+APS+LRN maps of `splits` at full resolution, computed once per (GSN, LRN) pair."""
-    from hrsod_tf.data.map_cache import MapCache, checkpoint_fingerprint
-    from hrsod_tf.inference import SaliencyPipeline
-
     lrn_fingerprint = checkpoint_fingerprint(workdir.final_weights("lrn"), "fused")
     fingerprint = checkpoint_fingerprint(
         workdir.final_weights("gsn"), "fused", preset=config.preset,
@@ -140,7 +140,7 @@ def fused_map_cache(config, workdir: WorkDir, source, splits, progress):
         nonlocal pipeline
         if pipeline is None:
             models = workdir.load_models(config, stages=("gsn", "lrn"))
-            pipeline = SaliencyPipeline(config, models.gsn, models.lrn)
+            pipeline = SaliencyPipeline.from_keras(config, models.gsn, models.lrn)
         return pipeline.predict(image, variant="gsn+aps+lrn").numpy()
 
     fill_cache(cache, source, splits, compute, "GSN+APS+LRN maps for the GLFN", progress)
@@ -167,9 +167,6 @@ def stage_data(config: Config, stage: str, workdir: WorkDir, source, progress: b
         validation: the run's `hrsod_tf.data.validation.ValidationPlan` (None: no validation); by default
             `plan_validation(source)`: a ``validation`` split, else a holdout of ``train``, never ``test``.
     """
-    from hrsod_tf.data import pipelines
-    from hrsod_tf.data.validation import plan_validation, training_examples, validation_examples
-
     plan = plan_validation(source) if validation is _PLAN_IT else validation
     splits = ["train"] + ([plan.split] if plan is not None and plan.split != "train" else [])
     fits = _fits_in_memory(config, stage, source, plan)
@@ -208,8 +205,6 @@ WARPED_CACHE_BYTES = 2 * 1024**3  # in-memory cache of warped training inputs, w
 def _fits_in_memory(config: Config, stage: str, source, plan=None) -> bool:
     """Whether the stage's warped training examples (uint8: RGB + mask, + fused map for the GLFN) fit in
     `WARPED_CACHE_BYTES`; HRSOD-TR does at 384 px, DUTS-TR at 1024 px would not."""
-    from hrsod_tf.data.validation import num_training_examples
-
     try:
         count = num_training_examples(source, plan)
     except (ValueError, KeyError, NotImplementedError):  # a source that cannot count its examples
@@ -234,8 +229,6 @@ def _precise_batch_norm(trainer, dataset_fn, val) -> dict:
     """Recomputes the trained model's BatchNorm statistics on training batches and keeps them unless the
     validation MAE says the moving ones were better (model selection, on validation images only); returns
     what it did."""
-    from hrsod_tf.training.batch_norm_statistics import batch_norm_layers, recompute_batch_norm_statistics
-
     layers = batch_norm_layers(trainer.model)
     moving = [(layer.moving_mean.numpy(), layer.moving_variance.numpy()) for layer in layers]
     before = trainer.evaluate(val)["mae"] if val is not None else None
@@ -255,8 +248,6 @@ def _precise_batch_norm(trainer, dataset_fn, val) -> dict:
 
 
 def _build_fn(config: Config, stage: str):
-    from hrsod_tf.networks import build_stage_network
-
     return lambda: build_stage_network(stage, config.model)
 
 
@@ -309,8 +300,6 @@ def train_stage(config: Config, stage: str, workdir, data_source, *, strategy=No
     strategy = strategy or tf.distribute.get_strategy()
     set_precision(config.train.precision)  # before any network (cache filling included) is built
     stage_config = config.train.stage(stage)
-    from hrsod_tf.data.validation import plan_validation
-
     plan = plan_validation(data_source)
     if plan is not None:
         logger.info("%s validates on %s", STAGE_NAMES[stage], plan.how)
@@ -325,7 +314,7 @@ def train_stage(config: Config, stage: str, workdir, data_source, *, strategy=No
     if result.finished and stage in PRECISE_BATCH_NORM_STAGES:
         extra["batch_norm_statistics"] = _precise_batch_norm(trainer, dataset_fn, val)
     if result.finished and is_chief(strategy):
-        save_weights_atomically(trainer.model, str(workdir.final_weights(stage)))
+        workdir.save_final_weights(stage, trainer.model)
         workdir.mark_finished(stage, {
             **result.to_dict(), "stage_config": dataclasses.asdict(stage_config),
             "seed": {"run": config.train.seed, "stage": stage_seed(config, stage)},
@@ -362,31 +351,3 @@ def train_all(config: Config, workdir, data_source, *, stages=STAGES, **kwargs) 
         if results[stage] is not None and not results[stage].finished:
             break
     return results
-
-
-STAGE_OVERRIDES = ("steps", "batch_size", "head_lr", "backbone_lr", "checkpoint_every", "validate_every",
-                   "warmup_steps", "lr_schedule")
-
-
-def apply_overrides(config: Config, stages=STAGES, *, precision: str | None = None,
-                    backbone_weights: str | None = None, seed: int | None = None, **stage_changes) -> Config:
-    """A copy of `config` with command-line overrides (None means "keep").
-
-    Args:
-        stages: the stages whose `StageConfig` gets `stage_changes`.
-        precision, backbone_weights, seed: run-wide settings.
-        **stage_changes: `StageConfig` fields among `STAGE_OVERRIDES`.
-    """
-    unknown = set(stage_changes) - set(STAGE_OVERRIDES)
-    if unknown:
-        raise ValueError(f"cannot override {sorted(unknown)}; known: {', '.join(STAGE_OVERRIDES)}")
-    changes = {k: v for k, v in stage_changes.items() if v is not None}
-    train = config.train
-    if changes:
-        train = dataclasses.replace(train, **{s: dataclasses.replace(train.stage(s), **changes) for s in stages})
-    run_changes = {k: v for k, v in (("precision", precision), ("seed", seed)) if v is not None}
-    train = dataclasses.replace(train, **run_changes)
-    model = config.model
-    if backbone_weights is not None:
-        model = dataclasses.replace(model, backbone_weights=backbone_weights)
-    return dataclasses.replace(config, train=train, model=model)

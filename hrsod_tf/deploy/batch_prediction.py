@@ -15,7 +15,7 @@ output mirrors the input names below the pattern's fixed part (``photos/a/b.jpg`
 comes from the pipeline options.
 
 Per image, this runs exactly what ``predict.py --saved-model`` runs (`hrsod_tf.image_io.decode_image`, the
-SavedModel's ``predict_image`` signature, `hrsod_tf.prediction.render` and `~hrsod_tf.image_io.encode_png`),
+SavedModel's ``predict_image`` signature, `hrsod_tf.deploy.prediction.render` and `~hrsod_tf.image_io.encode_png`),
 so both write the same bytes. ``predict_image`` rather than ``serving_default``: the latter takes only JPEG and
 PNG, ignores EXIF orientation and returns the mask only (no ``rgba`` / ``overlay``).
 
@@ -44,7 +44,8 @@ from apache_beam.metrics.metric import Metrics, MetricsFilter
 from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult, RunInference
 
 from hrsod_tf import image_io
-from hrsod_tf.prediction import OUTPUT_MODES, PredictionError, error_message, output_name, render
+from hrsod_tf.deploy.prediction import OUTPUT_MODES, PredictionError, error_message, output_name, render
+from hrsod_tf.deploy.serving_model import load_serving_model, version_dir
 
 __all__ = [
     "BatchJob",
@@ -70,7 +71,7 @@ class BatchJob:
             file. With a wildcard, only files with an image extension (`image_io.IMAGE_EXTENSIONS`) are taken.
         saved_model: a SavedModel version directory or a model base path (its highest version) from export.py.
         out_prefix: the output folder (any Beam filesystem); created as needed.
-        mode: one of `hrsod_tf.prediction.OUTPUT_MODES`.
+        mode: one of `hrsod_tf.deploy.prediction.OUTPUT_MODES`.
     """
 
     pattern: str
@@ -167,19 +168,7 @@ class SavedModelHandler(ModelHandler[np.ndarray, np.ndarray, object]):
         self.saved_model = saved_model
 
     def load_model(self):
-        from hrsod_tf.export import ServingModel, load_serving_model
-
-        if not _has_scheme(self.saved_model):
-            return load_serving_model(self.saved_model)
-        import tensorflow as tf  # remote model: find the version with tf.io.gfile
-
-        path = self.saved_model.rstrip("/")
-        if not tf.io.gfile.exists(f"{path}/saved_model.pb"):
-            versions = sorted(int(n.rstrip("/")) for n in tf.io.gfile.listdir(path) if n.rstrip("/").isdigit())
-            if not versions:
-                raise FileNotFoundError(f"{path} holds no SavedModel (no saved_model.pb, no numbered version)")
-            path = f"{path}/{versions[-1]}"
-        return ServingModel(path, tf.saved_model.load(path))
+        return load_serving_model(self.saved_model)
 
     def run_inference(self, batch: Sequence[np.ndarray], model, inference_args=None) -> Iterable[PredictionResult]:
         return [PredictionResult(image, model(image)) for image in batch]
@@ -410,13 +399,10 @@ def run_batch(job: BatchJob, options=None) -> BatchSummary:
         PredictionError: the pattern matches no file, or the model cannot be found.
     """
     check_inputs(job)
-    if not _has_scheme(job.saved_model):
-        from hrsod_tf.export import version_dir
-
-        try:
-            version_dir(job.saved_model)
-        except FileNotFoundError as error:
-            raise PredictionError(f"--saved-model {error}") from error
+    try:
+        version_dir(job.saved_model)
+    except FileNotFoundError as error:
+        raise PredictionError(f"--saved-model {error}") from error
     start = time.perf_counter()
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, job)

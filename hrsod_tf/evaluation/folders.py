@@ -13,9 +13,9 @@ Result JSON schema (:meth:`EvaluationResult.to_dict`)::
      "recall": [...]}}
 
 A trained pipeline's variants are evaluated with one :class:`MapEvaluator` each and written up as a report by
-:mod:`hrsod_tf.variant_report`.
+:mod:`hrsod_tf.evaluation.variant_report`.
 
-No TensorFlow imported here: numpy, OpenCV, tqdm, :mod:`hrsod_tf.image_io` and :mod:`hrsod_tf.metrics`.
+No TensorFlow imported here: numpy, OpenCV, tqdm, :mod:`hrsod_tf.image_io` and :mod:`hrsod_tf.evaluation.metrics`.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
+from hrsod_tf.evaluation.metrics import PRCurve, SODEvaluator
 from hrsod_tf.image_io import IMAGE_EXTENSIONS, DataError, is_image_file_name, read_map, read_mask
-from hrsod_tf.metrics import PRCurve, SODEvaluator
 
 __all__ = [
     "EvaluationError",
@@ -87,7 +87,7 @@ class EvaluationResult:
 
     Attributes:
         num_images: number of (map, GT) pairs evaluated.
-        metrics: the dict of :func:`SODEvaluator.results` (keys :data:`hrsod_tf.metrics.RESULT_KEYS`).
+        metrics: the dict of :func:`SODEvaluator.results` (keys :data:`hrsod_tf.evaluation.metrics.RESULT_KEYS`).
         pr_curve: the dataset-mean precision-recall curve.
         missing: stems of GTs that have no map.
         unreadable: file names (map or GT) that exist but could not be decoded.

@@ -17,7 +17,7 @@ matplotlib.use("Agg")  # before pyplot: no display is needed or wanted
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from hrsod_tf.metrics import BETA2, PRCurve  # noqa: E402
+from hrsod_tf.evaluation.metrics import BETA2, PRCurve  # noqa: E402
 
 __all__ = ["plot_pr_curves", "plot_example_grid"]
 
@@ -60,8 +60,9 @@ def plot_pr_curves(
     """Plot the dataset-mean precision-recall curves of several methods in one figure.
 
     Args:
-        curves: method name -> :class:`~hrsod_tf.metrics.PRCurve`, :class:`~hrsod_tf.evaluation.EvaluationResult`
-            or the dict form of either; plotted in this order. The legend shows each curve's max F-measure.
+        curves: method name -> :class:`~hrsod_tf.evaluation.metrics.PRCurve`,
+            :class:`~hrsod_tf.evaluation.folders.EvaluationResult` or the dict form of either; plotted in this
+            order. The legend shows each curve's max F-measure.
         path: output PNG file (parent folders are created).
         title: optional figure title, e.g. the dataset name.
 

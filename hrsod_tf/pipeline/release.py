@@ -30,20 +30,22 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from hrsod_tf.inference import crop_patches, run_in_batches, salient_probability
+from hrsod_tf.aps import dense_tiling_boxes_tf, random_boxes_tf
+from hrsod_tf.pipeline.graph_ops import fuse, paste_patches, refine_patches, upsample_map
+from hrsod_tf.pipeline.protocol import Frame
 
 RELEASE_FRAME = {"high_res": 1024, "low_res": 384}
 RELEASE_PATCH_SIZE = 384  # D of test_iccv19_demo.m:42
 
 
-def to_uint8_levels(x) -> tf.Tensor:
-    """MATLAB's uint8(x): round half away from zero, saturate to 0..255 (as float32)."""
+def round_like_matlab_uint8(x) -> tf.Tensor:
+    """The values of MATLAB's uint8(x) (round half away from zero, saturate to 0..255), kept as float32."""
     return tf.clip_by_value(tf.floor(tf.cast(x, tf.float32) + 0.5), 0.0, 255.0)
 
 
 def release_attention_tf(frame_map, t1: float = 50.0, t2: float = 200.0) -> tf.Tensor:
     """bool [H, W]: t1 < uint8(255 F) < t2, on the integers as the MATLAB code (test_iccv19_demo.m:36-39)."""
-    levels = to_uint8_levels(255.0 * tf.cast(frame_map, tf.float32))[..., 0]
+    levels = round_like_matlab_uint8(255.0 * tf.cast(frame_map, tf.float32))[..., 0]
     return tf.logical_and(levels > t1, levels < t2)
 
 
@@ -106,80 +108,61 @@ def release_aps_boxes_tf(mask, patch_size: int = RELEASE_PATCH_SIZE, extra_colum
     return tf.stack([y0, x0, tf.minimum(y0 + crop + 1, height), tf.minimum(x0 + crop + 1, width)], axis=1)
 
 
-def paste_boxes(patches, boxes, height_width):
-    """Sums patches [M, s, s, 1] back into boxes of any sizes, each resized (bicubic) to its box.
+class ReleaseProtocol:
+    """The authors' test protocol (see the module docstring).
 
-    Returns:
-        (sum float32 [H, W, 1], count float32 [H, W, 1]).
+    Args:
+        config: the run's `Config` (``inference.release_mode`` picks the frame). networks: a
+            `hrsod_tf.pipeline.networks.PipelineNetworks`.
     """
-    height, width = height_width[0], height_width[1]
-    zeros = tf.zeros(tf.stack([height, width, 1]), tf.float32)
 
-    def body(i, total, count):
-        y0, x0, y1, x1 = boxes[i, 0], boxes[i, 1], boxes[i, 2], boxes[i, 3]
-        patch = tf.image.resize(patches[i], tf.stack([y1 - y0, x1 - x0]), method="bicubic")
-        padding = tf.stack([[y0, height - y1], [x0, width - x1], [0, 0]])
-        total = total + tf.pad(patch, padding)
-        count = count + tf.pad(tf.ones_like(patch), padding)
-        return i + 1, total, count
+    name = "release"
 
-    _, total, count = tf.while_loop(lambda i, *_: i < tf.shape(boxes)[0], body, (0, zeros, zeros))
-    return total, count
+    def __init__(self, config, networks):
+        self.config, self.networks = config, networks
+        self.frame_side = RELEASE_FRAME[config.inference.release_mode]
 
+    def boxes(self, frame_map, sampler: str) -> tf.Tensor:
+        """Boxes in the frame: "aps" the MATLAB APS (high_res) or the whole frame (low_res); "rps" as many
+        random boxes of side D; "dense" D x D tiles."""
+        aps = self.config.aps
+        side = tf.shape(frame_map)[0]
+        if self.config.inference.release_mode == "low_res":
+            matlab = tf.stack([[0, 0, side, side]])
+        else:
+            matlab = release_aps_boxes_tf(release_attention_tf(frame_map, aps.t1, aps.t2), aps.patch_size,
+                                          aps.extra_columns)
+        if sampler == "aps":
+            return matlab
+        if sampler == "rps":
+            return random_boxes_tf(tf.stack([side, side]), tf.shape(matlab)[0], aps.patch_size)
+        if sampler == "dense":
+            return dense_tiling_boxes_tf(side, side, aps.patch_size)
+        raise ValueError(f"unknown sampler {sampler!r}: expected aps, rps or dense")
 
-def frame_boxes(pipeline, frame_map, sampler: str):
-    """Boxes in the frame: "aps" the MATLAB APS (high_res) or the whole frame (low_res); "rps" / "dense"
-    the pipeline's baselines run in the frame."""
-    settings = pipeline.config.inference
-    if sampler == "aps":
-        if settings.release_mode == "low_res":
-            side = tf.shape(frame_map)[0]
-            return tf.stack([[0, 0, side, side]])
-        aps = pipeline.config.aps
-        return release_aps_boxes_tf(release_attention_tf(frame_map, aps.t1, aps.t2), aps.patch_size,
-                                    aps.extra_columns)
-    return pipeline.boxes(frame_map, sampler)
+    # -- what the variant loop calls (`hrsod_tf.pipeline.protocol.InferenceProtocol`) ------------------
 
+    def frame(self, image, gsn_small) -> Frame:
+        side = self.frame_side
+        frame_image = round_like_matlab_uint8(
+            tf.image.resize(tf.cast(image, tf.float32), [side, side], method="bicubic", antialias=True))
+        frame_map = tf.image.resize(gsn_small, [side, side], method="bicubic")
+        return Frame(image=frame_image, coarse=frame_map, gsn=gsn_small)
 
-def release_variants_graph(pipeline, image, variants) -> dict:
-    """`SaliencyPipeline.variants_graph` under protocol "release": {variant: float32 [H, W, 1]}."""
-    from hrsod_tf.inference import coarse_map, gsn_map
+    def gsn_output(self, frame: Frame, image) -> tf.Tensor:
+        # The GSN map resized once, directly, to the image (as in protocol full_resolution).
+        return upsample_map(frame.gsn, tf.shape(image)[:2])
 
-    config = pipeline.config
-    frame = RELEASE_FRAME[config.inference.release_mode]
-    size_hw = tf.shape(image)[:2]
-    gsn_small = gsn_map(pipeline.gsn, image, config.model.gsn_input_size)
-    frame_image = to_uint8_levels(tf.image.resize(tf.cast(image, tf.float32), [frame, frame], method="bicubic",
-                                                  antialias=True))
-    frame_map = tf.image.resize(gsn_small, [frame, frame], method="bicubic")
+    def refined(self, frame: Frame, sampler: str, lrn) -> tf.Tensor:
+        boxes = self.boxes(frame.coarse, sampler)
+        refined = refine_patches(lrn, frame.image, frame.coarse, boxes, self.config.model.lrn_input_size,
+                                 self.config.inference.lrn_batch_size)
+        total, count = paste_patches(refined, boxes, tf.shape(frame.coarse)[:2], method="bicubic")
+        return fuse(frame.coarse, total, count)  # every covered pixel is overwritten (:97-113)
 
-    def refine(sampler, lrn):
-        boxes = frame_boxes(pipeline, frame_map, sampler)
-        size = config.model.lrn_input_size
-        patches, guidance = crop_patches(frame_image, frame_map, boxes, size)
-        refined = run_in_batches(lambda p, g: lrn([p, g], training=False)[..., 1:], (patches, guidance),
-                                 config.inference.lrn_batch_size, [size, size, 1])
-        total, count = paste_boxes(refined, boxes, tf.constant([frame, frame]))
-        return tf.where(count > 0, total / tf.maximum(count, 1.0), frame_map)
+    def fused_output(self, frame: Frame, fused) -> tf.Tensor:
+        glfn_map = round_like_matlab_uint8(255.0 * fused) / 255.0  # the map goes in as uint8 (:139-142)
+        return self.networks.glfn(frame.image[tf.newaxis], glfn_map[tf.newaxis])[0]
 
-    def back(x):
-        return tf.clip_by_value(tf.image.resize(x, size_hw, method="bicubic"), 0.0, 1.0)
-
-    outputs, fused = {}, None
-    for variant in variants:
-        if variant == "gsn":
-            outputs[variant] = coarse_map(pipeline.gsn, image, config.model.gsn_input_size)
-        elif variant in ("gsn+aps+lrn", "full"):
-            if fused is None:
-                fused = refine("aps", pipeline.lrn)
-            if variant == "gsn+aps+lrn":
-                outputs[variant] = back(fused)
-            else:
-                glfn_map = to_uint8_levels(255.0 * fused) / 255.0
-                out = salient_probability(pipeline.folded_glfn, frame_image[tf.newaxis], glfn_map[tf.newaxis])[0]
-                outputs[variant] = back(out)
-        elif variant == "gsn+rps+lrn":
-            outputs[variant] = back(refine("rps", pipeline.rps_lrn or pipeline.lrn))
-        elif variant == "dense+lrn":
-            outputs[variant] = back(refine("dense", pipeline.lrn))
-    return outputs
+    def to_image(self, frame_map, image) -> tf.Tensor:
+        return tf.clip_by_value(tf.image.resize(frame_map, tf.shape(image)[:2], method="bicubic"), 0.0, 1.0)

@@ -1,4 +1,4 @@
-"""FoldedGLFN (hrsod_tf/fast_glfn.py) computes the Keras GLFN's salient probability, tiled or not."""
+"""FoldedGLFN (hrsod_tf/pipeline/folded_glfn.py) computes the Keras GLFN's salient probability, tiled or not."""
 
 import dataclasses
 
@@ -8,10 +8,11 @@ import pytest
 import tensorflow as tf
 
 from hrsod_tf.config import get_preset
-from hrsod_tf.fast_glfn import FoldedGLFN, GLFNStructureError
-from hrsod_tf.inference import glfn_tiled
 from hrsod_tf.models import build_glfn
 from hrsod_tf.models.glfn import receptive_field_radius
+from hrsod_tf.pipeline.folded_glfn import FoldedGLFN, GLFNStructureError
+from hrsod_tf.pipeline.full_resolution import glfn_tiled
+from hrsod_tf.pipeline.networks import keras_probability
 
 TINY = get_preset("tiny")
 CONFIGS = {
@@ -80,8 +81,8 @@ def test_tiled_folded_glfn_equals_untiled_and_the_keras_glfn(height, width, tile
     whole = folded(image, saliency)[0].numpy()
     tiled = glfn_tiled(folded, tf.constant(image[0].astype(np.uint8)), tf.constant(saliency[0]), tile,
                        receptive_field_radius(config)).numpy()
-    keras_tiled = glfn_tiled(glfn, tf.constant(image[0].astype(np.uint8)), tf.constant(saliency[0]), tile,
-                             receptive_field_radius(config)).numpy()
+    keras_tiled = glfn_tiled(keras_probability(glfn), tf.constant(image[0].astype(np.uint8)),
+                             tf.constant(saliency[0]), tile, receptive_field_radius(config)).numpy()
     rounded = folded(image.astype(np.uint8).astype(np.float32), saliency)[0].numpy()
     assert np.abs(tiled - rounded).max() <= 1e-5 and np.abs(keras_tiled - tiled).max() <= 1e-5
     assert whole.shape == tiled.shape

@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from hrsod_tf.evaluation import (
+from hrsod_tf.evaluation import plots
+from hrsod_tf.evaluation.folders import (
     TABLE_COLUMNS,
     EvaluationError,
     EvaluationResult,
@@ -27,8 +28,8 @@ from hrsod_tf.evaluation import (
     format_table,
     write_json,
 )
-from hrsod_tf.image_io import to_uint8, write_png
-from hrsod_tf.networks import stages_for_variant
+from hrsod_tf.image_io import saliency_to_uint8, write_png
+from hrsod_tf.pipeline.variants import stages_for_variant
 
 __all__ = [
     "TABLE4_VARIANTS",
@@ -146,8 +147,9 @@ def markdown_table(results: Mapping[str, EvaluationResult | Mapping], rps_is_tra
 
 def runnable_variants(pipeline, variants: Iterable[str] = TABLE4_VARIANTS) -> list[str]:
     """The `variants` (default: Table 4's) that the pipeline's trained networks can run: those whose stages
-    (`hrsod_tf.networks.VARIANT_STAGES`) all have a network in the pipeline (``pipeline.gsn`` etc.)."""
-    return [v for v in variants if all(getattr(pipeline, stage) is not None for stage in stages_for_variant(v))]
+    (`hrsod_tf.pipeline.variants.VARIANT_STAGES`) all have a network in the pipeline (``pipeline.networks``)."""
+    return [v for v in variants
+            if all(getattr(pipeline.networks, stage) is not None for stage in stages_for_variant(v))]
 
 
 def prepare_map_dirs(save_maps_dir, variants: Iterable[str], overwrite: bool = False) -> dict[str, Path]:
@@ -198,10 +200,10 @@ def evaluate_pipeline(
     :func:`evaluate_folders` gives the same numbers.
 
     Args:
-        pipeline: a `hrsod_tf.inference.SaliencyPipeline` (or anything with its `predict_variants`).
+        pipeline: a `hrsod_tf.pipeline.saliency_pipeline.SaliencyPipeline` (or anything with its `predict_variants`).
         examples: dicts {"image": uint8 [H, W, 3], "mask": uint8 [H, W(, 1)], "image/filename": str}, as
             `DataSource.examples(split)` yields them.
-        variants: names from `hrsod_tf.inference.VARIANTS`.
+        variants: names from `hrsod_tf.pipeline.saliency_pipeline.VARIANTS`.
         save_maps_dir: if set, writes ``<dir>/<variant>/<stem>.png`` 8-bit maps (see :func:`prepare_map_dirs`).
         overwrite: allow `save_maps_dir/<variant>` folders that already hold files.
         boundary: compute BDE and mBA. progress / total: the progress bar and its length.
@@ -218,7 +220,8 @@ def evaluate_pipeline(
         stem = _example_stem(example, index)
         gt = np.asarray(example["mask"])
         gt = gt[..., 0] if gt.ndim == 3 else gt
-        maps = {v: to_uint8(np.asarray(m)) for v, m in pipeline.predict_variants(example["image"], variants).items()}
+        predicted = pipeline.predict_variants(example["image"], variants)
+        maps = {v: saliency_to_uint8(np.asarray(m)) for v, m in predicted.items()}
         for variant in variants:
             evaluators[variant].add(maps[variant], gt)
             if variant in map_dirs:
@@ -234,8 +237,6 @@ def evaluate_pipeline(
 
 def write_example_grid(examples: Sequence[ExampleMaps], path) -> Path:
     """The example grid (image, GT, each variant's map; one row per example) as a PNG."""
-    from hrsod_tf import plots
-
     variants = list(examples[0].maps)
     return plots.plot_example_grid(
         [e.image for e in examples],
@@ -262,8 +263,6 @@ def write_report(
     Returns:
         {"json", "markdown", "pr_curves"(, "examples")}: the paths written.
     """
-    from hrsod_tf import plots
-
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     written = {

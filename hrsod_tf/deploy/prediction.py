@@ -6,10 +6,9 @@
     hrsod_tf.image_io.read_image (EXIF orientation, grayscale, RGBA, 16-bit) -> MapPredictor -> render
     -> hrsod_tf.image_io.write_png
 
-A `MapPredictor` is any callable ``image uint8 [H, W, 3] -> float32 [H, W, 1] in [0, 1]``; two come with the
-library: `predictor_from_workdir` (a trained run, any variant of the pipeline) and `predictor_from_saved_model`
-(a model exported by ``export.py``, through its ``predict_image`` signature). Outputs (`OUTPUT_MODES`), all at the
-image's original resolution:
+A `MapPredictor` is any callable ``image uint8 [H, W, 3] -> float32 [H, W, 1] in [0, 1]``;
+`hrsod_tf.deploy.model_loading.load_predictor` gives one for a trained run or an exported model. Outputs
+(`OUTPUT_MODES`), all at the image's original resolution:
 
     mask      the 8-bit saliency map (gray PNG)
     rgba      the photo with the map as its alpha channel: a cut-out of the salient object
@@ -27,9 +26,17 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import tensorflow as tf
 from tqdm.auto import tqdm
 
-from hrsod_tf.image_io import DataError, is_image_file_name, is_video_file_name, read_image, to_uint8, write_png
+from hrsod_tf.image_io import (
+    DataError,
+    is_image_file_name,
+    is_video_file_name,
+    read_image,
+    saliency_to_uint8,
+    write_png,
+)
 
 __all__ = [
     "OUTPUT_MODES",
@@ -42,8 +49,6 @@ __all__ = [
     "per_file_errors",
     "plan_outputs",
     "predict_files",
-    "predictor_from_saved_model",
-    "predictor_from_workdir",
     "render",
 ]
 
@@ -60,50 +65,6 @@ class MapPredictor(Protocol):
     """Anything that maps an image uint8 [H, W, 3] to its saliency float32 [H, W, 1] in [0, 1]."""
 
     def __call__(self, image: np.ndarray) -> np.ndarray: ...
-
-
-# ------------------------------------------------------------------------------------------- predictors
-
-
-def _guard_size(image: np.ndarray, max_pixels: int) -> None:
-    height, width = image.shape[:2]
-    if height * width > max_pixels:
-        raise ValueError(
-            f"the image is {width}x{height} = {height * width / 1e6:.1f} MP, more than the "
-            f"{max_pixels / 1e6:.0f} MP limit (inference.max_image_pixels of the run's config)")
-
-
-def predictor_from_workdir(workdir, variant: str = "full") -> MapPredictor:
-    """A predictor running one variant of the pipeline of a trained run (see `hrsod_tf.inference.VARIANTS`).
-
-    Raises:
-        hrsod_tf.workdir.StageNotTrainedError: a stage the variant needs is not trained (says how to train it).
-        ValueError: unknown variant.
-    """
-    from hrsod_tf.inference import SaliencyPipeline
-    from hrsod_tf.networks import stages_for_variant
-
-    pipeline = SaliencyPipeline.from_workdir(workdir, require=stages_for_variant(variant))
-    max_pixels = pipeline.config.inference.max_image_pixels
-
-    def predict(image: np.ndarray) -> np.ndarray:
-        _guard_size(image, max_pixels)
-        return pipeline.predict(image, variant).numpy()
-
-    return predict
-
-
-def predictor_from_saved_model(path) -> MapPredictor:
-    """A predictor running a model exported by ``export.py`` (its ``predict_image`` signature).
-
-    Args:
-        path: a SavedModel version directory, or a model base path (its highest version is used).
-    Raises:
-        FileNotFoundError: no SavedModel there.
-    """
-    from hrsod_tf.export import load_serving_model
-
-    return load_serving_model(path)
 
 
 # ------------------------------------------------------------------------------------------------ inputs
@@ -154,10 +115,6 @@ def _output_names(inputs: Sequence[Path]) -> list[str]:
     return names
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    return a.resolve() == b.resolve()
-
-
 def plan_outputs(inputs: Sequence[Path], out_dir, overwrite: bool = False) -> list[Path]:
     """The output path of each input, after checking that writing them is safe.
 
@@ -192,7 +149,7 @@ def render(image: np.ndarray, saliency: np.ndarray, mode: str = "mask") -> np.nd
     Returns:
         "mask": uint8 [H, W]; "rgba": uint8 [H, W, 4] (RGB + map as alpha); "overlay": uint8 [H, W, 3].
     """
-    alpha = to_uint8(saliency)
+    alpha = saliency_to_uint8(saliency)
     if mode == "mask":
         return alpha
     if mode == "rgba":
@@ -214,8 +171,6 @@ class PredictionSummary:
 
 def per_file_errors() -> tuple[type[BaseException], ...]:
     """The errors that fail one input (reported, the others go on) rather than the whole run."""
-    import tensorflow as tf
-
     return (DataError, OSError, ValueError, tf.errors.OpError)
 
 

@@ -7,7 +7,7 @@
         assets.extra/hrsod_export.json            the run's config and the export settings (provenance)
 
 The SavedModel holds GSN, inference APS, LRN, fusion and GLFN as one graph (the code of
-`hrsod_tf.inference`, traced): serving it needs neither this project nor any Python function.
+`hrsod_tf.pipeline.saliency_pipeline`, traced): serving it needs neither this project nor any Python function.
 
 Signatures:
   * ``serving_default``: ``image_bytes`` string [N] (JPEG or PNG files, N <= `max_batch_size`) ->
@@ -27,22 +27,25 @@ Guards (all raise InvalidArgument, which TF Serving returns as HTTP 400 / gRPC I
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import os
 import pathlib
-import shutil
-import tempfile
 
 import numpy as np
 import tensorflow as tf
+from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
-SERVING_SIGNATURE = "serving_default"
-IMAGE_SIGNATURE = "predict_image"
-MASK_OUTPUT = "mask_png_bytes"
+from hrsod_tf.deploy.serving_model import (
+    IMAGE_SIGNATURE,
+    MASK_OUTPUT,
+    METADATA_FILE,
+    SERVING_SIGNATURE,
+    existing_versions,
+)
+from hrsod_tf.files import atomic_output
+from hrsod_tf.pipeline import SaliencyPipeline, stages_for_variant
+
 MAX_BATCH_SIZE = 16  # images per serving_default request; bounds the time one request holds the server
 WARMUP_FILE = pathlib.Path("assets.extra") / "tf_serving_warmup_requests"
-METADATA_FILE = pathlib.Path("assets.extra") / "hrsod_export.json"
 LIMIT_NAME = "InferenceConfig.max_image_pixels"
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -124,8 +127,9 @@ def decode_checked(data, index, max_image_pixels: int) -> tf.Tensor:
     return image
 
 
-def to_uint8(saliency) -> tf.Tensor:
-    """float [..., 1] in [0, 1] -> uint8 0..255, rounded (as `hrsod_tf.evaluation` writes maps)."""
+def saliency_to_uint8_tensor(saliency) -> tf.Tensor:
+    """A saliency tensor float [..., 1] in [0, 1] -> a uint8 tensor of the same shape, 0..255 rounded (as
+    `hrsod_tf.image_io.saliency_to_uint8` does in numpy)."""
     return tf.cast(tf.round(tf.clip_by_value(saliency, 0.0, 1.0) * 255.0), tf.uint8)
 
 
@@ -133,23 +137,19 @@ def to_uint8(saliency) -> tf.Tensor:
 
 
 class ServingModule:
-    """The trained networks and the serving functions; `save_serving_module` writes them as a SavedModel.
+    """A pipeline and the serving functions; `save_serving_module` writes them as a SavedModel.
 
     Args:
-        config: the run's `Config`.
-        gsn, lrn, glfn: the trained networks (all three: serving runs the "full" variant).
-        max_image_pixels: the pixel limit (default: ``config.inference.max_image_pixels``).
+        pipeline: a `SaliencyPipeline` with its three networks (serving runs the "full" variant).
+        max_image_pixels: the pixel limit (default: the pipeline's ``config.inference.max_image_pixels``).
         max_batch_size: images per serving_default request (default `MAX_BATCH_SIZE`).
     """
 
-    def __init__(self, config, gsn, lrn, glfn, max_image_pixels: int | None = None,
+    def __init__(self, pipeline: SaliencyPipeline, max_image_pixels: int | None = None,
                  max_batch_size: int = MAX_BATCH_SIZE):
-        from hrsod_tf.inference import SaliencyPipeline
-
-        # A fresh pipeline: only the three networks are saved, no tf.function cached by earlier predictions.
-        self.pipeline = SaliencyPipeline(config, gsn, lrn, glfn)
+        self.pipeline = pipeline
         self.pipeline.check_variants(("full",))
-        self.max_image_pixels = int(max_image_pixels or config.inference.max_image_pixels)
+        self.max_image_pixels = int(max_image_pixels or pipeline.config.inference.max_image_pixels)
         self.max_batch_size = int(max_batch_size)
         self._signatures = None  # traced once, on first use
         if self.max_image_pixels < 1 or self.max_batch_size < 1:
@@ -175,7 +175,7 @@ class ServingModule:
 
         def one(index):
             image = decode_checked(image_bytes[index], index, self.max_image_pixels)
-            png = tf.io.encode_png(to_uint8(saliency(image)))
+            png = tf.io.encode_png(saliency_to_uint8_tensor(saliency(image)))
             return png, tf.shape(image)[0], tf.shape(image)[1]
 
         with tf.control_dependencies([batch_ok]):
@@ -212,14 +212,6 @@ class ServingModule:
 # -- writing a version -----------------------------------------------------------------------------------
 
 
-def existing_versions(base_dir) -> list[int]:
-    """The version numbers (numeric sub-directories, as TF Serving sees them) under a model base path."""
-    base = pathlib.Path(base_dir)
-    if not base.is_dir():
-        return []
-    return sorted(int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit())
-
-
 def resolve_version(base_dir, version: int | None = None) -> int:
     """`version`, or the next free one (1 + the highest, 1 if none); refuses a version that exists."""
     versions = existing_versions(base_dir)
@@ -246,8 +238,6 @@ def warmup_images() -> list[bytes]:
 
 def predict_request(images: list[bytes], model_name: str = "hrsod"):
     """A `tensorflow_serving.apis.predict_pb2.PredictRequest` for serving_default with these files."""
-    from tensorflow_serving.apis import predict_pb2
-
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model_name
     request.model_spec.signature_name = SERVING_SIGNATURE
@@ -257,8 +247,6 @@ def predict_request(images: list[bytes], model_name: str = "hrsod"):
 
 def write_warmup(version_dir) -> pathlib.Path:
     """Writes assets.extra/tf_serving_warmup_requests: one PredictionLog that TF Serving replays at load."""
-    from tensorflow_serving.apis import prediction_log_pb2
-
     path = pathlib.Path(version_dir) / WARMUP_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     log = prediction_log_pb2.PredictionLog(
@@ -296,38 +284,27 @@ def _write_metadata(module: ServingModule, version_dir, version: int) -> None:
     path.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
 
 
-def _chmod_like_umask(path: pathlib.Path) -> None:
-    umask = os.umask(0)
-    os.umask(umask)
-    path.chmod(0o777 & ~umask)
-
-
 def save_serving_module(module: ServingModule, base_dir, version: int | None = None) -> pathlib.Path:
     """Writes `module` as ``base_dir/<version>/`` and returns that path.
 
-    The SavedModel is written into a hidden temporary directory beside the versions and renamed into place
-    once complete, so TF Serving (which polls the base path) never sees half a model, and an existing
-    version is never touched.
+    The SavedModel is written into a hidden temporary directory beside the versions (`atomic_output`) and
+    renamed into place once complete, so TF Serving (which polls the base path) never sees half a model, and
+    an existing version is never touched.
     """
     base = pathlib.Path(base_dir)
     if base.exists() and not base.is_dir():
         raise ExportError(f"{base} is a file; --out must be a directory (the model base path)")
     version = resolve_version(base, version)
-    base.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".export-{version}-", dir=base))
-    _chmod_like_umask(staging)  # mkdtemp makes it 0700; a server running as another user must read it
+    target = base / str(version)
+    signatures = module.signatures()
     try:
-        signatures = module.signatures()
-        tf.saved_model.save(_saveable(signatures), str(staging), signatures=signatures)
-        write_warmup(staging)
-        _write_metadata(module, staging, version)
-        target = base / str(version)
-        if target.exists():  # another export took this number meanwhile
-            raise ExportError(f"{target} appeared during the export; nothing was overwritten, run it again")
-        os.rename(staging, target)
-        return target
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        with atomic_output(target, directory=True, overwrite=False) as staging:
+            tf.saved_model.save(_saveable(signatures), str(staging), signatures=signatures)
+            write_warmup(staging)
+            _write_metadata(module, staging, version)
+    except FileExistsError:  # another export took this number meanwhile
+        raise ExportError(f"{target} appeared during the export; nothing was overwritten, run it again") from None
+    return target
 
 
 def export_workdir(workdir, base_dir, version: int | None = None, *, max_image_pixels: int | None = None,
@@ -344,56 +321,7 @@ def export_workdir(workdir, base_dir, version: int | None = None, *, max_image_p
     Raises:
         FileNotFoundError (`StageNotTrainedError`) for a missing run or stage; `ExportError`.
     """
-    from hrsod_tf.inference import SaliencyPipeline
-    from hrsod_tf.networks import stages_for_variant
-
     resolve_version(base_dir, version)  # fail before the slow part
     pipeline = SaliencyPipeline.from_workdir(workdir, require=stages_for_variant("full"))
-    module = ServingModule(pipeline.config, pipeline.gsn, pipeline.lrn, pipeline.glfn,
-                           max_image_pixels=max_image_pixels, max_batch_size=max_batch_size)
+    module = ServingModule(pipeline, max_image_pixels=max_image_pixels, max_batch_size=max_batch_size)
     return save_serving_module(module, base_dir, version)
-
-
-# -- loading ---------------------------------------------------------------------------------------------
-
-
-def version_dir(path) -> pathlib.Path:
-    """A SavedModel directory: `path` itself, or the highest version under a model base path."""
-    path = pathlib.Path(path)
-    if (path / "saved_model.pb").is_file():
-        return path
-    versions = existing_versions(path)
-    if not versions:
-        raise FileNotFoundError(f"{path} holds no SavedModel (no saved_model.pb, no numbered version directory)")
-    return path / str(versions[-1])
-
-
-@dataclasses.dataclass
-class ServingModel:
-    """An exported model loaded with plain TensorFlow (no project code runs).
-
-    `model(image)` maps uint8 [H, W, 3] RGB to a float32 numpy [H, W, 1] saliency map in [0, 1];
-    `model.predict_files([bytes, ...])` runs serving_default and returns the masks' PNG bytes.
-    """
-
-    path: pathlib.Path
-    loaded: object
-
-    def __call__(self, image) -> np.ndarray:
-        image = tf.convert_to_tensor(image, tf.uint8)
-        return self.loaded.signatures[IMAGE_SIGNATURE](image=image)["saliency"].numpy()
-
-    def predict_files(self, files: list[bytes]) -> list[bytes]:
-        outputs = self.loaded.signatures[SERVING_SIGNATURE](image_bytes=tf.constant(files, tf.string))
-        return list(outputs[MASK_OUTPUT].numpy())
-
-    @property
-    def metadata(self) -> dict:
-        """The export's settings and the run's config (assets.extra/hrsod_export.json)."""
-        return json.loads((self.path / METADATA_FILE).read_text())
-
-
-def load_serving_model(path) -> ServingModel:
-    """Loads an export: a version directory or a model base path (then its highest version)."""
-    directory = version_dir(path)
-    return ServingModel(directory, tf.saved_model.load(str(directory)))

@@ -17,10 +17,8 @@ with no frame, raises `hrsod_tf.image_io.DataError` naming it, as an unreadable 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -28,8 +26,9 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
+from hrsod_tf.deploy.prediction import OUTPUT_MODES, MapPredictor, PredictionError, render
+from hrsod_tf.files import atomic_output
 from hrsod_tf.image_io import DataError, is_video_file_name, write_png
-from hrsod_tf.prediction import OUTPUT_MODES, MapPredictor, PredictionError, render
 
 __all__ = [
     "VIDEO_FORMATS",
@@ -131,13 +130,32 @@ def plan_video_outputs(inputs: Sequence[Path], out_dir, mode: str = "mask", vide
     return outputs
 
 
-class _VideoWriter:
-    """Writes frames into a temporary video beside `target`; `commit` renames it into place."""
+class _AtomicOutput:
+    """Writes into `atomic_output(target)`: `commit` renames the temporary output into place, `abort` deletes it."""
+
+    def __init__(self, target: Path, directory: bool = False):
+        self.target = target
+        self._output = contextlib.ExitStack()
+        self.temporary = self._output.enter_context(atomic_output(target, directory=directory))
+
+    def commit(self) -> None:
+        self._close()
+        self._output.close()
+
+    def abort(self) -> None:
+        self._close()
+        self._output.__exit__(RuntimeError, RuntimeError("aborted"), None)
+
+    def _close(self) -> None:
+        pass
+
+
+class _VideoWriter(_AtomicOutput):
+    """Writes frames into a temporary video beside `target` (its extension picks the container)."""
 
     def __init__(self, target: Path, fps: float):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        self.target, self.fps = target, fps
-        self.temporary = target.with_name(f".{target.stem}.partial{target.suffix}")  # the extension picks the container
+        super().__init__(target)
+        self.fps = fps
         self.writer = None
 
     def _open(self, picture: np.ndarray) -> cv2.VideoWriter:
@@ -156,49 +174,27 @@ class _VideoWriter:
             self.writer = self._open(picture)
         self.writer.write(picture if picture.ndim == 2 else cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
 
-    def commit(self) -> None:
-        self.writer.release()
-        os.replace(self.temporary, self.target)
-
-    def abort(self) -> None:
+    def _close(self) -> None:
         if self.writer is not None:
             self.writer.release()
-        self.temporary.unlink(missing_ok=True)
 
 
-class _FrameFolderWriter:
-    """Writes ``frame_NNNNNN.png`` into a temporary folder beside `target`; `commit` renames it into place."""
+class _FrameFolderWriter(_AtomicOutput):
+    """Writes ``frame_NNNNNN.png`` into a temporary folder beside `target` (an existing one is replaced)."""
 
     def __init__(self, target: Path):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        self.target = target
-        self.temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+        super().__init__(target, directory=True)
         self.count = 0
 
     def write(self, picture: np.ndarray) -> None:
         write_png(self.temporary / f"frame_{self.count:06d}.png", picture)
         self.count += 1
 
-    def commit(self) -> None:
-        self.temporary.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700
-        if self.target.exists():  # --overwrite: the old folder goes only once the new one is complete
-            shutil.rmtree(self.target)
-        os.replace(self.temporary, self.target)
-
-    def abort(self) -> None:
-        shutil.rmtree(self.temporary, ignore_errors=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
 
 def predict_video(predictor: MapPredictor, source, target, mode: str = "mask", progress: bool = True) -> int:
     """Predicts every frame of `source` and writes `target` (from `plan_video_outputs`); returns the frame count.
 
-    Each frame runs through `predictor` and `hrsod_tf.prediction.render`, as a photo does. Memory holds one
+    Each frame runs through `predictor` and `hrsod_tf.deploy.prediction.render`, as a photo does. Memory holds one
     frame at a time. The progress bar counts frames (its total is the container's frame count, an estimate for
     some formats).
 

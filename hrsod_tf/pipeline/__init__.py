@@ -1,0 +1,17 @@
+"""The any-resolution inference pipeline: GSN -> APS -> LRN -> fuse -> GLFN, as TensorFlow graph code.
+
+    variants.py           the ablation's variants and the trained stages each needs
+    networks.py           the networks as the pipeline calls them (the seam where another runtime plugs in)
+    graph_ops.py          what both protocols share: the GSN's map, crops, the LRN in batches, pasting, fusion
+    folded_glfn.py        the GLFN's inference forward with folded BatchNorms
+    protocol.py           the interface of a test protocol (`Frame`, `InferenceProtocol`)
+    full_resolution.py    protocol "full_resolution" (the paper)
+    release.py            protocol "release" (the authors' test script)
+    saliency_pipeline.py  `SaliencyPipeline`: the variant loop, once, over either protocol
+"""
+
+from hrsod_tf.pipeline.networks import PipelineNetworks
+from hrsod_tf.pipeline.saliency_pipeline import SaliencyPipeline
+from hrsod_tf.pipeline.variants import VARIANT_STAGES, VARIANTS, stages_for_variant
+
+__all__ = ["PipelineNetworks", "SaliencyPipeline", "VARIANTS", "VARIANT_STAGES", "stages_for_variant"]

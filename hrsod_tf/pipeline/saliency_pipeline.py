@@ -1,0 +1,129 @@
+"""The any-resolution pipeline GSN -> APS -> LRN -> fuse -> GLFN: every variant of the ablation, one loop.
+
+The GSN runs once per image; then the run's protocol (`InferenceConfig.protocol`) says where and how the rest
+happens: "full_resolution" (the paper: `hrsod_tf.pipeline.full_resolution`) or "release" (the authors' test
+script in a 1024x1024 or 384x384 warp: `hrsod_tf.pipeline.release`). The variants (`hrsod_tf.pipeline.variants`)
+share the work they have in common: "gsn+aps+lrn" and "full" refine once.
+
+Everything is TensorFlow ops (no Python per patch, no numpy, no py_function), so `hrsod_tf.deploy.saved_model`
+wraps this same code in a SavedModel; the networks are called only through a
+`hrsod_tf.pipeline.networks.PipelineNetworks`, so another runtime runs under the same graph code.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from hrsod_tf.pipeline.full_resolution import FullResolutionProtocol
+from hrsod_tf.pipeline.graph_ops import gsn_map
+from hrsod_tf.pipeline.networks import PipelineNetworks
+from hrsod_tf.pipeline.release import ReleaseProtocol
+from hrsod_tf.pipeline.variants import VARIANT_STAGES, VARIANTS
+from hrsod_tf.workdir import WorkDir
+
+PROTOCOLS = {"full_resolution": FullResolutionProtocol, "release": ReleaseProtocol}
+
+# variant -> (patch sampler, the network that refines the patches, whether the GLFN follows).
+REFINEMENTS = {
+    "gsn+rps+lrn": ("rps", "rps_lrn", False),
+    "gsn+aps+lrn": ("aps", "lrn", False),
+    "full": ("aps", "lrn", True),
+    "dense+lrn": ("dense", "lrn", False),
+}
+
+
+class SaliencyPipeline:
+    """GSN -> APS -> LRN -> fuse -> GLFN at any resolution.
+
+    Args:
+        config: the run's `Config`.
+        networks: a `PipelineNetworks` (`PipelineNetworks.from_keras` for trained Keras networks; see
+            `SaliencyPipeline.from_keras`).
+
+    `predict(image, variant)` returns float32 [H, W, 1] in [0, 1]; `predict_variants(image, variants)`
+    computes several variants sharing the work they have in common. `protocol` is the protocol object, whose
+    stages (for "full_resolution": `coarse`, `attention`, `boxes`, `refine`, `fusion_network`) can be run alone.
+    """
+
+    def __init__(self, config, networks: PipelineNetworks):
+        self.config, self.networks = config, networks
+        self.protocol = PROTOCOLS[config.inference.protocol](config, networks)
+        self._functions = {}
+
+    @classmethod
+    def from_keras(cls, config, gsn, lrn=None, glfn=None, rps_lrn=None) -> "SaliencyPipeline":
+        """The pipeline of trained Keras networks (`lrn`, `glfn` may be None for the variants before them;
+        `rps_lrn`: an LRN trained on random patches, the paper's "GSN+RPS+LRN")."""
+        return cls(config, PipelineNetworks.from_keras(config.model, gsn, lrn, glfn, rps_lrn))
+
+    @classmethod
+    def from_workdir(cls, workdir, require=("gsn",)) -> "SaliencyPipeline":
+        """The pipeline of a trained run: its config.json and the networks of the stages it finished.
+
+        Args:
+            workdir: the run's work directory (`hrsod_tf.workdir.WorkDir` layout).
+            require: stages that must be trained (a missing one raises with the command to train it).
+        """
+        run = WorkDir(workdir)
+        config = run.load_config()
+        for stage in require:
+            run.require_stage(stage)
+        models = run.load_models(config, strict=False)
+        return cls.from_keras(config, models.gsn, models.lrn, models.glfn)
+
+    @property
+    def rps_is_trained(self) -> bool:
+        """True when "gsn+rps+lrn" uses an RPS-trained LRN (the paper's ablation), False when it runs the
+        APS-trained LRN on random patches (a cheaper, different comparison)."""
+        return self.networks.rps_lrn is not None
+
+    def variants_graph(self, image, variants) -> dict:
+        """Graph code of `predict_variants` (no tf.function of its own): for callers that trace it, as the
+        export does. Returns {variant: float32 [H, W, 1]}."""
+        networks, protocol = self.networks, self.protocol
+        frame = protocol.frame(image, gsn_map(networks.gsn, image, self.config.model.gsn_input_size))
+        outputs, refined = {}, {}
+        for variant in variants:
+            if variant == "gsn":
+                outputs[variant] = protocol.gsn_output(frame, image)
+                continue
+            sampler, refiner, with_glfn = REFINEMENTS[variant]
+            if (sampler, refiner) not in refined:
+                lrn = getattr(networks, refiner) or networks.lrn  # no RPS-trained LRN: the APS-trained one
+                refined[sampler, refiner] = protocol.refined(frame, sampler, lrn)
+            fused = refined[sampler, refiner]
+            outputs[variant] = protocol.to_image(protocol.fused_output(frame, fused) if with_glfn else fused, image)
+        return outputs
+
+    def check_variants(self, variants) -> None:
+        """Raises ValueError for an unknown variant or one whose networks this pipeline lacks."""
+        for variant in variants:
+            if variant not in VARIANTS:
+                raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
+            for stage in VARIANT_STAGES[variant]:
+                if getattr(self.networks, stage) is None:
+                    raise ValueError(
+                        f"variant {variant!r} needs a {stage.upper()}: train one with `python train.py --stage {stage}`"
+                    )
+
+    def predict_variants(self, image, variants=("full",)) -> dict:
+        """Maps for several variants of one image, sharing GSN and APS work.
+
+        Args:
+            image: [H, W, 3] RGB uint8 (any H, W >= 1).
+            variants: names from `VARIANTS`.
+        Returns:
+            {variant: float32 [H, W, 1] in [0, 1]} as tensors.
+        """
+        variants = tuple(variants)
+        self.check_variants(variants)
+        if variants not in self._functions:
+            self._functions[variants] = tf.function(
+                lambda x: self.variants_graph(x, variants),
+                input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)],
+            )
+        return self._functions[variants](tf.convert_to_tensor(image, tf.uint8))
+
+    def predict(self, image, variant: str = "full") -> tf.Tensor:
+        """The saliency map of one variant: float32 [H, W, 1] in [0, 1], at the image's size."""
+        return self.predict_variants(image, (variant,))[variant]

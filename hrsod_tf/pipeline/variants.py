@@ -1,0 +1,33 @@
+"""The pipeline's variants (the rows of the paper's ablation, Table 4) and the trained stages each one runs.
+
+    variant        stages it needs
+    gsn            gsn
+    gsn+rps+lrn    gsn, lrn      random patches, as many and as large as APS's
+    gsn+aps+lrn    gsn, lrn
+    full           gsn, lrn, glfn
+    dense+lrn      gsn, lrn      the image tiled densely (a baseline, not in Table 4)
+
+The order of the stages (and which must be trained before which) is the work directory's
+(`hrsod_tf.workdir.STAGES`, `hrsod_tf.workdir.DEPENDENCIES`).
+"""
+
+from __future__ import annotations
+
+__all__ = ["VARIANTS", "VARIANT_STAGES", "stages_for_variant"]
+
+#: pipeline variant -> the trained stages it runs.
+VARIANT_STAGES = {
+    "gsn": ("gsn",),
+    "gsn+rps+lrn": ("gsn", "lrn"),
+    "gsn+aps+lrn": ("gsn", "lrn"),
+    "full": ("gsn", "lrn", "glfn"),
+    "dense+lrn": ("gsn", "lrn"),
+}
+VARIANTS = tuple(VARIANT_STAGES)
+
+
+def stages_for_variant(variant: str) -> tuple[str, ...]:
+    """The trained stages a pipeline variant needs. Raises ValueError for an unknown variant."""
+    if variant not in VARIANT_STAGES:
+        raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
+    return VARIANT_STAGES[variant]
