@@ -260,6 +260,7 @@ def test_inference_enforced_cap_keeps_most_uncertain_cells():
     assert len(aps.inference_boxes_tf(coarse, config).numpy()) == 48  # soft cap by default
 
 
+@pytest.mark.slow
 def test_inference_boxes_compile_with_xla_for_a_static_shape():
     @tf.function(jit_compile=True)
     def compiled(coarse):

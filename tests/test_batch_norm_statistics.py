@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 
 from hrsod_tf.config import get_preset
 from hrsod_tf.demo import DEMO_VARIANTS, check_gains
@@ -45,6 +46,7 @@ def test_demo_checks_every_step_of_the_ordering_on_f_beta_s_and_mae():
     assert failed == ["`full` above `gsn+aps+lrn` on S_measure: 0.0000 vs 0.8200"]
 
 
+@pytest.mark.slow
 def test_glfn_stage_keeps_the_batch_norm_statistics_with_the_lower_validation_mae(tmp_path):
     import dataclasses
     import json

@@ -11,6 +11,8 @@ from PIL import Image
 from hrsod_tf.deploy import batch_prediction
 from hrsod_tf.deploy.prediction import PredictionError
 
+pytestmark = pytest.mark.slow  # every test here trains, exports, or runs a subprocess or a video
+
 MULTI_PROCESS = ["--runner", "DirectRunner", "--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
 
 

@@ -12,6 +12,8 @@ from release_networks import GSN_TABLE, LRN_TABLE, glfn_table, parse_table
 
 from hrsod_tf.workdir import WorkDir
 
+pytestmark = pytest.mark.slow  # every test here trains, exports, or runs a subprocess or a video
+
 TRAINING_ONLY = [("loss", "SoftmaxWithLoss", ("upscore3", "label"), ("loss",), [])]
 
 

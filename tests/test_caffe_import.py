@@ -64,6 +64,7 @@ def _rgb(size, seed):
     return np.random.default_rng(seed).uniform(0, 255, (1, size, size, 3)).astype("float32")
 
 
+@pytest.mark.slow
 def test_converted_gsn_computes_caffes_layers(tmp_path):
     layers, blobs = _write(tmp_path / "GSN.caffemodel", GSN_TABLE, 1, extra=TRAINING_ONLY,
                             change=_moderate_logits)
@@ -80,6 +81,7 @@ def test_converted_gsn_computes_caffes_layers(tmp_path):
     _assert_close(gsn(rgb), _nhwc(expected["predict"]))
 
 
+@pytest.mark.slow
 def test_converted_lrn_computes_caffes_layers_given_the_same_guides(tmp_path):
     layers, blobs = _write(tmp_path / "LRN.caffemodel", LRN_TABLE, 3, change=_moderate_logits)
     config = official_config().model
@@ -155,6 +157,7 @@ def tiny_official_glfn():
     return config, build_glfn(config)
 
 
+@pytest.mark.slow
 def test_gsn_file_given_as_the_lrn_is_refused_naming_file_and_layer(tmp_path):
     _write(tmp_path / "GSN.caffemodel", GSN_TABLE, 12)
     config = official_config().model
@@ -163,6 +166,7 @@ def test_gsn_file_given_as_the_lrn_is_refused_naming_file_and_layer(tmp_path):
         load_caffe_weights(build_lrn(config), "lrn", config, tmp_path / "GSN.caffemodel")
 
 
+@pytest.mark.slow
 def test_lrn_file_given_as_the_gsn_is_refused_for_its_extra_weighted_layer(tmp_path):
     _write(tmp_path / "LRN.caffemodel", LRN_TABLE, 13)
     config = official_config().model

@@ -18,6 +18,8 @@ from hrsod_tf.pipeline.variants import VARIANT_STAGES, stages_for_variant
 from hrsod_tf.pipeline.variants import VARIANTS as ALL_VARIANTS
 from hrsod_tf.workdir import STAGES, make_random_workdir
 
+pytestmark = pytest.mark.slow  # every test here trains, exports, or runs a subprocess or a video
+
 VARIANTS = ["gsn", "gsn+rps+lrn", "gsn+aps+lrn", "full"]
 
 

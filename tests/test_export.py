@@ -26,6 +26,8 @@ from hrsod_tf.deploy.serving_model import existing_versions, load_serving_model,
 from hrsod_tf.pipeline import SaliencyPipeline
 from hrsod_tf.workdir import WorkDir, make_random_workdir
 
+pytestmark = pytest.mark.slow  # every test here trains, exports, or runs a subprocess or a video
+
 PIXEL_LIMIT = 1_000_000  # small, so that an over-limit image is cheap to make
 LIMIT_MESSAGE = f"above the limit of {PIXEL_LIMIT} (InferenceConfig.max_image_pixels)"
 

@@ -75,6 +75,7 @@ def _pipeline(mode):
                                        build_glfn(config.model))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["low_res", "high_res"])
 def test_release_protocol_returns_maps_at_the_images_size(mode):
     pipeline = _pipeline(mode)
@@ -100,6 +101,7 @@ def test_official_preset_defaults_to_the_release_protocol_and_the_others_to_full
         assert get_preset(name).inference.protocol == "full_resolution"
 
 
+@pytest.mark.slow
 def test_exported_saved_model_runs_the_release_protocol(tmp_path):
     pipeline = _pipeline("low_res")
     image = np.random.default_rng(6).integers(0, 256, (60, 80, 3), dtype=np.uint8)

@@ -68,6 +68,7 @@ def test_tiled_glfn_equals_untiled(height, width, tile):
     assert float(tf.reduce_max(tf.abs(whole - tiled))) < 1e-4
 
 
+@pytest.mark.slow
 def test_pipeline_tiles_the_glfn_above_its_pixel_budget(pipeline):
     image = _image(150, 210, seed=4)
     untiled = pipeline.predict(image, "full").numpy()

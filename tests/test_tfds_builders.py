@@ -135,6 +135,7 @@ def _tfds_cli(args, tmp_path):
     return subprocess.run(command, cwd=DATASETS, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_tfds_cli_builds_fake_hrsod_download(tmp_path):
     manual = make_fake_hrsod(tmp_path / "manual")
     result = _tfds_cli(["hrsod", "--manual_dir", str(manual), "--data_dir", str(tmp_path / "data")], tmp_path)
@@ -146,6 +147,7 @@ def test_tfds_cli_builds_fake_hrsod_download(tmp_path):
     assert "truncated.jpg" in output and "4 examples used, 4 skipped" in output
 
 
+@pytest.mark.slow
 def test_tfds_cli_without_manual_files_ends_with_the_instructions(tmp_path):
     result = _tfds_cli(["hrsod", "--data_dir", str(tmp_path / "data")], tmp_path)
     assert result.returncode != 0

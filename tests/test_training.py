@@ -24,6 +24,8 @@ from hrsod_tf.training import (
 )
 from hrsod_tf.workdir import StageNotTrainedError, WorkDir
 
+pytestmark = pytest.mark.slow  # every test here trains, exports, or runs a subprocess or a video
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = get_preset("tiny")
 SIZE = 64
@@ -303,13 +305,13 @@ def test_train_py_reports_a_missing_stage(tmp_path, capsys):
 
 
 def test_demo_reports_a_data_error_without_a_traceback(tmp_path, capsys, monkeypatch):
-    from hrsod_tf.data import sources
+    from hrsod_tf import demo
     from hrsod_tf.image_io import DataError
 
     def unavailable(*args, **kwargs):
         raise DataError("the TFDS builders of datasets/ are not installed: install the project")
 
-    monkeypatch.setattr(sources, "resolve_data_source", unavailable)
+    monkeypatch.setattr(demo, "resolve_data_source", unavailable)
     train = load_script("train.py")
     assert train.main(["--demo", "--workdir", str(tmp_path / "demo"), "--no-progress"]) == 2
     err = capsys.readouterr().err

@@ -87,6 +87,7 @@ def test_tfds_source_lists_file_names_without_decoding(tmp_path):
     assert plan.split == "train" and set(plan.filenames) <= set(source.filenames("train"))
 
 
+@pytest.mark.slow
 def test_trained_stage_records_its_validation_images_and_they_are_training_ones(tmp_path):
     config = dataclasses.replace(TINY, train=dataclasses.replace(
         TINY.train, gsn=dataclasses.replace(TINY.train.gsn, steps=2, validate_every=0)))

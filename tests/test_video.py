@@ -11,6 +11,8 @@ from helpers import load_script
 from hrsod_tf.deploy import prediction, video
 from hrsod_tf.deploy.model_loading import load_predictor
 
+pytestmark = pytest.mark.slow  # every test here trains, exports, or runs a subprocess or a video
+
 FPS, WIDTH, HEIGHT, FRAMES = 12.5, 56, 40, 9
 
 
