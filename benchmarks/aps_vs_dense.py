@@ -19,7 +19,14 @@ from __future__ import annotations
 
 import time
 
+import tensorflow as tf
 from common import base_parser, emit, full_resolution_stages, log, target
+
+from hrsod_tf.data.synthetic import generate_split
+from hrsod_tf.evaluation.folders import evaluate_arrays
+from hrsod_tf.pipeline import SaliencyPipeline
+from hrsod_tf.pipeline.variants import stages_for_variant
+from hrsod_tf.workdir import WorkDir
 
 VARIANTS = ("gsn", "gsn+aps+lrn", "dense+lrn")
 TARGET_RATIO = 0.40
@@ -28,10 +35,6 @@ METRICS = ("S_measure", "BDE", "MAE", "Fbeta_max", "mBA")
 
 def load_pipeline(workdir: str):
     """(pipeline, None) for a run with a trained GSN and LRN, else (None, the reason)."""
-    from hrsod_tf.pipeline import SaliencyPipeline
-    from hrsod_tf.pipeline.variants import stages_for_variant
-    from hrsod_tf.workdir import WorkDir
-
     run = WorkDir(workdir)
     if not run.has_config():
         return None, f"{workdir} has no config.json: train the demo first (`python train.py`)"
@@ -44,8 +47,6 @@ def load_pipeline(workdir: str):
 
 def patch_counter(pipeline):
     """A tf.function image -> (APS patches, dense patches)."""
-    import tensorflow as tf
-
     stages = full_resolution_stages(pipeline)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)])
@@ -74,8 +75,6 @@ def run_images(pipeline, scenes) -> tuple[list, dict]:
 
 def evaluate(pairs: dict) -> dict:
     """{variant: {metric: value}} for METRICS."""
-    from hrsod_tf.evaluation.folders import evaluate_arrays
-
     results = {}
     for variant, variant_pairs in pairs.items():
         metrics = evaluate_arrays(variant_pairs, boundary=True).metrics
@@ -115,8 +114,6 @@ def main(argv=None) -> dict:
         log(f"not measured: {reason}")
         return emit({"benchmark": "aps_vs_dense", "measured": False, "reason": reason,
                      "workdir": args.workdir}, args)
-
-    from hrsod_tf.data.synthetic import generate_split
 
     data = pipeline.config.data
     log(f"APS vs dense on {count} synthetic test scenes ({data.synthetic_min_side}-{data.synthetic_max_side} px)")

@@ -32,15 +32,18 @@ import time
 from pathlib import Path
 
 import common
+import cv2
 from common import base_parser, emit, log
+
+from hrsod_tf import image_io
+from hrsod_tf.deploy.model_loading import load_predictor
+from hrsod_tf.workdir import make_random_workdir
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def write_images(folder: Path, count: int, height: int, width: int) -> list[Path]:
     """`count` synthetic scenes as JPEG files (quality 92) in `folder`."""
-    import cv2
-
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for index in range(count):
@@ -56,8 +59,6 @@ def export_model(args, scratch: Path) -> Path:
     export.py in a subprocess (tracing the pipeline here would leave its graphs in this process)."""
     if args.saved_model:
         return Path(args.saved_model)
-    from hrsod_tf.workdir import make_random_workdir
-
     workdir = Path(args.workdir) if args.workdir else make_random_workdir(scratch / "run", args.preset).root
     command = [sys.executable, "export.py", "--workdir", str(workdir), "--out", str(scratch / "models")]
     completed = subprocess.run(command, cwd=common.REPO_ROOT, capture_output=True, text=True)
@@ -90,9 +91,6 @@ def run_command(command: list[str], out: Path, count: int) -> dict:
 
 def measure_load(model: Path, warmup: Path) -> float:
     """Seconds to load the SavedModel and predict one image (the first call traces), in this process."""
-    from hrsod_tf import image_io
-    from hrsod_tf.deploy.model_loading import load_predictor
-
     start = time.perf_counter()
     predictor = load_predictor(model)
     predictor(image_io.read_image(warmup))

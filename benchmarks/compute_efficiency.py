@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import tensorflow as tf
 from common import (
     base_parser,
     conv_flops,
@@ -31,6 +33,8 @@ from common import (
     time_interleaved,
 )
 
+from hrsod_tf.models import build_glfn, build_gsn, build_lrn
+
 PRESET = "paper"
 GSN_SIZE = 384
 GLFN_SIZE = 1024
@@ -44,8 +48,6 @@ class Matmul:
     """A float32 size x size matmul in a tf.function: the machine's reference FLOP rate."""
 
     def __init__(self, size: int):
-        import tensorflow as tf
-
         self.size = size
         self.flops = 2.0 * size ** 3
         self._a = tf.random.stateless_normal([size, size], seed=(1, 2))
@@ -63,8 +65,6 @@ class Matmul:
 def forward_rate(model, inputs, flops_per_image: float, reps: int, jit: bool, matmul: Matmul) -> dict:
     """Median time and GFLOP/s of `model(inputs)` in a tf.function (XLA when `jit`), timed in alternation
     with the reference matmul so that the ratio of the two rates is measured under the same conditions."""
-    import tensorflow as tf
-
     forward = tf.function(lambda x: model(x, training=False), jit_compile=jit)
     batch = int(inputs[0].shape[0]) if isinstance(inputs, (list, tuple)) else int(inputs.shape[0])
     compile_s = first_call_seconds(lambda: _block(forward(inputs)))
@@ -85,8 +85,6 @@ def _block(tensor):
 def gsn_runs(reps: int, batches, jit_batches, matmul: Matmul) -> dict:
     """The GSN at 384x384: analytic FLOPs and the rate of every batch without XLA, and with XLA for the
     batches in `jit_batches`."""
-    from hrsod_tf.models import build_gsn
-
     model = build_gsn(model_config(PRESET), input_size=GSN_SIZE)
     flops = conv_flops(model)
     runs = []
@@ -100,10 +98,6 @@ def gsn_runs(reps: int, batches, jit_batches, matmul: Matmul) -> dict:
 
 def glfn_run(reps: int, matmul: Matmul) -> dict:
     """The GLFN at 1024x1024, batch 1: time, analytic FLOPs and size."""
-    import numpy as np
-
-    from hrsod_tf.models import build_glfn
-
     model = build_glfn(model_config(PRESET), input_size=GLFN_SIZE)
     flops = conv_flops(model)["total"]
     image = random_images(1, GLFN_SIZE)
@@ -115,8 +109,6 @@ def glfn_run(reps: int, matmul: Matmul) -> dict:
 
 def model_sizes(gsn) -> dict:
     """float32 sizes of the GSN, the LRN and their sum (the paper's 129.6 MB is GSN+LRN)."""
-    from hrsod_tf.models import build_lrn
-
     lrn = build_lrn(model_config(PRESET), input_size=GSN_SIZE)
     gsn_bytes, lrn_bytes = param_bytes(gsn), param_bytes(lrn)
     return {"gsn_params": int(gsn.count_params()), "lrn_params": int(lrn.count_params()),

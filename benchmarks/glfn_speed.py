@@ -16,6 +16,9 @@
 from __future__ import annotations
 
 import common  # noqa: F401  (sys.path and TF logging first)
+import keras
+import numpy as np
+import tensorflow as tf
 from common import (
     base_parser,
     conv_flops,
@@ -29,14 +32,19 @@ from common import (
     time_interleaved,
 )
 
+from hrsod_tf.config import get_preset
+from hrsod_tf.models import build_glfn, build_gsn
+from hrsod_tf.models.glfn import receptive_field_radius
+from hrsod_tf.pipeline.folded_glfn import FoldedGLFN
+from hrsod_tf.pipeline.full_resolution import glfn_tiled
+from hrsod_tf.pipeline.networks import keras_probability
+
 SIZES = ((1080, 1920), (2160, 3840))
 SPEEDUP_TARGET = 4.0
 GSN_RATIO_TARGET = 1.0
 
 
 def _kind(layer) -> str:
-    import keras
-
     if isinstance(layer, keras.layers.Conv2D):
         if layer.kernel_size == (1, 1):
             return "conv 1x1"
@@ -52,11 +60,6 @@ def _kind(layer) -> str:
 
 def trained_like_glfn(preset: str, seed: int = 0):
     """A GLFN of `preset` with random weights and non-trivial BatchNorm statistics (not the identity)."""
-    import keras
-    import numpy as np
-
-    from hrsod_tf.models import build_glfn
-
     keras.utils.set_random_seed(seed)
     config = model_config(preset)
     glfn = build_glfn(config)
@@ -71,14 +74,10 @@ def trained_like_glfn(preset: str, seed: int = 0):
 
 def flops_per_pixel(config) -> float:
     """Analytic FLOPs per output pixel of the Keras GLFN (counted on a static 8x8 build)."""
-    from hrsod_tf.models import build_glfn
-
     return conv_flops(build_glfn(config, input_size=8))["total"] / 64.0
 
 
 def _inputs(height, width, seed=0):
-    import numpy as np
-
     rng = np.random.default_rng(seed)
     image = rng.uniform(0, 255, (height, width, 3)).astype(np.uint8)
     fused = rng.uniform(0, 1, (height, width, 1)).astype(np.float32)
@@ -87,10 +86,6 @@ def _inputs(height, width, seed=0):
 
 def profile_layers(glfn, height: int, width: int, reps: int) -> dict:
     """Per-layer median seconds of the Keras GLFN, each layer alone on its real input."""
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
     image, fused = _inputs(height, width)
     values = {id(glfn.inputs[0]): tf.constant(image[None].astype(np.float32)),
               id(glfn.inputs[1]): tf.constant(fused[None])}
@@ -119,13 +114,6 @@ def profile_layers(glfn, height: int, width: int, reps: int) -> dict:
 
 def pipeline_forwards(config, glfn, inference):
     """(keras_fn, folded_fn): the GLFN as `SaliencyPipeline.fusion_network` runs it, Keras and folded."""
-    import tensorflow as tf
-
-    from hrsod_tf.models.glfn import receptive_field_radius
-    from hrsod_tf.pipeline.folded_glfn import FoldedGLFN
-    from hrsod_tf.pipeline.full_resolution import glfn_tiled
-    from hrsod_tf.pipeline.networks import keras_probability
-
     margin = receptive_field_radius(config)
 
     def make(network):
@@ -142,10 +130,6 @@ def pipeline_forwards(config, glfn, inference):
 
 
 def compare(preset: str, reps: int, sizes) -> list:
-    import numpy as np
-
-    from hrsod_tf.config import get_preset
-
     config, glfn = trained_like_glfn(preset)
     keras_fn, folded_fn = pipeline_forwards(config, glfn, get_preset(preset).inference)
     per_pixel = flops_per_pixel(config)
@@ -168,11 +152,6 @@ def compare(preset: str, reps: int, sizes) -> list:
 
 def gsn_row(reps: int) -> dict:
     """FoldedGLFN (paper) at 1920x1080 and the paper GSN at 384x384, timed in alternation."""
-    import tensorflow as tf
-
-    from hrsod_tf.config import get_preset
-    from hrsod_tf.models import build_gsn
-
     gsn = build_gsn(model_config("paper"))
     batch = tf.constant(random_images(1, 384))
     gsn_fn = tf.function(lambda x: gsn(x, training=False))

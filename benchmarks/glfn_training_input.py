@@ -23,14 +23,21 @@ from pathlib import Path
 import numpy as np
 from common import base_parser, emit, log, target
 
+from hrsod_tf.data.sources import resolve_data_source
+from hrsod_tf.data.validation import plan_validation, training_examples, validation_examples
+from hrsod_tf.demo import DEMO_DATASET
+from hrsod_tf.evaluation.folders import MapEvaluator
+from hrsod_tf.pipeline.networks import keras_probability
+from hrsod_tf.training import train_stage
+from hrsod_tf.training.stages import fused_map_cache
+from hrsod_tf.workdir import WorkDir
+
 MODES = ("warp", "crop")
 METRICS = ("Fbeta_adaptive", "S_measure", "MAE", "Fbeta_mean")
 
 
 def _copy_trained_run(run, root: Path):
     """A new WorkDir at `root` holding `run`'s trained GSN and LRN and its fused-map cache."""
-    from hrsod_tf.workdir import WorkDir
-
     copy = WorkDir(root)
     for stage in ("gsn", "lrn"):
         copy.stage_dir(stage).mkdir(parents=True)
@@ -50,8 +57,6 @@ def _cached_maps(examples, cache, count=None):
 
 def _scores(pairs) -> dict:
     """Metrics of (map, mask) pairs, with the mean map value inside and outside the objects."""
-    from hrsod_tf.evaluation.folders import MapEvaluator
-
     evaluator, inside, outside = MapEvaluator(boundary=False), [], []
     for prediction, mask in pairs:
         evaluator.add(prediction, mask)
@@ -63,8 +68,6 @@ def _scores(pairs) -> dict:
 
 
 def main(argv=None) -> int:
-    from hrsod_tf.demo import DEMO_DATASET
-
     parser = base_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", default="runs/demo", help="a run with a trained GSN and LRN")
     parser.add_argument("--dataset", default=DEMO_DATASET, help="the run's --dataset (default: the demo's)")
@@ -72,13 +75,6 @@ def main(argv=None) -> int:
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--steps", type=int, help="GLFN steps (default: the run's config)")
     args = parser.parse_args(argv)
-
-    from hrsod_tf.data.sources import resolve_data_source
-    from hrsod_tf.data.validation import plan_validation, training_examples, validation_examples
-    from hrsod_tf.pipeline.networks import keras_probability
-    from hrsod_tf.training import train_stage
-    from hrsod_tf.training.stages import fused_map_cache
-    from hrsod_tf.workdir import WorkDir
 
     run = WorkDir(args.workdir)
     if not (run.has_config() and run.is_finished("gsn") and run.is_finished("lrn")):

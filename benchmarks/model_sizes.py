@@ -18,13 +18,13 @@ import tempfile
 
 import common  # noqa: F401  (before TensorFlow: quiets its C++ logging)
 
+from hrsod_tf.caffe.converter import caffe_layers_from_keras
+from hrsod_tf.caffe.netparameter import write_caffemodel
+from hrsod_tf.config import get_preset
+from hrsod_tf.models import build_glfn, build_gsn, build_lrn
+
 
 def main() -> None:
-    from hrsod_tf.caffe.converter import caffe_layers_from_keras
-    from hrsod_tf.caffe.netparameter import write_caffemodel
-    from hrsod_tf.config import get_preset
-    from hrsod_tf.models import build_glfn, build_gsn, build_lrn
-
     config = get_preset("official").model
     models = {"gsn": build_gsn(config), "lrn": build_lrn(config), "glfn": build_glfn(config)}
     for name, model in models.items():

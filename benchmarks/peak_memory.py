@@ -25,10 +25,13 @@ Target: peak < 3 GiB.
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
+import time
 
+import tensorflow as tf
 from common import (
     GIB,
     MIB,
@@ -61,8 +64,6 @@ def run_random(pipeline, image) -> int:
 
 def run_blurred(pipeline, image, coarse) -> int:
     """GSN, then APS -> LRN -> fuse -> GLFN driven by `coarse`; returns the number of APS patches."""
-    import tensorflow as tf
-
     run = full_resolution_stages(pipeline)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.uint8), tf.TensorSpec([None, None, 1], tf.float32)])
@@ -79,12 +80,8 @@ def run_blurred(pipeline, image, coarse) -> int:
 
 def measure(mode: str) -> dict:
     """One mode in this process: baseline and peak RSS, patches, seconds."""
-    import time
-
     image, mask = synthetic_scene(HEIGHT, WIDTH, seed=0)
     coarse = blurred_coarse_map(mask, 384) if mode == "blurred" else None
-    import tensorflow as tf  # noqa: F401  (counted in the baseline)
-
     pipeline = random_pipeline(PRESET)
     baseline = peak_rss_bytes()
     start = time.perf_counter()
@@ -142,8 +139,6 @@ def main(argv=None):
 
 
 def argparse_hidden():
-    import argparse
-
     return argparse.SUPPRESS
 
 

@@ -19,7 +19,12 @@ from __future__ import annotations
 import os
 import tempfile
 
+import keras
+import numpy as np
+import tensorflow as tf
 from common import base_parser, emit, log, model_config, random_images, repeats, synthetic_scene, time_interleaved
+
+from hrsod_tf.models import build_gsn
 
 PRESET = "paper"
 SIZE = 384
@@ -27,10 +32,6 @@ SIZE = 384
 
 def build_gsn_with_policy(policy: str, weights_path: str | None = None):
     """A paper GSN at SIZE built under `policy`; with `weights_path`, its weights are loaded from there."""
-    import keras
-
-    from hrsod_tf.models import build_gsn
-
     keras.mixed_precision.set_global_policy(policy)
     try:
         model = build_gsn(model_config(PRESET), input_size=SIZE)
@@ -43,16 +44,12 @@ def build_gsn_with_policy(policy: str, weights_path: str | None = None):
 
 def test_input():
     """A synthetic scene resized to SIZE x SIZE (float32 RGB, batch of 1): a natural-looking input."""
-    import numpy as np
-
     image, _ = synthetic_scene(SIZE, SIZE, seed=3)
     return image[np.newaxis].astype("float32")
 
 
 def compare_outputs(reference, other) -> dict:
     """Differences between two salient-class maps (float32 numpy arrays in [0, 1])."""
-    import numpy as np
-
     diff = np.abs(reference - other)
     return {"max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean()),
             "decision_flip_fraction": float(np.mean((reference > 0.5) != (other > 0.5))),
@@ -60,8 +57,6 @@ def compare_outputs(reference, other) -> dict:
 
 
 def main(argv=None) -> dict:
-    import tensorflow as tf
-
     parser = base_parser(__doc__)
     parser.add_argument("--input", choices=("synthetic", "random"), default="synthetic",
                         help="a synthetic scene (default) or uniform noise")

@@ -19,14 +19,16 @@ import pathlib
 import tempfile
 import time
 
+import tensorflow as tf
 from common import base_parser, emit, log, repeats, summarize
+from matplotlib import cbook
+
+from hrsod_tf.deploy import saved_model as export
+from hrsod_tf.workdir import make_random_workdir
 
 
 def photo_jpeg(height: int = 1080, width: int = 1920) -> bytes:
     """A real photograph resized to height x width, as JPEG bytes (quality 90)."""
-    import tensorflow as tf
-    from matplotlib import cbook
-
     with cbook.get_sample_data("grace_hopper.jpg") as f:
         photo = tf.io.decode_jpeg(f.read())
     resized = tf.image.resize(photo, [height, width], antialias=True)
@@ -39,10 +41,6 @@ def directory_megabytes(path: pathlib.Path) -> float:
 
 def measure(workdir, runs: int = 3) -> dict:
     """Exports `workdir`, then returns size (MB), export and load seconds, and serving_default latency."""
-    import tensorflow as tf
-
-    from hrsod_tf.deploy import saved_model as export
-
     with tempfile.TemporaryDirectory(prefix="hrsod-serving-") as base:
         start = time.perf_counter()
         version = export.export_workdir(workdir, base)
@@ -82,10 +80,6 @@ def main(argv=None) -> dict:
     source.add_argument("--preset", choices=("tiny", "small", "paper", "official"),
                         help="random-init networks of this preset")
     args = parser.parse_args(argv)
-
-    import tensorflow as tf
-
-    from hrsod_tf.workdir import make_random_workdir
 
     with tempfile.TemporaryDirectory(prefix="hrsod-run-") as scratch:
         if args.workdir is None:

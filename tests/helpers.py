@@ -6,6 +6,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -19,15 +22,11 @@ def load_script(name: str):
 
 def random_rgb(w: int = 64, h: int = 48, seed: int = 0):
     """A uint8 (h, w, 3) image of uniform noise."""
-    import numpy as np
-
     return (np.random.default_rng(seed).random((h, w, 3)) * 255).astype(np.uint8)
 
 
 def save_image(array_or_image, path, **kwargs):
     """Saves a numpy array or a PIL image with PIL (`kwargs`: PIL's save options); returns `path`."""
-    from PIL import Image
-
     image = array_or_image if isinstance(array_or_image, Image.Image) else Image.fromarray(array_or_image)
     image.save(path, **kwargs)
     return path

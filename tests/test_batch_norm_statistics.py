@@ -1,13 +1,19 @@
 """Precise BatchNorm statistics after training, and the demo's full Table-4 ordering check."""
 
+import dataclasses
+import json
+
 import keras
 import numpy as np
 import pytest
 
 from hrsod_tf.config import get_preset
+from hrsod_tf.data.sources import resolve_data_source
 from hrsod_tf.demo import DEMO_VARIANTS, check_gains
 from hrsod_tf.models import build_glfn
+from hrsod_tf.training import train_stage
 from hrsod_tf.training.batch_norm_statistics import batch_norm_layers, recompute_batch_norm_statistics
+from hrsod_tf.workdir import make_random_workdir
 
 TINY = get_preset("tiny")
 
@@ -48,13 +54,6 @@ def test_demo_checks_every_step_of_the_ordering_on_f_beta_s_and_mae():
 
 @pytest.mark.slow
 def test_glfn_stage_keeps_the_batch_norm_statistics_with_the_lower_validation_mae(tmp_path):
-    import dataclasses
-    import json
-
-    from hrsod_tf.data.sources import resolve_data_source
-    from hrsod_tf.training import train_stage
-    from hrsod_tf.workdir import make_random_workdir
-
     workdir = make_random_workdir(tmp_path / "run", stages=("gsn", "lrn"))
     config = workdir.load_config()
     config = dataclasses.replace(config, train=dataclasses.replace(

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from helpers import load_script
 from PIL import Image
 
@@ -130,8 +131,6 @@ def test_unknown_output_mode_is_refused():
 def _limited_model(path, max_pixels):
     """A stand-in SavedModel with export.py's ``predict_image`` contract and pixel guard (saliency = brightness),
     cheap to build: exporting the real pipeline takes ~30 s and the session's tiny export has the 50 MP limit."""
-    import tensorflow as tf
-
     module = tf.Module()
 
     def predict_image(image):

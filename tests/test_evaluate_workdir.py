@@ -1,5 +1,7 @@
 """evaluate.py --workdir: the trained pipeline on a folder data set, every variant; JSON, maps, report."""
 
+import contextlib
+import io
 import json
 import types
 from pathlib import Path
@@ -41,9 +43,6 @@ def full_run(setup, tmp_path_factory):
     workdir, dataset, _ = setup
     out = tmp_path_factory.mktemp("outputs")
     cli = load_script("evaluate.py")
-    import contextlib
-    import io
-
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
         status = cli.main(["--workdir", str(workdir.root), "--dataset", dataset, "--no-progress",

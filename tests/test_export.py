@@ -18,6 +18,7 @@ import pytest
 import tensorflow as tf
 from helpers import load_script
 from matplotlib import cbook
+from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
 from hrsod_tf.config import get_preset
@@ -166,8 +167,6 @@ def test_saved_model_cli_lists_both_signatures(exported):
 
 
 def test_graph_has_no_python_function(exported):
-    from tensorflow.core.protobuf import saved_model_pb2
-
     saved = saved_model_pb2.SavedModel.FromString((exported.version / "saved_model.pb").read_bytes())
     graph = saved.meta_graphs[0].graph_def
     ops = {node.op for node in graph.node}

@@ -1,6 +1,8 @@
 """Known-answer tests of the evaluation protocol in hrsod_tf.evaluation.metrics."""
 
+import ast
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -166,9 +168,6 @@ def test_empty_evaluator_reports_nan():
 def test_evaluation_modules_do_not_import_tensorflow():
     # Evaluation must run where TensorFlow is absent: the folder evaluation, its metrics and plots, and every
     # hrsod_tf module they import in turn. Checked on the source (a fresh interpreter costs seconds).
-    import ast
-    from pathlib import Path
-
     root = Path(metrics.__file__).parents[2]
 
     def imports_of(module: str) -> set[str]:

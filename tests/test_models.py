@@ -3,6 +3,7 @@ import dataclasses
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from release_networks import GLFN_DH_TABLE, GSN_TABLE, LRN_TABLE, keras_parameter_count, parse_table
 
 from hrsod_tf.config import get_preset
@@ -171,8 +172,6 @@ def test_missing_backbone_weights_file_says_what_to_give():
 
 
 def test_auto_precision_is_mixed_float16_with_a_gpu_and_float32_without(monkeypatch):
-    import tensorflow as tf
-
     monkeypatch.setattr(tf.config, "list_physical_devices",
                         lambda kind=None: [tf.config.PhysicalDevice("/physical_device:GPU:0", "GPU")])
     assert resolve_precision("auto") == "mixed_float16"

@@ -15,6 +15,7 @@ from hrsod_tf.data.map_cache import MapCache, checkpoint_fingerprint
 from hrsod_tf.data.sources import EXAMPLE_SIGNATURE
 from hrsod_tf.files import file_stem
 from hrsod_tf.geometry import crop_boxes_for
+from hrsod_tf.models import build_glfn, build_gsn, build_lrn
 
 HEIGHT, WIDTH = 150, 200
 NUM_EXAMPLES = 6
@@ -324,8 +325,6 @@ def test_input_context_splits_examples_between_two_pipelines(config):
 
 
 def test_pipelines_feed_the_tiny_models(config, coarse_cache, fused_cache):
-    from hrsod_tf.models import build_glfn, build_gsn, build_lrn
-
     image, _ = _first(pipelines.gsn_dataset(_examples(), config, training=True, seed=0))[0]
     assert build_gsn(config.model)(image).shape[:3] == image.shape[:3]
     lrn_inputs, _ = _first(pipelines.lrn_dataset(_examples(), coarse_cache, config, seed=0))[0]

@@ -5,6 +5,7 @@ and never overwriting an input."""
 import cv2
 import numpy as np
 import pytest
+import tensorflow as tf
 from helpers import load_script
 from PIL import Image
 
@@ -151,8 +152,6 @@ def test_render_modes():
 def _save_contract_model(path):
     """A stand-in for an export.py SavedModel with the same ``predict_image`` contract (exporting the real
     pipeline takes ~40 s; export.py's own tests do that): saliency = the image's mean brightness."""
-    import tensorflow as tf
-
     module = tf.Module()
     module.predict_image = tf.function(
         lambda image: {"saliency": tf.reduce_mean(tf.cast(image, tf.float32), -1, keepdims=True) / 255.0},

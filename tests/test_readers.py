@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from helpers import random_rgb, save_image
 
+from hrsod_tf import config
 from hrsod_tf.data import readers, sources
 from hrsod_tf.image_io import DataError
 
@@ -109,8 +110,6 @@ def test_folder_source_named_splits_holdout_and_root_finder(tmp_path):
 
 
 def test_synthetic_source_generates_in_memory():
-    from hrsod_tf import config
-
     source = sources.resolve_data_source("synthetic", data_config=config.get_preset("tiny").data)
     assert source.num_examples("train") == 6 and source.num_examples("test") == 3
     example = next(source.examples("test"))

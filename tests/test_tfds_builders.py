@@ -19,6 +19,8 @@ import pytest
 import tensorflow_datasets as tfds
 from PIL import Image
 
+from hrsod_tf.data import sources
+from hrsod_tf.image_io import DataError
 from hrsod_tf_datasets import sod_builder
 from hrsod_tf_datasets.davis_s import davis_s_dataset_builder
 from hrsod_tf_datasets.davis_s.davis_s_dataset_builder_test import DavisSTest  # noqa: F401
@@ -158,9 +160,6 @@ def test_tfds_cli_without_manual_files_ends_with_the_instructions(tmp_path):
 
 
 def test_tfds_data_source_prepares_synthetic_and_explains_unbuilt_manual_sets(tmp_path):
-    from hrsod_tf.data import sources
-    from hrsod_tf.image_io import DataError
-
     source = sources.resolve_data_source("hrsod_synthetic/tiny", data_dir=str(tmp_path))
     assert source.splits == ("train", "test") and source.num_examples("test") == 3
     ex = next(source.examples("test"))

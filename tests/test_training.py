@@ -13,7 +13,10 @@ import pytest
 import tensorflow as tf
 from helpers import load_script
 
+from hrsod_tf import demo
 from hrsod_tf.config import get_preset
+from hrsod_tf.data.sources import resolve_data_source
+from hrsod_tf.image_io import DataError
 from hrsod_tf.models.stage_networks import build_stage_network
 from hrsod_tf.training import (
     StageTrainer,
@@ -246,8 +249,6 @@ def test_stage_dependencies_are_named_with_the_command_to_train_them(tmp_path):
 
 
 def test_gsn_stage_writes_the_workdir_layout_and_is_not_retrained(tmp_path, caplog):
-    from hrsod_tf.data.sources import resolve_data_source
-
     config = dataclasses.replace(TINY, train=dataclasses.replace(
         TINY.train, gsn=dataclasses.replace(TINY.train.gsn, steps=2, validate_every=0)))
     source = resolve_data_source("synthetic", data_config=config.data)
@@ -267,8 +268,6 @@ def test_gsn_stage_writes_the_workdir_layout_and_is_not_retrained(tmp_path, capl
 
 
 def _train_gsn_stage(tmp_path, name, seed):
-    from hrsod_tf.data.sources import resolve_data_source
-
     config = dataclasses.replace(TINY, train=dataclasses.replace(
         TINY.train, seed=seed, gsn=dataclasses.replace(TINY.train.gsn, steps=3, validate_every=0)))
     source = resolve_data_source("synthetic", data_config=config.data)
@@ -305,9 +304,6 @@ def test_train_py_reports_a_missing_stage(tmp_path, capsys):
 
 
 def test_demo_reports_a_data_error_without_a_traceback(tmp_path, capsys, monkeypatch):
-    from hrsod_tf import demo
-    from hrsod_tf.image_io import DataError
-
     def unavailable(*args, **kwargs):
         raise DataError("the TFDS builders of datasets/ are not installed: install the project")
 

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 
+import cv2
 import numpy as np
 import pytest
 
@@ -16,7 +17,8 @@ from hrsod_tf.data.validation import (
     validation_examples,
 )
 from hrsod_tf.training import stage_data, train_stage
-from hrsod_tf.workdir import WorkDir
+from hrsod_tf.training.stages import coarse_map_cache
+from hrsod_tf.workdir import WorkDir, make_random_workdir
 
 TINY = get_preset("tiny")
 
@@ -52,8 +54,6 @@ def test_synthetic_source_validates_on_held_out_training_images_and_never_trains
 
 
 def _write_pairs(folder, names):
-    import cv2
-
     (folder / "img").mkdir(parents=True)
     (folder / "mask").mkdir(parents=True)
     for i, name in enumerate(names):
@@ -103,9 +103,6 @@ def test_trained_stage_records_its_validation_images_and_they_are_training_ones(
 
 
 def test_map_cache_of_one_data_set_is_not_reused_for_another_with_the_same_file_names(tmp_path):
-    from hrsod_tf.training.stages import coarse_map_cache
-    from hrsod_tf.workdir import make_random_workdir
-
     workdir = make_random_workdir(tmp_path / "run", stages=("gsn",))
     config = workdir.load_config()
     data = dataclasses.replace(config.data, synthetic_train_size=2, synthetic_test_size=1)
