@@ -77,6 +77,26 @@ def _check_shapes(path, caffe_layer, expected):
     return [blob.reshape(e) for blob, e in zip(caffe_layer.blobs, expected)]
 
 
+def _check_values(path, caffe_layer):
+    """Refuses blobs holding NaN or infinity, naming the file, the layer and the blob: Keras would load them
+    without a word and every map would come out NaN."""
+    for index, blob in enumerate(caffe_layer.blobs):
+        bad = int(np.size(blob) - np.count_nonzero(np.isfinite(blob)))
+        if bad:
+            raise CaffeModelError(
+                f"{path}: layer {caffe_layer.name!r} blob {index} holds {bad} of {np.size(blob)} values that are "
+                "NaN or infinite: the file is damaged (or the network diverged when it was trained); download it "
+                "again")
+
+
+def _check_variances(path, bn_layer, variance):
+    """BatchNorm variances (after Caffe's scale factor) must not be negative: sqrt(variance + eps) would be NaN."""
+    if np.any(variance < 0):
+        raise CaffeModelError(
+            f"{path}: layer {bn_layer.name!r} has {int(np.sum(variance < 0))} negative variance(s) (smallest "
+            f"{float(np.min(variance)):.3g}) after its scale factor: the file is damaged; download it again")
+
+
 def _bn_weights(bn_blobs, scale_blobs):
     mean, variance, factor = bn_blobs
     s = float(factor.reshape(-1)[0])
@@ -98,7 +118,8 @@ def load_caffe_weights(model, network: str, config, path, layers=None) -> Import
 
     Raises:
         CaffeModelError: the file does not hold this network (missing layers, layers with weights the
-            network lacks, blob shapes that differ), or is not a readable .caffemodel.
+            network lacks, blob shapes that differ), holds NaN or infinite values or negative BatchNorm
+            variances, or is not a readable .caffemodel.
     """
     path = os.fspath(path)
     layers = read_caffemodel(path) if layers is None else layers
@@ -125,9 +146,12 @@ def load_caffe_weights(model, network: str, config, path, layers=None) -> Import
     for mapping in table:
         keras_layer = model.get_layer(mapping.keras_name)
         expected = _expected_caffe_shapes(keras_layer, mapping.kind)
+        for caffe_name in mapping.caffe_names:
+            _check_values(path, by_name[caffe_name])
         if mapping.kind == "bn":
             bn, scale = (by_name[n] for n in mapping.caffe_names)
             weights = _bn_weights(_check_shapes(path, bn, expected[0]), _check_shapes(path, scale, expected[1]))
+            _check_variances(path, bn, weights[3])
         else:
             blobs = _check_shapes(path, by_name[mapping.caffe_names[0]], expected)
             weights = [blobs[0].transpose(2, 3, 1, 0)] + blobs[1:]
