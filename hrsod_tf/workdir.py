@@ -19,6 +19,7 @@ counts as trained when its ``DONE.json`` and ``final.weights.h5`` both exist.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import pathlib
@@ -29,9 +30,10 @@ import warnings
 
 import keras
 import numpy as np
+from keras.src.saving import saving_lib  # H5IOStore on a file object: see weights_file_bytes
 
 from hrsod_tf.config import Config, get_preset
-from hrsod_tf.files import atomic_output, atomic_write
+from hrsod_tf.files import atomic_write
 from hrsod_tf.models.stage_networks import build_stage_network
 
 STAGES = ("gsn", "lrn", "glfn")
@@ -41,6 +43,22 @@ DEPENDENCIES = {"gsn": (), "lrn": ("gsn",), "glfn": ("gsn", "lrn")}
 
 class StageNotTrainedError(FileNotFoundError):
     """A stage's trained network is missing; the message says how to train it."""
+
+
+def weights_file_bytes(model) -> bytes:
+    """The ``.weights.h5`` file that `model.save_weights` would write, made in memory.
+
+    Written to disk with `hrsod_tf.files.atomic_write`, a full disk is then an ordinary OSError: when HDF5 itself
+    hits a full disk in `model.save_weights`, h5py prints hundreds of tracebacks and the process dies of a
+    segmentation fault (h5py 3.14, measured by reliability/disk_full.py). Keras' own H5IOStore writes to an
+    in-memory file; the walk over the model is Keras' `save_weights_only` (keras.src: no public entry takes a
+    file object; tests/test_workdir_loading.py checks the bytes load back with `model.load_weights`).
+    """
+    buffer = io.BytesIO()
+    store = saving_lib.H5IOStore(buffer, mode="w")
+    saving_lib._save_state(model, weights_store=store, assets_store=None, inner_path="", visited_saveables=set())
+    store.close()
+    return buffer.getvalue()
 
 
 class WeightsFileError(ValueError):
@@ -157,10 +175,9 @@ class WorkDir:
         return (self.checkpoint_dir(stage) / "checkpoint").is_file()
 
     def save_final_weights(self, stage: str, model) -> pathlib.Path:
-        """Writes the stage's ``final.weights.h5`` from a Keras model, atomically (complete or absent)."""
-        with atomic_output(self.final_weights(stage)) as temporary:  # keeps the required .weights.h5 suffix
-            model.save_weights(str(temporary))
-        return self.final_weights(stage)
+        """Writes the stage's ``final.weights.h5`` from a Keras model, atomically (complete or absent); a full
+        disk raises `hrsod_tf.files.WriteError` (one line) and leaves the previous file as it was."""
+        return atomic_write(self.final_weights(stage), weights_file_bytes(model))
 
     def mark_finished(self, stage: str, info: dict) -> None:
         """Writes ``<stage>/DONE.json`` (atomically) once ``final.weights.h5`` is in place."""
