@@ -60,16 +60,22 @@ def run_killed_at(command, stage=None, step=None) -> tuple[int, str | None, int 
                 return process.wait(), match[1], int(match[2])
 
 
-def final_weights(workdir) -> dict[str, np.ndarray]:
-    """Every array of the three stages' final.weights.h5, by stage/path."""
+def final_weights(workdir, stages=STAGES) -> dict[str, np.ndarray]:
+    """Every array of the stages' final.weights.h5, by stage/path."""
     import h5py
 
     arrays = {}
-    for stage in STAGES:
+    for stage in stages:
         with h5py.File(Path(workdir) / stage / "final.weights.h5", "r") as handle:
             handle.visititems(lambda name, item, stage=stage: arrays.__setitem__(f"{stage}/{name}", item[()])
                               if isinstance(item, h5py.Dataset) else None)
     return arrays
+
+
+def weights_equal(a, b, stages=STAGES) -> bool:
+    """Whether two runs' final weights of `stages` are equal, bit for bit."""
+    x, y = final_weights(a, stages), final_weights(b, stages)
+    return x.keys() == y.keys() and all(np.array_equal(x[k], y[k]) for k in x)
 
 
 def compare_weights(clean, other) -> dict:
