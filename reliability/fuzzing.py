@@ -206,7 +206,9 @@ def error_kind(message: str, names=()) -> str:
     for name in sorted((n for n in names if n), key=len, reverse=True):
         message = message.replace(name, "<file>")
     message = re.sub(r"0x[0-9a-fA-F]+", "0x…", message)
-    message = re.sub(r"'[^']*'", "'…'", message)
+    message = re.sub(r"\bgot (\w+) [^)]*", r"got \1 …", message)  # the offending value itself
+    message = re.sub(r"'[^'\s]*'", "'…'", message)
+    message = re.sub(r'"[^"\s]*"', '"…"', message)
     return re.sub(r"\b\d[\d,._]*\b", "N", message)[:200]
 
 
