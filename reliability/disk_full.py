@@ -53,21 +53,16 @@ TRAIN_ARGS = ("--stage", "gsn", "--preset", "tiny", "--dataset", "synthetic", "-
 
 
 def fill(folder) -> int:
-    """Writes zeros into `folder`/filler until its file system is full; returns the bytes written."""
+    """Writes zeros into `folder`/filler until its file system is full; returns the bytes written. Unbuffered, so
+    that the write that fails is the last one (a buffered file would fail again when closed)."""
     written = 0
-    with open(Path(folder) / "filler", "wb") as handle:
-        try:
-            while True:
-                written += handle.write(b"\0" * (1 << 20))
-                handle.flush()
-        except OSError:
-            pass
-        try:  # the last bytes that fit
-            while True:
-                written += handle.write(b"\0" * 4096)
-                handle.flush()
-        except OSError:
-            pass
+    with open(Path(folder) / "filler", "wb", buffering=0) as handle:
+        for block in (1 << 20, 4096, 1):
+            try:
+                while True:
+                    written += handle.write(b"\0" * block)
+            except OSError:
+                pass
     return written
 
 
