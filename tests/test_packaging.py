@@ -124,12 +124,19 @@ def test_requirements_txt_installs_the_workers_list_so_versions_are_written_once
 
 @pytest.mark.slow
 def test_the_wheel_builds_offline_holds_only_the_project_and_batch_prediction_imports_from_it(tmp_path):
+    import shutil
     import subprocess
     import sys
     import zipfile
 
+    source = tmp_path / "source"  # a copy: setuptools writes build/ and *.egg-info/ beside the sources
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "hrsod_tf", "datasets"):
+        copy = shutil.copytree if (REPO / name).is_dir() else shutil.copy
+        copy(REPO / name, source / name, **({"ignore": shutil.ignore_patterns("__pycache__")}
+                                            if (REPO / name).is_dir() else {}))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
-                    "--wheel-dir", str(tmp_path / "dist"), str(REPO)], check=True, cwd=tmp_path)
+                    "--wheel-dir", str(tmp_path / "dist"), str(source)], check=True, cwd=tmp_path)
     wheel = next((tmp_path / "dist").glob("hrsod_tf-*-py3-none-any.whl"))
     tops = {name.split("/")[0] for name in zipfile.ZipFile(wheel).namelist()}
     assert {t for t in tops if not t.endswith(".dist-info")} == {"hrsod_tf", "hrsod_tf_datasets"}
