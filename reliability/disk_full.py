@@ -72,8 +72,8 @@ def mount_tmpfs(folder, size: str) -> None:
 
 
 def _run(script, *args, **kwargs):
-    return subprocess.run([sys.executable, str(REPO_ROOT / script), *map(str, args)], capture_output=True, text=True,
-                          cwd=REPO_ROOT, **kwargs)
+    return subprocess.run([sys.executable, str(REPO_ROOT / script), *map(str, args)], capture_output=True,
+                          text=True, errors="replace", cwd=REPO_ROOT, **kwargs)
 
 
 def _files(folder) -> dict:
@@ -120,7 +120,8 @@ def checkpoint_scenario(disk, scratch) -> dict:
     _run("train.py", *TRAIN_ARGS, "--workdir", clean)
     workdir = Path(disk) / "run"
     process = subprocess.Popen([sys.executable, str(REPO_ROOT / "train.py"), *TRAIN_ARGS, "--workdir", str(workdir)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
+                               cwd=REPO_ROOT)
     checkpoints = workdir / "gsn" / "checkpoints"
     while process.poll() is None and not (checkpoints / "ckpt-10.index").exists():
         time.sleep(0.01)

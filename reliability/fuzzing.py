@@ -649,7 +649,7 @@ def fuzz_predict_cli(examples: int, seed: int = 0, time_bound: float = TIME_BOUN
         calls[0] += 1
         with tally.one_input(len(cases)):
             done = subprocess.run([sys.executable, str(REPO_ROOT / "predict.py"), str(inputs), *model, "--out",
-                                   str(outputs), "--no-progress"], capture_output=True, text=True,
+                                   str(outputs), "--no-progress"], capture_output=True, text=True, errors="replace",
                                   timeout=time_bound * len(cases))
         said = {}
         for line in done.stderr.splitlines():

@@ -152,7 +152,7 @@ def batch_predict_kills(root, images: int = 40, kills: int = 2, saved_model=None
     base = ("--saved-model", saved_model)
     started = time.perf_counter()
     clean = subprocess.run(_command("batch_predict.py", photos / "*.jpg", *base, "--out", root / "clean"),
-                           capture_output=True, text=True, cwd=REPO_ROOT)
+                           capture_output=True, text=True, errors="replace", cwd=REPO_ROOT)
     results = {"command": "python batch_predict.py 'photos/*.jpg' --saved-model MODEL --out OUT",
                "images": images, "clean_status": clean.returncode,
                "clean_seconds": round(time.perf_counter() - started, 1), "runs": []}
@@ -168,7 +168,7 @@ def batch_predict_kills(root, images: int = 40, kills: int = 2, saved_model=None
         results["runs"].append({"killed_with_masks": _pngs_complete(out)[0] if out.exists() else 0,
                                 "status": process.returncode})
     final = subprocess.run(_command("batch_predict.py", photos / "*.jpg", *base, "--out", out),
-                           capture_output=True, text=True, cwd=REPO_ROOT)
+                           capture_output=True, text=True, errors="replace", cwd=REPO_ROOT)
     clean_masks = {p.name: p.read_bytes() for p in (root / "clean").glob("*.png")}
     killed_masks = {p.name: p.read_bytes() for p in out.glob("*.png") if not p.name.startswith(".")}
     count, partial = _pngs_complete(out)
