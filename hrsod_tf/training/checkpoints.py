@@ -66,18 +66,17 @@ class StageCheckpoints:
         self._discard_if_not_chief()
         return latest
 
-    @staticmethod
-    def _write_failed(manager, step: int, error) -> WriteError:
+    def _write_failed(self, manager, step: int, error) -> WriteError:
         prefix = os.path.join(manager.directory, f"ckpt-{step}")
         shutil.rmtree(f"{prefix}_temp", ignore_errors=True)  # TensorFlow's half-written shards
         reason = _REASON.search(str(error))
         reason = reason.group(1) if reason else str(error).strip().splitlines()[0]
-        previous = manager.latest_checkpoint
-        kept = (f"the previous checkpoint {os.path.basename(previous)} is kept" if previous
+        resumable = self.latest.latest_checkpoint  # what --resume restores
+        kept = (f"--resume continues from {resumable}, which is intact" if resumable
                 else "no earlier checkpoint exists")
-        return WriteError(getattr(error, "errno", None) or errno.EIO,
-                          f"cannot write checkpoint {prefix}: {reason}; {kept}: free some space, then continue "
-                          "with --resume")
+        code = errno.ENOSPC if "No space" in reason else getattr(error, "errno", None) or errno.EIO
+        return WriteError(code, f"cannot write checkpoint {prefix}: {reason}; {kept}: free some space, then "
+                                "continue with --resume")
 
     def _discard_if_not_chief(self):
         if not self.chief:
