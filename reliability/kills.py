@@ -86,8 +86,9 @@ def compare_weights(clean, other) -> dict:
 
 
 def kill_plan(rng: random.Random, kills: int, steps: int = 30) -> list[tuple[str, int]]:
-    """`kills` (stage, step) points in training order, each at a random step of a random stage."""
-    points = [(rng.choice(STAGES), rng.randint(1, steps - 1)) for _ in range(kills)]
+    """`kills` (stage, step) points in training order: the stages in turn (GSN, LRN, GLFN, GSN, ...), each at a
+    random step."""
+    points = [(STAGES[i % len(STAGES)], rng.randint(1, steps - 1)) for i in range(kills)]
     return sorted(points, key=lambda p: (STAGES.index(p[0]), p[1]))
 
 

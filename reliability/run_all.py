@@ -181,7 +181,8 @@ def section_soak(record: dict | None) -> list[str]:
               "extra concurrent request), "
               f"{data['rss_end_mib']:.0f} MiB at the end (max {data['rss_max_mib']:.0f} MiB): growth "
               f"{data['rss_growth_mib']:+.0f} MiB, {verdict} the stated bound of {data['memory_bound_mib']:.0f} MiB; "
-              f"slope over the second half {data['rss_slope_second_half_mib_per_min']} MiB/min.", ""]
+              "slope over the second half, while requests ran: "
+              f"{data['rss_slope_second_half_mib_per_min']} MiB/min.", ""]
     return lines
 
 

@@ -126,11 +126,15 @@ def soak(saved_model, seconds: float, threads: int, sizes=SIZES, bad_every: int 
     _run_threads(worker, threads)
     stop.set()
     watcher.join()
+    # The slope is taken while requests ran; the last reading, once every thread is done, is the quiet end state
+    # compared with the quiet state after warm-up.
+    times = np.array([t for t, _ in samples])
+    loaded = np.array([r for _, r in samples], np.float64) / 2**20
+    half = times >= times[-1] / 2
+    slope = float(np.polyfit(times[half], loaded[half], 1)[0] * 60) if half.sum() > 2 else None
     samples.append((seconds, process.memory_info().rss))
     rss = np.array([r for _, r in samples], np.float64) / 2**20
     times = np.array([t for t, _ in samples])
-    half = times >= times[-1] / 2
-    slope = float(np.polyfit(times[half], rss[half], 1)[0] * 60) if half.sum() > 2 else None
     growth = float(rss[-1] - warm_rss / 2**20)
     return {
         "saved_model": str(model.path), "threads": threads, "seconds": seconds, "sizes": [list(s) for s in sizes],
