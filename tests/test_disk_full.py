@@ -22,6 +22,7 @@ def _hidden(folder):
     return sorted(p.name for p in folder.rglob(".*"))
 
 
+@pytest.mark.slow
 def test_predict_on_a_full_disk_keeps_the_previous_cutout_and_says_so_in_one_line(tmp_path, capsys):
     run = make_random_workdir(tmp_path / "run")
     photo = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
