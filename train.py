@@ -29,6 +29,7 @@ if not {"-v", "--verbose"} & set(sys.argv[1:]):
 from hrsod_tf import demo  # noqa: E402
 from hrsod_tf.config import PRECISIONS, PRESETS, apply_settings, get_preset  # noqa: E402
 from hrsod_tf.data.sources import resolve_data_source  # noqa: E402
+from hrsod_tf.files import WriteError  # noqa: E402
 from hrsod_tf.image_io import DataError  # noqa: E402
 from hrsod_tf.training import STRATEGIES, WorkDirConflictError, make_strategy, train_all  # noqa: E402
 from hrsod_tf.workdir import STAGES, StageNotTrainedError, WorkDir  # noqa: E402
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         results = train_all(config, args.workdir, source, stages=selected_stages(args), strategy=strategy,
                             resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress,
                             log_every=args.log_every)
-    except (StageNotTrainedError, WorkDirConflictError, DataError, ValueError, FileExistsError) as error:
+    except (StageNotTrainedError, WorkDirConflictError, DataError, ValueError, FileExistsError, WriteError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     for stage, result in results.items():
@@ -157,7 +158,7 @@ def demo_main(args) -> int:
               f"{args.workdir} (seed {config.train.seed}), then evaluating every variant (about 6 minutes on 2 CPU "
               f"cores; Ctrl-C saves a checkpoint and re-running continues)")
         paths = demo.run_demo(args.workdir, progress=not args.no_progress, config=config)
-    except (DataError, WorkDirConflictError) as error:
+    except (DataError, WorkDirConflictError, WriteError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if paths is None:

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
+import types
 import typing
 from dataclasses import dataclass, field
 
@@ -257,24 +259,64 @@ class Config:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Config":
-        with open(path) as f:
-            return cls.from_json(f.read())
+        """Reads a config.json; any problem with it is a `ConfigError` naming the file, in one line."""
+        try:
+            with open(path, encoding="utf-8") as f:
+                return cls.from_json(f.read())
+        except (ValueError, RecursionError) as error:  # json.JSONDecodeError and UnicodeDecodeError included
+            reason = str(error).splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ConfigError(f"{path} is not a valid configuration ({reason}): restore it, or delete the run's "
+                              "folder and train again") from None
 
 
-def _from_dict(cls, data):
-    """Rebuilds a (nested) frozen dataclass from `dataclasses.asdict` output; rejects unknown keys."""
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; the message names the file and what is wrong with it."""
+
+
+def _typed(value, hint, key: str):
+    """`value` (from JSON) checked against the field type `hint`: tuples from lists, ints as floats; a value of
+    another type raises ValueError naming `key`."""
+    options = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in options:
+        if value is None:
+            return None
+        hint = next(option for option in options if option is not type(None))
+    if typing.get_origin(hint) is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{key}: expected a list, got {_short(value)}")
+        return tuple(_typed(item, typing.get_args(hint)[0], f"{key}[{i}]") for i, item in enumerate(value))
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if hint in (int, float, str, bool) and type(value) is hint:
+        if hint is float and not math.isfinite(value):
+            raise ValueError(f"{key}: expected a finite number, got {value}")
+        return value
+    raise ValueError(f"{key}: expected {getattr(hint, '__name__', hint)}, got {_short(value)}")
+
+
+def _short(value) -> str:
+    text = json.dumps(value) if not isinstance(value, float) else repr(value)
+    return f"{type(value).__name__} {text[:40]}{'...' if len(text) > 40 else ''}"
+
+
+def _from_dict(cls, data, prefix: str = ""):
+    """Rebuilds a (nested) frozen dataclass from `dataclasses.asdict` output; rejects unknown keys and values of
+    another type than the field's (ValueError naming the dotted key)."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{prefix.rstrip('.') or cls.__name__}: expected an object of {cls.__name__} settings, "
+                         f"got {_short(data)}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(data) - names
     if unknown:
-        raise ValueError(f"unknown {cls.__name__} fields {sorted(unknown)}; known: {sorted(names)}")
+        raise ValueError(f"unknown {cls.__name__} fields {sorted(map(str, unknown))}; known: {sorted(names)}")
     kwargs = {}
     for name, value in data.items():
         hint = hints[name]
         if dataclasses.is_dataclass(hint):
-            value = _from_dict(hint, value)
-        elif typing.get_origin(hint) is tuple and value is not None:
-            value = tuple(value)
+            value = _from_dict(hint, value, f"{prefix}{name}.")
+        else:
+            value = _typed(value, hint, f"{prefix}{name}")
         kwargs[name] = value
     return cls(**kwargs)
 

@@ -25,6 +25,9 @@ class WriteError(OSError):
     """A file could not be written (a full disk, no permission, ...); the message says which, why, and that
     what was there before is unchanged."""
 
+    def __str__(self):  # the message alone, without OSError's "[Errno 28] " prefix
+        return self.strerror or super().__str__()
+
 
 def _temporary_beside(path: pathlib.Path) -> pathlib.Path:
     # The destination's whole name is kept at the end: writers that choose a format by the suffix

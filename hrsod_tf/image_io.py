@@ -22,7 +22,10 @@ Decoding rules (PIL; silent, because the result is what the file means):
     16-bit as float64 value / 65535 (no precision lost); floating-point TIFFs clipped to [0, 1]; colour or
     palette maps converted to gray by luminance (alpha dropped). Result: [H, W] uint8 or float64.
 
-Every failure raises `DataError` naming the file and saying what to do. `IMAGE_EXTENSIONS` is the one list
+Every failure raises `DataError` naming the file and saying what to do, in one line (no Python object reprs):
+an image with more pixels than a caller's limit, or than Pillow's decompression-bomb limit (178,956,970 px), is
+`ImageTooLargeError` (its size, the limit, how to raise it), read from the header before any pixel is decoded.
+EXIF that Pillow cannot read is ignored without a warning. `IMAGE_EXTENSIONS` is the one list
 of file extensions the project reads. `write_png` writes 8-bit PNGs atomically (never a half-written file).
 """
 
@@ -31,6 +34,8 @@ from __future__ import annotations
 import io
 import os
 import pathlib
+import re
+import warnings
 from typing import Any
 
 import cv2
@@ -42,6 +47,7 @@ from hrsod_tf.files import atomic_write
 __all__ = [
     "IMAGE_EXTENSIONS",
     "DataError",
+    "ImageTooLargeError",
     "as_path",
     "decode_image",
     "decode_image_for_storage",
@@ -51,6 +57,7 @@ __all__ = [
     "encode_png",
     "is_image_file_name",
     "is_video_file_name",
+    "pillow_pixel_limit",
     "read_bytes",
     "read_image",
     "read_map",
@@ -121,17 +128,67 @@ def read_bytes(path: Any) -> bytes:
 # Decoding
 
 
-def _open(data: bytes, name: str) -> Image.Image:
-    """Opens and fully decodes an image (truncated files fail here, not later)."""
+# Pillow refuses images above 2 x PIL.Image.MAX_IMAGE_PIXELS (178,956,970 px by default) as decompression bombs.
+_PILLOW_BOMB = re.compile(r"Image size \((\d+) pixels\)")
+# Reprs such as "<_io.BytesIO object at 0x7f...>" in Pillow's messages: they say nothing about the file.
+_OBJECT_REPR = re.compile(r"\s*<[^<>]* at 0x[0-9a-fA-F]+>")
+# Pillow warns (two lines on stderr) about EXIF it cannot read; `_orientation` ignores such EXIF, as exif_transpose.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
+
+
+class ImageTooLargeError(DataError):
+    """An image with more pixels than allowed; the message gives its size, the limit and how to raise it."""
+
+
+def pillow_pixel_limit() -> int | None:
+    """The largest image Pillow decodes (above it: a decompression bomb), in pixels; None when disabled."""
+    return None if Image.MAX_IMAGE_PIXELS is None else 2 * Image.MAX_IMAGE_PIXELS
+
+
+def _too_large(name: str, pixels: int, size, limit: int, how_to_raise: str) -> ImageTooLargeError:
+    dimensions = f"{size[0]}x{size[1]} = " if size else ""
+    return ImageTooLargeError(
+        f"{name} is too large: {dimensions}{pixels:,} pixels ({pixels / 1e6:.0f} MP), above the limit of "
+        f"{limit:,} pixels ({limit / 1e6:.0f} MP); {how_to_raise}")
+
+
+_PILLOW_HOW_TO_RAISE = ("that limit is Pillow's decompression-bomb guard: if the image is genuine, raise "
+                        "PIL.Image.MAX_IMAGE_PIXELS (the limit is twice it) or shrink the image")
+
+
+def _open(data: bytes, name: str, max_pixels: int | None = None, how_to_raise: str = "") -> Image.Image:
+    """Opens and fully decodes an image (truncated files fail here, not later).
+
+    With `max_pixels`, an image with more pixels is refused from its header, before its pixels are decoded
+    (`ImageTooLargeError`, saying `how_to_raise` the limit); Pillow's own limit is raised to `max_pixels` if lower.
+    """
+    if max_pixels is not None and (pillow_pixel_limit() or max_pixels) < max_pixels:
+        Image.MAX_IMAGE_PIXELS = -(-max_pixels // 2)  # only ever raised, and only to what a caller allows
     try:
         image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as e:
+        pixels = int(_PILLOW_BOMB.search(str(e)).group(1)) if _PILLOW_BOMB.search(str(e)) else 0
+        if max_pixels is not None:
+            raise _too_large(name, pixels, None, max_pixels, how_to_raise) from None
+        raise _too_large(name, pixels, None, pillow_pixel_limit(), _PILLOW_HOW_TO_RAISE) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise _undecodable(name, e) from e
+    width, height = image.size
+    if max_pixels is not None and width * height > max_pixels:
+        raise _too_large(name, width * height, (width, height), max_pixels, how_to_raise)
+    try:
         image.load()
-        return image
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise DataError(
-            f"cannot decode {name}: {e}. The file is corrupt, truncated or not an image: "
-            "download it again, or delete it (and its mask) to leave it out."
-        ) from e
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise _undecodable(name, e) from e
+    return image
+
+
+def _undecodable(name: str, error: BaseException) -> DataError:
+    reason = _OBJECT_REPR.sub("", str(error)).strip().rstrip(".") or type(error).__name__
+    if isinstance(error, UnidentifiedImageError):
+        reason = "not an image file Pillow can read"
+    return DataError(f"cannot decode {name}: {reason}. The file is corrupt, truncated or not an image: "
+                     "download it again, or delete it (and its mask) to leave it out.")
 
 
 def _sixteen_to_eight_bit(array: np.ndarray) -> np.ndarray:
@@ -165,15 +222,19 @@ def _orientation(image: Image.Image) -> int | None:
         return None
 
 
-def decode_image_for_storage(data: bytes, name: str) -> tuple[np.ndarray, bool]:
+def decode_image_for_storage(data: bytes, name: str, *, max_pixels: int | None = None,
+                             how_to_raise: str = "") -> tuple[np.ndarray, bool]:
     """Decodes image bytes; also says whether the original bytes can be stored as they are.
+
+    An image above `max_pixels` (default: Pillow's decompression-bomb limit) is refused from its header with
+    `ImageTooLargeError`, whose message ends with `how_to_raise` (e.g. the setting that sets the limit).
 
     Returns:
         (rgb, passthrough): `rgb` is uint8 HxWx3; `passthrough` is True when decoding the original bytes with
         `tf.image.decode_image(channels=3)` gives exactly `rgb` (an 8-bit RGB JPEG or PNG with no EXIF rotation),
         so a TFDS builder may keep the original file (no re-encoding loss) instead of re-encoding `rgb`.
     """
-    image = _open(data, name)
+    image = _open(data, name, max_pixels, how_to_raise or "raise the limit if the image is genuine")
     original_format, original_mode = image.format, image.mode
     rotated = _orientation(image) not in (None, 1)
     rgb = _image_to_rgb(ImageOps.exif_transpose(image) if rotated else image)
@@ -181,9 +242,11 @@ def decode_image_for_storage(data: bytes, name: str) -> tuple[np.ndarray, bool]:
     return rgb, passthrough
 
 
-def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
-    """Decodes image bytes to uint8 HxWx3 RGB (EXIF orientation applied); `name` is used in errors."""
-    return decode_image_for_storage(data, name)[0]
+def decode_image(data: bytes, name: str = "<bytes>", *, max_pixels: int | None = None,
+                 how_to_raise: str = "") -> np.ndarray:
+    """Decodes image bytes to uint8 HxWx3 RGB (EXIF orientation applied); `name` is used in errors; images
+    above `max_pixels` are refused before decoding (see `decode_image_for_storage`)."""
+    return decode_image_for_storage(data, name, max_pixels=max_pixels, how_to_raise=how_to_raise)[0]
 
 
 def decode_mask(data: bytes, name: str = "<bytes>") -> np.ndarray:
@@ -216,9 +279,10 @@ def decode_map(data: bytes, name: str = "<bytes>") -> np.ndarray:
     return np.asarray(image, dtype=np.uint8).copy()
 
 
-def read_image(path: Any) -> np.ndarray:
-    """Reads an image file to uint8 HxWx3 RGB; raises `DataError` naming the file if it cannot be used."""
-    return decode_image(read_bytes(path), display_name(path))
+def read_image(path: Any, *, max_pixels: int | None = None, how_to_raise: str = "") -> np.ndarray:
+    """Reads an image file to uint8 HxWx3 RGB; raises `DataError` naming the file if it cannot be used
+    (`ImageTooLargeError` above `max_pixels`, before decoding)."""
+    return decode_image(read_bytes(path), display_name(path), max_pixels=max_pixels, how_to_raise=how_to_raise)
 
 
 def read_mask(path: Any) -> np.ndarray:

@@ -19,16 +19,21 @@ counts as trained when its ``DONE.json`` and ``final.weights.h5`` both exist.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import pathlib
+import re
 import shutil
 import typing
+import warnings
 
 import keras
+import numpy as np
+from keras.src.saving import saving_lib  # H5IOStore on a file object: see weights_file_bytes
 
 from hrsod_tf.config import Config, get_preset
-from hrsod_tf.files import atomic_output, atomic_write
+from hrsod_tf.files import atomic_write
 from hrsod_tf.models.stage_networks import build_stage_network
 
 STAGES = ("gsn", "lrn", "glfn")
@@ -38,6 +43,52 @@ DEPENDENCIES = {"gsn": (), "lrn": ("gsn",), "glfn": ("gsn", "lrn")}
 
 class StageNotTrainedError(FileNotFoundError):
     """A stage's trained network is missing; the message says how to train it."""
+
+
+def weights_file_bytes(model) -> bytes:
+    """The ``.weights.h5`` file that `model.save_weights` would write, made in memory.
+
+    Written to disk with `hrsod_tf.files.atomic_write`, a full disk is then an ordinary OSError: when HDF5 itself
+    hits a full disk in `model.save_weights`, h5py prints hundreds of tracebacks and the process dies of a
+    segmentation fault (h5py 3.14, measured by reliability/disk_full.py). Keras' own H5IOStore writes to an
+    in-memory file; the walk over the model is Keras' `save_weights_only` (keras.src: no public entry takes a
+    file object; tests/test_workdir_loading.py checks the bytes load back with `model.load_weights`).
+    """
+    buffer = io.BytesIO()
+    store = saving_lib.H5IOStore(buffer, mode="w")
+    saving_lib._save_state(model, weights_store=store, assets_store=None, inner_path="", visited_saveables=set())
+    store.close()
+    return buffer.getvalue()
+
+
+class WeightsFileError(ValueError):
+    """A weights file that cannot be loaded into its network; the message names the file and what to do."""
+
+
+# Keras warns, and keeps the freshly initialised weights, when a weights file lacks a layer's group: a damaged
+# file must not load as a half-random network.
+_PARTIAL_LOAD = re.compile(r"Skipping|could not be loaded|retain their freshly-initialized weights")
+
+
+def load_weights_checked(model, path, what: str, remedy: str) -> None:
+    """`model.load_weights(path)`, refusing (`WeightsFileError`, one line naming `path`) a file that cannot be
+    read, lacks some of the network's weights (Keras only warns then) or holds NaN or infinite values."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.load_weights(str(path))
+            reason = next((str(w.message).splitlines()[0] for w in caught if _PARTIAL_LOAD.search(str(w.message))),
+                          None)
+        except (OSError, RuntimeError, ValueError, KeyError, TypeError) as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    for warning in caught:  # the others, as they would have been shown
+        if not _PARTIAL_LOAD.search(str(warning.message)):
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    if reason is None and not all(np.all(np.isfinite(w)) for w in model.get_weights()):
+        reason = "some weights are NaN or infinite"
+    if reason is not None:
+        raise WeightsFileError(f"{path}: cannot load {what} ({reason.rstrip(':.')}): the file is damaged or was "
+                               f"written for another configuration; {remedy}")
 
 
 class TrainedModels(typing.NamedTuple):
@@ -114,16 +165,19 @@ class WorkDir:
         """The contents of the stage's DONE.json, or None when the stage is not finished."""
         if not self.is_finished(stage):
             return None
-        return json.loads(self.done_path(stage).read_text())
+        try:
+            return json.loads(self.done_path(stage).read_text(encoding="utf-8"))
+        except ValueError as error:
+            raise WeightsFileError(f"{self.done_path(stage)} is damaged ({str(error).splitlines()[0]}): train the "
+                                   f"stage again with --overwrite") from None
 
     def has_checkpoints(self, stage: str) -> bool:
         return (self.checkpoint_dir(stage) / "checkpoint").is_file()
 
     def save_final_weights(self, stage: str, model) -> pathlib.Path:
-        """Writes the stage's ``final.weights.h5`` from a Keras model, atomically (complete or absent)."""
-        with atomic_output(self.final_weights(stage)) as temporary:  # keeps the required .weights.h5 suffix
-            model.save_weights(str(temporary))
-        return self.final_weights(stage)
+        """Writes the stage's ``final.weights.h5`` from a Keras model, atomically (complete or absent); a full
+        disk raises `hrsod_tf.files.WriteError` (one line) and leaves the previous file as it was."""
+        return atomic_write(self.final_weights(stage), weights_file_bytes(model))
 
     def mark_finished(self, stage: str, info: dict) -> None:
         """Writes ``<stage>/DONE.json`` (atomically) once ``final.weights.h5`` is in place."""
@@ -157,7 +211,8 @@ class WorkDir:
 
     # -- models -------------------------------------------------------------------------------------
     def load_model(self, stage: str, config: Config | None = None, input_size: int | None = None):
-        """Builds the stage's network and loads its ``final.weights.h5``.
+        """Builds the stage's network and loads its ``final.weights.h5``; a damaged file (or one of another
+        configuration) raises `WeightsFileError`, even where Keras would only warn and keep random weights.
 
         Args:
             stage: "gsn", "lrn" or "glfn".
@@ -169,7 +224,8 @@ class WorkDir:
         # The final weights replace everything: never fetch ImageNet weights just to overwrite them.
         model_config = dataclasses.replace(config.model, backbone_weights="none")
         model = build_stage_network(stage, model_config, input_size=input_size)
-        model.load_weights(str(path))
+        load_weights_checked(model, path, f"the {STAGE_NAMES[stage]} network", (
+            f"train the stage again: `python train.py --stage {stage} --workdir {self.root} --overwrite`"))
         return model
 
     def load_models(self, config: Config | None = None, stages=STAGES, strict: bool = True) -> TrainedModels:

@@ -86,3 +86,22 @@ def test_cli_refuses_a_missing_file_and_an_existing_run(release_files, tmp_path,
     assert convert.main(_args(release_files, existing)) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert (existing / "config.json").read_text() == "{}"
+
+
+@pytest.mark.slow
+def test_a_full_disk_during_overwrite_leaves_the_previous_conversion_usable_and_says_so(release_files, tmp_path,
+                                                                                         capsys):
+    from disk_full import file_size_limit
+
+    convert = load_script("convert_caffe.py")
+    workdir = tmp_path / "authors"
+    assert convert.main(_args(release_files, workdir, "--glfn-variant", "low_res")) == 0
+    before = {p.relative_to(workdir): p.read_bytes() for p in workdir.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    with file_size_limit(1 << 20):  # the GSN's weights (65 MB) cannot be written
+        assert convert.main(_args(release_files, workdir, "--overwrite")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot write" in err[0] and "File too large" in err[0]
+    after = {p.relative_to(workdir): p.read_bytes() for p in workdir.rglob("*") if p.is_file()}
+    assert after == before  # no temporary file left, nothing replaced (the GLFN variant is still low_res)
+    WorkDir(workdir).load_models()

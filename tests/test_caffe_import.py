@@ -213,3 +213,26 @@ def test_old_v1_layers_format_is_refused_with_a_reason(tmp_path):
     path.write_bytes(b"\x12" + bytes([len(v1_layer)]) + v1_layer)
     with pytest.raises(CaffeModelError, match="old.caffemodel is in Caffe's old V1 format"):
         read_caffemodel(path)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_a_blob_holding_nan_or_infinity_is_refused_naming_file_layer_and_count(tmp_path, tiny_official_glfn, value):
+    def poison(blobs):
+        blobs["conv5_dcpp_5-sm"][0].flat[3] = value
+
+    _write(tmp_path / "GLFN.caffemodel", glfn_table(), 16, change=poison)
+    config, glfn = tiny_official_glfn
+    with pytest.raises(CaffeModelError, match=r"GLFN\.caffemodel: layer 'conv5_dcpp_5-sm' blob 0 holds 1 of \d+ "
+                                              r"values that are NaN or infinite"):
+        load_caffe_weights(glfn, "glfn", config, tmp_path / "GLFN.caffemodel")
+
+
+def test_a_negative_batchnorm_variance_is_refused(tmp_path, tiny_official_glfn):
+    def negative(blobs):
+        name = next(n for n in blobs if n.endswith("/bn") and len(blobs[n]) == 3)
+        blobs[name][1][0] = -2.0
+
+    _write(tmp_path / "GLFN.caffemodel", glfn_table(), 17, change=negative)
+    config, glfn = tiny_official_glfn
+    with pytest.raises(CaffeModelError, match=r"GLFN\.caffemodel: layer '.*' has 1 negative variance"):
+        load_caffe_weights(glfn, "glfn", config, tmp_path / "GLFN.caffemodel")

@@ -1,8 +1,9 @@
 import dataclasses
+import json
 
 import pytest
 
-from hrsod_tf.config import PRESETS, Config, get_preset
+from hrsod_tf.config import PRESETS, Config, ConfigError, get_preset
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -40,3 +41,37 @@ def test_input_sizes_must_be_multiples_of_16():
 def test_unknown_precision_is_rejected():
     with pytest.raises(ValueError, match="mixed_bfloat16"):
         dataclasses.replace(get_preset("tiny").train, precision="fp8")
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda d: d["model"].update(gsn_input_size={"a": 1}), r"model\.gsn_input_size: expected int, got dict"),
+    (lambda d: d["model"].update(vgg_filters=None), r"model\.vgg_filters: expected a list, got NoneType"),
+    (lambda d: d["train"].update(gsn=[1, 2]), r"train\.gsn: expected an object of StageConfig settings"),
+    (lambda d: d["train"]["lrn"].update(steps="100"), r"train\.lrn\.steps: expected int, got str"),
+    (lambda d: d["aps"].update(t1=float("nan")), r"aps\.t1: expected a finite number"),
+    (lambda d: d.update(aps=None), r"aps: expected an object of APSConfig settings"),
+])
+def test_a_config_json_with_a_value_of_the_wrong_type_is_refused_naming_the_file_and_key(tmp_path, change, message):
+    data = json.loads(get_preset("tiny").to_json())
+    change(data)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match=rf"{path} is not a valid configuration \({message}") as raised:
+        Config.load(path)
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("content", [b"", b"{", b'{"preset": "tiny",}', b"\xff\xfe{}", b"[1, 2]"])
+def test_a_config_json_that_is_not_json_or_not_an_object_is_refused_naming_the_file(tmp_path, content):
+    path = tmp_path / "config.json"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=rf"^{path} is not a valid configuration \(.+\): restore it") as raised:
+        Config.load(path)
+    assert "\n" not in str(raised.value)
+
+
+def test_optional_fields_take_null_or_their_type_and_ints_are_accepted_as_floats():
+    data = json.loads(get_preset("official").to_json())
+    data["aps"]["t1"] = 50
+    config = Config.from_dict(data)
+    assert config.aps.t1 == 50.0 and isinstance(config.aps.t1, float) and config.aps.attention_size == 1024

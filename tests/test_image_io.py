@@ -121,3 +121,53 @@ def test_write_png_round_trips_gray_rgb_and_rgba_and_leaves_no_temporary_file(tm
 
 def test_to_uint8_rounds_and_clips():
     assert image_io.saliency_to_uint8(np.array([[-0.5, 0.0, 0.5, 1.0, 2.0]])).tolist() == [[0, 0, 128, 255, 255]]
+
+
+def _png_header(width, height):
+    """A PNG that is only its signature, IHDR (width x height, 8-bit RGB) and IEND: Pillow reads its size."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IEND", b""))
+
+
+def test_an_image_above_pillows_bomb_limit_is_too_large_not_corrupt_with_the_limit_and_the_remedy():
+    with pytest.raises(image_io.ImageTooLargeError) as raised:
+        image_io.decode_image(_png_header(20000, 10000), "huge.png")
+    message = str(raised.value)
+    assert "huge.png is too large: 200,000,000 pixels" in message and "178,956,970" in message
+    assert "PIL.Image.MAX_IMAGE_PIXELS" in message and "corrupt" not in message and "\n" not in message
+
+
+@pytest.mark.parametrize("width,height", [(10000, 6000), (20000, 10000)])  # between 50 and 179 MP, and above
+def test_an_image_above_a_callers_limit_is_refused_from_its_header_saying_how_to_raise_it(width, height):
+    with pytest.raises(image_io.ImageTooLargeError, match=r"above the limit of 50,000,000 pixels \(50 MP\); "
+                                                          r"raise the knob"):
+        image_io.decode_image(_png_header(width, height), "big.png", max_pixels=50_000_000,
+                              how_to_raise="raise the knob")
+
+
+def test_a_caller_limit_above_pillows_lets_pillow_open_the_image(monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow's limit: 2,000 px
+    image = image_io.decode_image(_png_bytes(random_rgb(64, 48)), "photo.png", max_pixels=10_000)
+    assert image.shape == (48, 64, 3)
+
+
+def _png_bytes(array):
+    data = io.BytesIO()
+    Image.fromarray(array).save(data, format="PNG")
+    return data.getvalue()
+
+
+@pytest.mark.parametrize("data", [b"not an image at all", b"\x89PNG\r\n\x1a\n", _png_header(100, 100)])
+def test_decoder_messages_are_one_line_naming_the_file_without_python_object_addresses(data):
+    for decode in (image_io.decode_image, image_io.decode_mask, image_io.decode_map):
+        with pytest.raises(image_io.DataError) as raised:
+            decode(data, "photo_17.png")
+        message = str(raised.value)
+        assert message.startswith("cannot decode photo_17.png: ")
+        assert "0x" not in message and "object at" not in message and "\n" not in message

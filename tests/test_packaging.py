@@ -4,6 +4,7 @@ are this checkout's, and no file edits the module search path (imports work beca
 import re
 from pathlib import Path
 
+import pytest
 import tomllib
 
 import hrsod_tf
@@ -51,3 +52,98 @@ def test_no_python_file_edits_the_module_search_path():
                  for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
                  if editing.search(line)]
     assert offenders == []
+
+
+# -- what remote Beam workers install (the README's Dataflow command) --------------------------------------------
+
+WORKERS = REPO / "requirements-workers.txt"
+
+
+def _requirement_lines(path):
+    return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_the_workers_requirements_are_lines_beam_can_pip_download_one_by_one():
+    from packaging.requirements import Requirement
+
+    lines = _requirement_lines(WORKERS)
+    assert lines
+    for line in lines:  # Beam's stager runs `pip download <line> --no-deps` for each line
+        assert not line.startswith("-") and "#" not in line and not (REPO / line).exists(), line
+        requirement = Requirement(line)
+        assert requirement.url is None and requirement.name.lower() not in ("hrsod-tf", "apache-beam"), line
+
+
+def _imported_modules(start: str):
+    """The hrsod_tf modules that importing `start` runs (parent packages included) and the other top-level
+    modules they import, read from the sources."""
+    import ast
+
+    def source(name):
+        path = REPO.joinpath(*name.split("."))
+        return path / "__init__.py" if (path / "__init__.py").is_file() else path.with_suffix(".py")
+
+    seen, others, todo = set(), set(), [start]
+    while todo:
+        parts = todo.pop().split(".")
+        for i in range(1, len(parts) + 1):
+            name = ".".join(parts[:i])
+            if name in seen or not source(name).is_file():
+                continue
+            seen.add(name)
+            for node in ast.walk(ast.parse(source(name).read_text())):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+                else:
+                    continue
+                for imported in names:
+                    (todo.append(imported) if imported.startswith("hrsod_tf") else others.add(imported.split(".")[0]))
+    return seen, others
+
+
+def test_the_workers_requirements_cover_every_package_batch_prediction_imports():
+    import importlib.metadata
+    import sys
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    _, modules = _imported_modules("hrsod_tf.deploy.batch_prediction")
+    distributions = importlib.metadata.packages_distributions()
+    needed = {canonicalize_name(d) for m in modules if m not in sys.stdlib_module_names
+              for d in distributions.get(m, [m])}
+    listed = {canonicalize_name(Requirement(line).name) for line in _requirement_lines(WORKERS)}
+    assert needed - {"apache-beam"} <= listed, needed - listed - {"apache-beam"}
+
+
+def test_requirements_txt_installs_the_workers_list_so_versions_are_written_once():
+    assert "-r requirements-workers.txt" in _requirement_lines(REPO / "requirements.txt")
+
+
+@pytest.mark.slow
+def test_the_wheel_builds_offline_holds_only_the_project_and_batch_prediction_imports_from_it(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    source = tmp_path / "source"  # a copy: setuptools writes build/ and *.egg-info/ beside the sources
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "hrsod_tf", "datasets"):
+        copy = shutil.copytree if (REPO / name).is_dir() else shutil.copy
+        copy(REPO / name, source / name, **({"ignore": shutil.ignore_patterns("__pycache__")}
+                                            if (REPO / name).is_dir() else {}))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
+                    "--wheel-dir", str(tmp_path / "dist"), str(source)], check=True, cwd=tmp_path)
+    wheel = next((tmp_path / "dist").glob("hrsod_tf-*-py3-none-any.whl"))
+    tops = {name.split("/")[0] for name in zipfile.ZipFile(wheel).namelist()}
+    assert {t for t in tops if not t.endswith(".dist-info")} == {"hrsod_tf", "hrsod_tf_datasets"}
+    venv = tmp_path / "worker"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)], check=True)
+    done = subprocess.run([str(python), "-c", "import hrsod_tf.deploy.batch_prediction as m; print(m.__file__)"],
+                          check=True, capture_output=True, text=True, cwd=tmp_path)
+    assert str(venv) in done.stdout.strip().splitlines()[-1]

@@ -180,3 +180,25 @@ def test_error_message_is_a_graph_assertions_own_text_or_the_first_line():
     assert prediction.error_message(graph_error) == "image has 5 x 5 pixels, above the limit of 9"
     assert prediction.error_message(ValueError("first line\nsecond")) == "first line"
     assert prediction.error_message(OSError()) == "OSError"
+
+
+def test_an_image_above_the_runs_pixel_limit_is_refused_before_decoding_saying_how_to_raise_it(tmp_path, capsys):
+    from hrsod_tf.config import Config
+
+    run = make_random_workdir(tmp_path / "run")
+    config = run.load_config()
+    Config.save(config.replace(inference=config.inference.__class__(**{
+        **config.inference.__dict__, "max_image_pixels": 1000})), run.config_path)
+    _save(tmp_path / "in" / "photo.png", _photo(40, 30))
+    status = load_script("predict.py").main([str(tmp_path / "in"), "--workdir", str(run.root), "--out",
+                                             str(tmp_path / "out"), "--no-progress"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert status == 1 and len(lines) == 1
+    assert "photo.png is too large: 30x40 = 1,200 pixels" in lines[0] and "inference.max_image_pixels" in lines[0]
+
+
+def test_error_message_of_an_op_failure_is_the_ops_own_message_without_node_names():
+    graph_error = ("Graph execution error:\n\nDetected at node map/while/DecodeImage defined at (most recent call "
+                   "last):\n<stack traces unavailable>\nInvalid PNG data, size 3562\n"
+                   "\t [[{{node map/while/DecodeImage}}]] [Op:__inference_signature_wrapper_6010]")
+    assert prediction.error_message(graph_error) == "Invalid PNG data, size 3562"

@@ -119,3 +119,14 @@ def test_frames_are_read_one_at_a_time(tmp_path):
     first = next(frames)  # a generator: nothing beyond the first frame has been decoded
     assert first.shape == (HEIGHT, WIDTH, 3) and first.dtype == np.uint8
     assert sum(1 for _ in frames) == FRAMES - 1
+
+
+def test_a_broken_video_is_one_error_line_without_ffmpegs_log_lines(tmp_path, capfd):
+    from hrsod_tf.image_io import DataError
+
+    path = tmp_path / "broken.mp4"
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes())
+    with pytest.raises(DataError, match="cannot decode .*broken.mp4"):
+        list(video.read_frames(path))
+    err = capfd.readouterr().err
+    assert "moov atom" not in err and "@ 0x" not in err

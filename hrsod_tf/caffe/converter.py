@@ -12,7 +12,9 @@ Layouts (Caffe is NCHW, Keras NHWC):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import os
 import typing
 
@@ -26,8 +28,9 @@ from hrsod_tf.caffe.release_layers import (
     release_layer_table,
 )
 from hrsod_tf.config import get_preset
+from hrsod_tf.files import atomic_output
 from hrsod_tf.models import build_glfn, build_gsn, build_lrn
-from hrsod_tf.workdir import WorkDir
+from hrsod_tf.workdir import WorkDir, weights_file_bytes
 
 # The released GLFN models (init_iccv19_demo.m:189-211): which dilation rates, which GLFN input size.
 GLFN_VARIANTS = {
@@ -77,6 +80,26 @@ def _check_shapes(path, caffe_layer, expected):
     return [blob.reshape(e) for blob, e in zip(caffe_layer.blobs, expected)]
 
 
+def _check_values(path, caffe_layer):
+    """Refuses blobs holding NaN or infinity, naming the file, the layer and the blob: Keras would load them
+    without a word and every map would come out NaN."""
+    for index, blob in enumerate(caffe_layer.blobs):
+        bad = int(np.size(blob) - np.count_nonzero(np.isfinite(blob)))
+        if bad:
+            raise CaffeModelError(
+                f"{path}: layer {caffe_layer.name!r} blob {index} holds {bad} of {np.size(blob)} values that are "
+                "NaN or infinite: the file is damaged (or the network diverged when it was trained); download it "
+                "again")
+
+
+def _check_variances(path, bn_layer, variance):
+    """BatchNorm variances (after Caffe's scale factor) must not be negative: sqrt(variance + eps) would be NaN."""
+    if np.any(variance < 0):
+        raise CaffeModelError(
+            f"{path}: layer {bn_layer.name!r} has {int(np.sum(variance < 0))} negative variance(s) (smallest "
+            f"{float(np.min(variance)):.3g}) after its scale factor: the file is damaged; download it again")
+
+
 def _bn_weights(bn_blobs, scale_blobs):
     mean, variance, factor = bn_blobs
     s = float(factor.reshape(-1)[0])
@@ -98,7 +121,8 @@ def load_caffe_weights(model, network: str, config, path, layers=None) -> Import
 
     Raises:
         CaffeModelError: the file does not hold this network (missing layers, layers with weights the
-            network lacks, blob shapes that differ), or is not a readable .caffemodel.
+            network lacks, blob shapes that differ), holds NaN or infinite values or negative BatchNorm
+            variances, or is not a readable .caffemodel.
     """
     path = os.fspath(path)
     layers = read_caffemodel(path) if layers is None else layers
@@ -125,9 +149,12 @@ def load_caffe_weights(model, network: str, config, path, layers=None) -> Import
     for mapping in table:
         keras_layer = model.get_layer(mapping.keras_name)
         expected = _expected_caffe_shapes(keras_layer, mapping.kind)
+        for caffe_name in mapping.caffe_names:
+            _check_values(path, by_name[caffe_name])
         if mapping.kind == "bn":
             bn, scale = (by_name[n] for n in mapping.caffe_names)
             weights = _bn_weights(_check_shapes(path, bn, expected[0]), _check_shapes(path, scale, expected[1]))
+            _check_variances(path, bn, weights[3])
         else:
             blobs = _check_shapes(path, by_name[mapping.caffe_names[0]], expected)
             weights = [blobs[0].transpose(2, 3, 1, 0)] + blobs[1:]
@@ -170,8 +197,9 @@ def import_release(paths: dict, workdir, glfn_variant: str = "dh", overwrite: bo
     """Converts the authors' .caffemodel files into a work directory that predict/evaluate/export use.
 
     Every file is read and checked before anything is written, so a bad file leaves the work directory as
-    it was. Writes config.json (the `official` preset for `glfn_variant`) and, per network,
-    ``<stage>/final.weights.h5`` and ``<stage>/DONE.json``.
+    it was; every output is written under a temporary name before any is renamed into place, so a full disk
+    (`hrsod_tf.files.WriteError`) leaves it as it was too. Writes config.json (the `official` preset for
+    `glfn_variant`) and, per network, ``<stage>/final.weights.h5`` and ``<stage>/DONE.json``.
 
     Args:
         paths: {"gsn": path, "lrn": path, "glfn": path} (all three).
@@ -203,15 +231,19 @@ def import_release(paths: dict, workdir, glfn_variant: str = "dh", overwrite: bo
         log(f"{NETWORK_NAMES[network]}: {len(reports[network].loaded)} layers with weights from {paths[network]}")
         for name, kind in reports[network].ignored:
             log(f"  ignored (not in the deploy network or no weights): {name} ({kind})")
-    workdir.root.mkdir(parents=True, exist_ok=True)
+    # Every file is written under a temporary name first and renamed only once all are complete: a full disk
+    # leaves the work directory as it was (no run with the new GSN and the old LRN), saying so in one line.
+    # The renames run in reverse order: each network's weights, then its DONE.json, and config.json last.
+    files = {workdir.config_path: config.to_json() + "\n"}
     for network in NETWORKS:
-        stage_dir = workdir.stage_dir(network)
-        stage_dir.mkdir(parents=True, exist_ok=True)
-        workdir.save_final_weights(network, models[network])
-        workdir.mark_finished(network, {
+        files[workdir.done_path(network)] = json.dumps({
             "imported_from": os.path.abspath(paths[network]), "source": "caffe",
             "glfn_variant": glfn_variant, "layers_loaded": len(reports[network].loaded),
-        })
-    workdir.save_config(config)
+        }, indent=2, sort_keys=True) + "\n"
+        files[workdir.final_weights(network)] = weights_file_bytes(models[network])
+    with contextlib.ExitStack() as stack:
+        for path, data in files.items():
+            temporary = stack.enter_context(atomic_output(path))
+            temporary.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
     log(f"wrote {workdir.root} (official preset, GLFN variant {glfn_variant})")
     return reports

@@ -10,6 +10,7 @@ What a folder is comes from what it holds (`model_kind`); a folder that holds no
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 
 import numpy as np
@@ -52,7 +53,25 @@ def check_image_size(image: np.ndarray, max_pixels: int) -> None:
             f"{max_pixels / 1e6:.0f} MP limit (inference.max_image_pixels of the run's config)")
 
 
-def predictor_from_workdir(workdir, variant: str = "full") -> MapPredictor:
+@dataclasses.dataclass
+class PipelinePredictor:
+    """A `MapPredictor` running one variant of a trained run's pipeline.
+
+    `max_image_pixels` and `how_to_raise` let a reader refuse a larger image from its header, before decoding it
+    (`hrsod_tf.deploy.prediction.predict_files`); a larger array is refused here too.
+    """
+
+    pipeline: SaliencyPipeline
+    variant: str
+    max_image_pixels: int
+    how_to_raise: str
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        check_image_size(image, self.max_image_pixels)
+        return self.pipeline.predict(image, self.variant).numpy()
+
+
+def predictor_from_workdir(workdir, variant: str = "full") -> PipelinePredictor:
     """A predictor running one variant of the pipeline of a trained run (`hrsod_tf.pipeline.VARIANTS`).
 
     Raises:
@@ -60,13 +79,9 @@ def predictor_from_workdir(workdir, variant: str = "full") -> MapPredictor:
         ValueError: unknown variant.
     """
     pipeline = SaliencyPipeline.from_workdir(workdir, require=stages_for_variant(variant))
-    max_pixels = pipeline.config.inference.max_image_pixels
-
-    def predict(image: np.ndarray) -> np.ndarray:
-        check_image_size(image, max_pixels)
-        return pipeline.predict(image, variant).numpy()
-
-    return predict
+    how = (f"raise inference.max_image_pixels in {WorkDir(workdir).config_path} if the image is genuine "
+           "(memory grows with the pixels)")
+    return PipelinePredictor(pipeline, variant, pipeline.config.inference.max_image_pixels, how)
 
 
 def load_predictor(path, variant: str | None = None) -> MapPredictor:

@@ -62,7 +62,11 @@ class PredictionError(ValueError):
 
 
 class MapPredictor(Protocol):
-    """Anything that maps an image uint8 [H, W, 3] to its saliency float32 [H, W, 1] in [0, 1]."""
+    """Anything that maps an image uint8 [H, W, 3] to its saliency float32 [H, W, 1] in [0, 1].
+
+    A predictor may also have `max_image_pixels` and `how_to_raise` (the limit's one-line remedy): files above
+    the limit are then refused from their header, before decoding (`predict_files`).
+    """
 
     def __call__(self, image: np.ndarray) -> np.ndarray: ...
 
@@ -174,14 +178,25 @@ def per_file_errors() -> tuple[type[BaseException], ...]:
     return (DataError, OSError, ValueError, tf.errors.OpError)
 
 
+# Lines of TensorFlow's "Graph execution error" wrapper that say where, not what.
+_GRAPH_NOISE = re.compile(r"^(Graph execution error:|Detected at node .*|<stack traces unavailable>|"
+                          r"\s*File \".*|\s+\S.*)$")
+
+
 def error_message(error: BaseException | str) -> str:
     """One line saying what went wrong: a failed graph assertion's own message (TF wraps it in "Graph execution
-    error" and a node trace), else the message's first line, else the error type's name."""
+    error" and a node trace), else an op's own message (its node and function names dropped), else the message's
+    first line, else the error type's name."""
     text = error if isinstance(error, str) else str(error)
     assertion = re.search(r"assertion failed: \[(.+?)\]\s*$", text, re.MULTILINE)
     if assertion:
         return assertion.group(1)
-    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if lines and lines[0].startswith("Graph execution error"):
+        meaningful = [line for line in lines[1:] if not _GRAPH_NOISE.match(line)]
+        if meaningful:
+            return re.sub(r"\s*\[\[\{\{node .*$|\s*\[Op:.*$", "", meaningful[-1]).strip()
+    return lines[0] if lines else type(error).__name__
 
 
 def predict_files(
@@ -205,7 +220,8 @@ def predict_files(
     summary = PredictionSummary()
     for source, target in tqdm(list(zip(inputs, outputs)), desc="predicting", unit="img", disable=not progress):
         try:
-            image = read_image(source)
+            image = read_image(source, max_pixels=getattr(predictor, "max_image_pixels", None),
+                               how_to_raise=getattr(predictor, "how_to_raise", ""))
             summary.written.append(write_png(target, render(image, predictor(image), mode)))
         except errors as err:
             message = error_message(err)

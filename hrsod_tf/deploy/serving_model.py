@@ -65,6 +65,18 @@ class ServingModel:
         return list(outputs[MASK_OUTPUT].numpy())
 
     @property
+    def max_image_pixels(self) -> int | None:
+        """The export's pixel limit (larger images are refused), or None for an export without metadata."""
+        try:
+            return int(self.metadata["max_image_pixels"])
+        except (tf.errors.OpError, OSError, KeyError, TypeError, ValueError):
+            return None
+
+    @property
+    def how_to_raise(self) -> str:
+        return "export the model again with a larger export.py --max-image-pixels if the image is genuine"
+
+    @property
     def metadata(self) -> dict:
         """The export's settings and the run's config (assets.extra/hrsod_export.json)."""
         with tf.io.gfile.GFile(_join(self.path, METADATA_FILE.as_posix())) as handle:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -29,6 +30,12 @@ from tqdm.auto import tqdm
 from hrsod_tf.deploy.prediction import OUTPUT_MODES, MapPredictor, PredictionError, render
 from hrsod_tf.files import atomic_output
 from hrsod_tf.image_io import DataError, is_video_file_name, write_png
+
+# A broken clip is reported in one line naming it (DataError); FFmpeg's and OpenCV's own log lines about it
+# ("[mov,mp4,... @ 0x55...] moov atom not found", assertion texts) would only add noise with C pointers. FFmpeg reads
+# its level when OpenCV first opens a video, so setting it here, before any capture, is in time.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 __all__ = [
     "VIDEO_FORMATS",

@@ -8,13 +8,19 @@ crashed file system), `StageCheckpoints.restore` falls back to the next older on
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import re
 import shutil
 
 import tensorflow as tf
 
+from hrsod_tf.files import WriteError
+
 logger = logging.getLogger(__name__)
+# The OS's reason at the end of TensorFlow's message ("...tempstate123; No space left on device [Op:SaveV2]").
+_REASON = re.compile(r";\s*([^;\[\]]+?)\s*(\[Op:\w+\])?\s*$")
 
 # Errors a damaged or partly written checkpoint raises on restore.
 # (A truncated data file surfaces as DataLossError, OutOfRangeError or, from the reader, IndexError.)
@@ -44,12 +50,33 @@ class StageCheckpoints:
             self.checkpoint, os.path.join(self.directory, "best"), max_to_keep=1)
 
     def save(self, step: int, best: bool = False) -> str:
-        """Writes a checkpoint numbered `step` (and a copy in ``best/`` when `best`); returns its prefix."""
-        path = self.latest.save(checkpoint_number=step)
-        if best:
-            self.best.save(checkpoint_number=step)
+        """Writes a checkpoint numbered `step` (and a copy in ``best/`` when `best`); returns its prefix.
+
+        Raises:
+            WriteError: the checkpoint could not be written (a full disk): its partial files are deleted, the
+                previous checkpoint stays the one `restore` loads, and the message says so in one line.
+        """
+        for manager in (self.latest, self.best) if best else (self.latest,):
+            try:
+                path = manager.save(checkpoint_number=step)
+            except (tf.errors.OpError, OSError) as error:
+                raise self._write_failed(manager, step, error) from None
+            if manager is self.latest:
+                latest = path
         self._discard_if_not_chief()
-        return path
+        return latest
+
+    def _write_failed(self, manager, step: int, error) -> WriteError:
+        prefix = os.path.join(manager.directory, f"ckpt-{step}")
+        shutil.rmtree(f"{prefix}_temp", ignore_errors=True)  # TensorFlow's half-written shards
+        reason = _REASON.search(str(error))
+        reason = reason.group(1) if reason else str(error).strip().splitlines()[0]
+        resumable = self.latest.latest_checkpoint  # what --resume restores
+        kept = (f"--resume continues from {resumable}, which is intact" if resumable
+                else "no earlier checkpoint exists")
+        code = errno.ENOSPC if "No space" in reason else getattr(error, "errno", None) or errno.EIO
+        return WriteError(code, f"cannot write checkpoint {prefix}: {reason}; {kept}: free some space, then "
+                                "continue with --resume")
 
     def _discard_if_not_chief(self):
         if not self.chief:
