@@ -24,9 +24,17 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from hrsod_tf.deploy import prediction, video  # noqa: E402
+from hrsod_tf.deploy.compositing import OutputKind  # noqa: E402
 from hrsod_tf.deploy.model_loading import load_predictor  # noqa: E402
 from hrsod_tf.deploy.video import VIDEO_FORMATS  # noqa: E402
 from hrsod_tf.pipeline import VARIANTS  # noqa: E402
+
+
+def _output_kind(text: str) -> OutputKind:
+    try:
+        return OutputKind.parse(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,8 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--workdir", metavar="RUN", help="a trained run's work directory (e.g. runs/demo)")
     model.add_argument("--saved-model", metavar="DIR", help="a SavedModel written by export.py")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
-    parser.add_argument("--output", choices=prediction.OUTPUT_MODES, default="mask",
-                        help="mask: 8-bit map; rgba: cut-out with the map as alpha; overlay: tinted photo")
+    parser.add_argument("--output", type=_output_kind, default="mask", metavar="KIND",
+                        help="mask (default), rgba, overlay, green, white, color:#RRGGBB, blur or background:FILE")
+    parser.add_argument("--no-foreground-estimation", dest="foreground_estimation", action="store_false",
+                        help="keep the photo's colours at the object's edges (faster; the old background shows)")
     parser.add_argument("--variant", choices=VARIANTS, default=None,
                         help="pipeline variant to run with --workdir (default: full)")
     parser.add_argument("--video-format", choices=tuple(VIDEO_FORMATS), default="mp4",
@@ -60,19 +70,20 @@ def run(args: argparse.Namespace) -> int:
     images = [p for p in inputs if not video.is_video(p)]
     videos = [p for p in inputs if video.is_video(p)]
     image_outputs = prediction.plan_outputs(images, args.out, overwrite=args.overwrite) if images else []
-    video_outputs = video.plan_video_outputs(videos, args.out, args.output, args.video_format,
+    video_outputs = video.plan_video_outputs(videos, args.out, str(args.output), args.video_format,
                                              overwrite=args.overwrite) if videos else []
     predictor = make_predictor(args)
 
     def report(path, message):
         print(f"predict.py: {path}: {message}", file=sys.stderr)
 
-    summary = prediction.predict_files(predictor, images, image_outputs, args.output,
+    output = args.output if isinstance(args.output, OutputKind) else OutputKind.parse(args.output)
+    summary = prediction.predict_files(predictor, images, image_outputs, output, args.foreground_estimation,
                                        progress=not args.no_progress and bool(images), on_error=report)
     errors = prediction.per_file_errors()
     for source, target in zip(videos, video_outputs):
         try:
-            frames = video.predict_video(predictor, source, target, args.output, progress=not args.no_progress)
+            frames = video.predict_video(predictor, source, target, str(args.output), progress=not args.no_progress)
             summary.written.append(target)
             print(f"{source}: {frames} frame(s) -> {target}")
         except errors as err:

@@ -26,7 +26,8 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from hrsod_tf.deploy.prediction import OUTPUT_MODES, MapPredictor, PredictionError, render
+from hrsod_tf.deploy.compositing import render
+from hrsod_tf.deploy.prediction import MapPredictor, PredictionError
 from hrsod_tf.files import atomic_output
 from hrsod_tf.image_io import DataError, is_video_file_name, write_png
 
@@ -111,8 +112,8 @@ def plan_video_outputs(inputs: Sequence[Path], out_dir, mode: str = "mask", vide
         PredictionError: an unknown mode or format; `out_dir` holds inputs; two inputs would write one output;
             an output exists and not `overwrite`.
     """
-    if mode not in OUTPUT_MODES:
-        raise PredictionError(f"unknown output {mode!r}; expected one of {', '.join(OUTPUT_MODES)}")
+    if str(mode) not in ("mask", "rgba", "overlay"):
+        raise PredictionError(f"videos take the outputs mask, rgba and overlay, not {mode}")
     if video_format not in VIDEO_FORMATS:
         raise PredictionError(f"unknown video format {video_format!r}; expected one of {', '.join(VIDEO_FORMATS)}")
     out_dir = Path(out_dir)
