@@ -26,6 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from hrsod_tf.deploy import prediction, video  # noqa: E402
 from hrsod_tf.deploy.compositing import OutputKind  # noqa: E402
 from hrsod_tf.deploy.model_loading import load_predictor  # noqa: E402
+from hrsod_tf.deploy.temporal import DEFAULT_METHOD, TEMPORAL_METHODS  # noqa: E402
 from hrsod_tf.deploy.video import VIDEO_FORMATS  # noqa: E402
 from hrsod_tf.pipeline import VARIANTS  # noqa: E402
 
@@ -52,8 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep the photo's colours at the object's edges (faster; the old background shows)")
     parser.add_argument("--variant", choices=VARIANTS, default=None,
                         help="pipeline variant to run with --workdir (default: full)")
-    parser.add_argument("--video-format", choices=tuple(VIDEO_FORMATS), default="mp4",
-                        help="container of mask/overlay videos: mp4 (mp4v, small, lossy) or avi (FFV1, lossless)")
+    parser.add_argument("--video-format", choices=tuple(VIDEO_FORMATS), default=None,
+                        help="container of videos: mp4 (H.264), webm (VP9, with alpha), mov (ProRes 4444, with "
+                             "alpha), mkv (FFV1, lossless); default webm for rgba, else mp4")
+    parser.add_argument("--temporal", choices=TEMPORAL_METHODS, default=DEFAULT_METHOD,
+                        help="steadier video maps: ema (motion-gated running average), ofd (one-frame delay) or "
+                             f"none (default {DEFAULT_METHOD}: docs/BENCHMARKS.md section 14)")
     parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
@@ -70,20 +75,21 @@ def run(args: argparse.Namespace) -> int:
     images = [p for p in inputs if not video.is_video(p)]
     videos = [p for p in inputs if video.is_video(p)]
     image_outputs = prediction.plan_outputs(images, args.out, overwrite=args.overwrite) if images else []
-    video_outputs = video.plan_video_outputs(videos, args.out, str(args.output), args.video_format,
+    output = args.output if isinstance(args.output, OutputKind) else OutputKind.parse(args.output)
+    video_outputs = video.plan_video_outputs(videos, args.out, output, args.video_format,
                                              overwrite=args.overwrite) if videos else []
     predictor = make_predictor(args)
 
     def report(path, message):
         print(f"predict.py: {path}: {message}", file=sys.stderr)
 
-    output = args.output if isinstance(args.output, OutputKind) else OutputKind.parse(args.output)
     summary = prediction.predict_files(predictor, images, image_outputs, output, args.foreground_estimation,
                                        progress=not args.no_progress and bool(images), on_error=report)
     errors = prediction.per_file_errors()
     for source, target in zip(videos, video_outputs):
         try:
-            frames = video.predict_video(predictor, source, target, str(args.output), progress=not args.no_progress)
+            frames = video.predict_video(predictor, source, target, output, args.video_format,
+                                         args.foreground_estimation, args.temporal, progress=not args.no_progress)
             summary.written.append(target)
             print(f"{source}: {frames} frame(s) -> {target}")
         except errors as err:

@@ -63,7 +63,7 @@ __all__ = [
 #: File extensions read as images, masks or maps (lower case), lossless formats first: when two files of a
 #: folder share a stem, a tool that must pick one picks the earlier extension.
 IMAGE_EXTENSIONS = (".png", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".webp", ".gif", ".jpg", ".jpeg")
-#: File extensions read as videos (lower case), frame by frame through OpenCV (`hrsod_tf.deploy.video`).
+#: File extensions read as videos (lower case), frame by frame through PyAV (`hrsod_tf.deploy.video`).
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv")
 # Formats whose original bytes TF's `decode_image` reads as they are (see `decode_image_for_storage`).
 _PASSTHROUGH_FORMATS = ("JPEG", "PNG")
