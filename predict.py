@@ -1,17 +1,22 @@
 #!/usr/bin/env python
-"""Saliency maps, cut-outs or overlays for your own photos and videos, at their original resolution.
+"""Saliency maps, cut-outs and new backgrounds for your own photos and videos, at their original resolution.
 
     python predict.py photos/ --workdir runs/demo --out masks/
-    python predict.py "shots/*.jpg" IMG_0042.HEIC.png --saved-model export/hrsod --out cutouts/ --output rgba
-    python predict.py clip.mp4 --saved-model export/hrsod --out mattes/ --output overlay --video-format avi
+    python predict.py "shots/*.jpg" --saved-model export/hrsod --out cutouts/ --output rgba
+    python predict.py portrait.jpg --workdir runs/demo --out out/ --output background:beach.jpg
+    python predict.py clip.mp4 --workdir runs/demo --out out/ --output rgba --video-format mov
 
-Writes ``OUT/<stem>.png`` per image: ``mask`` (8-bit saliency map), ``rgba`` (the photo with the map as alpha)
-or ``overlay`` (the photo with the salient region tinted). EXIF orientation is applied; grayscale, RGBA and
-16-bit images are accepted. A video gives ``OUT/<stem>.mp4`` (or ``.avi``) with the same frame count, frame
-rate and size (``rgba``: a folder ``OUT/<stem>/`` of PNG frames); audio is not carried over.
-Inputs are never overwritten, nor existing outputs without ``--overwrite``.
+--output: ``mask`` (8-bit map), ``rgba`` (transparent cut-out), ``overlay`` (tinted photo), ``green``,
+``white``, ``color:#RRGGBB``, ``blur`` (the photo's own background blurred) or ``background:FILE`` (another
+picture, resized to cover). Cut-outs and composites estimate the object's own colour at its edges (no fringe of
+the old background; ``--no-foreground-estimation`` keeps the photo's colours). Writes ``OUT/<stem>.png`` per
+image (EXIF orientation applied; grayscale, RGBA and 16-bit accepted). A video gives ``OUT/<stem>.<format>``
+with the clip's frame count, frame times, size and sound: mp4 (H.264), webm (VP9, with alpha: the default for
+rgba), mov (ProRes 4444, with alpha) or mkv (FFV1, lossless); its maps are steadied in time first
+(``--temporal``). Inputs are never overwritten, nor existing outputs without ``--overwrite``.
 Exit status: 0 if every input was written, 1 if some failed (each named on stderr), 2 on a usage error.
-For many images, or images on cloud storage, see batch_predict.py (Apache Beam).
+The same in Python: ``hrsod_tf.load(RUN).cutout(photo, background=...)``. For many images, or images on cloud
+storage, see batch_predict.py (Apache Beam); for a web page, app.py.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from hrsod_tf.deploy import prediction, video  # noqa: E402
 from hrsod_tf.deploy.compositing import OutputKind  # noqa: E402
-from hrsod_tf.deploy.model_loading import load_predictor  # noqa: E402
+from hrsod_tf.deploy.saliency_model import load  # noqa: E402
 from hrsod_tf.deploy.temporal import DEFAULT_METHOD, TEMPORAL_METHODS  # noqa: E402
 from hrsod_tf.deploy.video import VIDEO_FORMATS  # noqa: E402
 from hrsod_tf.pipeline import VARIANTS  # noqa: E402
@@ -40,7 +45,7 @@ def _output_kind(text: str) -> OutputKind:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="Predict salient-object maps for images and videos, folders and globs.")
+        description="Predict salient-object maps, cut-outs and composites for images and videos, folders and globs.")
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="image or video files, folders of them, or glob patterns")
     model = parser.add_mutually_exclusive_group(required=True)
@@ -65,8 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def make_predictor(args: argparse.Namespace):
-    """The `MapPredictor` of --workdir / --saved-model (and --variant)."""
-    return load_predictor(args.workdir or args.saved_model, args.variant)
+    """The model's `predict` (a `MapPredictor`) of --workdir / --saved-model (and --variant): `hrsod_tf.load`."""
+    return load(args.workdir or args.saved_model, args.variant).predict
 
 
 def run(args: argparse.Namespace) -> int:
