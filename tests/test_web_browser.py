@@ -35,7 +35,7 @@ def server(tmp_path_factory):
 
     run = make_random_workdir(tmp_path_factory.mktemp("run"))
     model = load(run.root)
-    app = create_app(model.predict, model.max_pixels)
+    app = create_app(model.predict, model.max_pixels, max_upload_bytes=1_000_000)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
@@ -94,6 +94,14 @@ def test_a_file_that_is_not_a_photo_gets_a_message_and_the_page_goes_on(page, tm
     page.locator(".row", has_text="small.png").locator("a.download").wait_for(timeout=120_000)
     assert page.locator(".row", has_text="small.png").locator("a.download").inner_text() == \
         "download small_rgba.png"
+
+
+def test_a_file_above_the_upload_limit_gets_a_message_before_it_is_sent(page, tmp_path):
+    (tmp_path / "huge.png").write_bytes(b"\0" * 1_500_000)
+    page.set_input_files("#photos", str(tmp_path / "huge.png"))
+    error = page.locator(".row", has_text="huge.png").locator(".error")
+    error.wait_for(timeout=30_000)
+    assert "more than this server's limit of 1 MiB" in error.inner_text()
 
 
 def test_app_py_refuses_a_missing_run_with_one_line(tmp_path, capsys):

@@ -3,6 +3,7 @@
     python app.py --workdir runs/demo            # then open http://127.0.0.1:7860
 
 Built on FastAPI (served by uvicorn): ``GET /`` is one static page (`web_page.html`, no asset from the internet),
+``GET /api/limits`` gives the upload and pixel limits (the page checks a file's size before sending it),
 ``POST /api/cutout`` takes one photo (multipart field ``photo``), the output kind (``output``: any ``--output`` of
 predict.py but ``background:FILE``, which is ``background`` plus a second upload ``background_photo``) and whether
 to estimate edge colours, and answers JSON: the mask and the result as PNG data URLs and a download name.
@@ -169,6 +170,11 @@ def create_app(predict, max_pixels: int, *, max_upload_bytes: int = MAX_UPLOAD_B
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
         return page
+
+    @app.get("/api/limits")
+    def limits() -> dict:
+        """What the page checks before sending a file (the server checks again)."""
+        return {"max_upload_bytes": max_upload_bytes, "max_pixels": max_pixels}
 
     @app.post("/api/cutout")
     async def cutout(photo: Annotated[UploadFile, File()], output: Annotated[str, Form()] = "rgba",
