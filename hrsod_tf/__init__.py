@@ -5,14 +5,15 @@
     model.cutout("photo.jpg", background="green")   # see hrsod_tf.deploy.saliency_model
 """
 
+import importlib
+
 __version__ = "0.1.0"
 __all__ = ["load"]
 
 
 def __getattr__(name):
-    # `load` is imported on first use: `import hrsod_tf.config` must not pull in TensorFlow and the deploy stack.
+    # `load` comes on first use (PEP 562): `import hrsod_tf.evaluation` and the like must not pull in
+    # TensorFlow and the deploy stack, so the package names its module only as text here.
     if name == "load":
-        from hrsod_tf.deploy.saliency_model import load
-
-        return load
+        return importlib.import_module("hrsod_tf.deploy.saliency_model").load
     raise AttributeError(f"module 'hrsod_tf' has no attribute {name!r}")
