@@ -23,8 +23,13 @@ from __future__ import annotations
 
 import time
 
+import cv2
 import numpy as np
 from common import base_parser, emit, log, repeats, synthetic_scene, target, time_calls
+
+from hrsod_tf.data.synthetic import generate_scene, generate_scene_layers
+from hrsod_tf.deploy.compositing import GREEN_SCREEN, cover, estimate_foreground
+from hrsod_tf.deploy.saliency_model import load
 
 SOFTNESS = (0.0, 1.5)
 BACKGROUNDS = ("green", "white", "photo")
@@ -32,9 +37,6 @@ SEED_BASE = 7_000  # scenes 7000.. (not the training seeds, which start at 20190
 
 
 def _backgrounds(height: int, width: int, seed: int) -> dict:
-    from hrsod_tf.data.synthetic import generate_scene
-    from hrsod_tf.deploy.compositing import GREEN_SCREEN, cover
-
     other, _ = generate_scene(seed, min_side=min(height, width), max_side=min(height, width))
     return {"green": np.array(GREEN_SCREEN, np.float32), "white": np.array([255, 255, 255], np.float32),
             "photo": cover(other, height, width).astype(np.float32)}
@@ -48,9 +50,6 @@ def _errors(alpha_used, colour, truth, background, band) -> np.ndarray:
 
 
 def _scene_rows(seed: int, softness: float, side: int, predictor=None) -> list[dict]:
-    from hrsod_tf.data.synthetic import generate_scene_layers
-    from hrsod_tf.deploy.compositing import estimate_foreground
-
     layers = generate_scene_layers(seed, min_side=side, max_side=side, edge_softness=softness)
     height, width = layers.alpha.shape
     alpha = layers.alpha
@@ -91,10 +90,6 @@ def _summary(rows: list[dict]) -> list[dict]:
 
 
 def _timing(size: str, runs: int) -> dict:
-    import cv2
-
-    from hrsod_tf.deploy.compositing import estimate_foreground
-
     width, height = (int(v) for v in size.split("x"))
     image, mask = synthetic_scene(height, width, seed=3)
     alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 2.0)
@@ -112,11 +107,7 @@ def main() -> dict:
     parser.add_argument("--sizes", nargs="+", default=["1920x1080", "3840x2160"], help="sizes timed")
     args = parser.parse_args()
     scenes = args.scenes or (2 if args.quick else 8)
-    predictor = None
-    if args.workdir:
-        from hrsod_tf import load
-
-        predictor = load(args.workdir).predict
+    predictor = load(args.workdir).predict if args.workdir else None
     rows = []
     for softness in SOFTNESS:
         for index in range(scenes):

@@ -21,13 +21,15 @@ from __future__ import annotations
 import numpy as np
 from common import base_parser, emit, log, target
 
+from hrsod_tf.data.synthetic_video import clip_offsets, generate_clip
+from hrsod_tf.deploy.saliency_model import load
+from hrsod_tf.deploy.temporal import TEMPORAL_METHODS, dtssd, smooth_maps
+
 # Clips 100, 101, ...: the temporal step's settings (temporal.STILL_WEIGHT, MOTION_SCALE) were chosen on clips 0-2.
 CLIP_SEED_BASE = 100
 
 
 def _scores(maps: list[np.ndarray], masks: np.ndarray, moving: np.ndarray) -> dict:
-    from hrsod_tf.deploy.temporal import dtssd
-
     truth = masks.astype(np.float32) / 255.0
     mae = np.array([float(np.abs(m - t).mean()) for m, t in zip(maps, truth)])
     flicker = np.array([np.nan] + [dtssd(maps[i], maps[i - 1], truth[i], truth[i - 1]) for i in range(1, len(maps))])
@@ -40,17 +42,11 @@ def _scores(maps: list[np.ndarray], masks: np.ndarray, moving: np.ndarray) -> di
 
 def _moving_frames(frame_count: int, width: int) -> np.ndarray:
     """True for frames whose objects moved since the previous frame."""
-    from hrsod_tf.data.synthetic_video import clip_offsets
-
     offsets = clip_offsets(frame_count, width)
     return np.abs(np.diff(offsets, prepend=offsets[0])) > 0
 
 
 def main() -> dict:
-    from hrsod_tf import load
-    from hrsod_tf.data.synthetic_video import generate_clip
-    from hrsod_tf.deploy.temporal import TEMPORAL_METHODS, smooth_maps
-
     parser = base_parser(__doc__)
     parser.add_argument("--workdir", required=True, help="a trained run (e.g. runs/demo)")
     parser.add_argument("--clips", type=int, default=None, help="clips (default 3, 1 with --quick)")

@@ -171,9 +171,9 @@ def test_files_below_the_output_prefix_are_never_inputs():
     assert batch_prediction._folder_prefix("gs://b/masks") == "gs://b/masks/"
 
 
-def test_composites_are_accepted_and_background_files_refused(tiny_saved_model, tmp_path):
-    assert batch_prediction.BatchJob("a/*.jpg", str(tiny_saved_model), str(tmp_path), "color:#102030").mode
+def test_composites_are_accepted_and_background_files_refused(tmp_path):
+    assert batch_prediction.BatchJob("a/*.jpg", "models/hrsod", str(tmp_path), "color:#102030").mode
     with pytest.raises(PredictionError, match="no background:FILE"):
-        batch_prediction.BatchJob("a/*.jpg", str(tiny_saved_model), str(tmp_path), "background")
+        batch_prediction.BatchJob("a/*.jpg", "models/hrsod", str(tmp_path), "background")
     with pytest.raises(PredictionError, match="unknown output"):
-        batch_prediction.BatchJob("a/*.jpg", str(tiny_saved_model), str(tmp_path), "sepia")
+        batch_prediction.BatchJob("a/*.jpg", "models/hrsod", str(tmp_path), "sepia")

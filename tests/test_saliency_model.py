@@ -27,6 +27,7 @@ def _photo(height=36, width=52, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (height, width, 3), np.uint8)
 
 
+@pytest.mark.slow  # loads and traces a tiny pipeline (about 20 s, once per module)
 def test_predict_gives_the_map_at_the_images_size_from_an_array_or_a_path(model, run, tmp_path):
     photo = _photo()
     saliency = model.predict(photo)
@@ -38,6 +39,7 @@ def test_predict_gives_the_map_at_the_images_size_from_an_array_or_a_path(model,
     np.testing.assert_allclose(saliency, load_predictor(run)(photo)[..., 0])  # the same as predict.py's
 
 
+@pytest.mark.slow  # loads and traces a tiny pipeline (about 20 s, once per module)
 @pytest.mark.parametrize("background,shape", [
     (None, (36, 52, 4)), ("green", (36, 52, 3)), ("white", (36, 52, 3)), ("blur", (36, 52, 3)),
     ("#102030", (36, 52, 3)), ((16, 32, 48), (36, 52, 3)),
@@ -47,6 +49,7 @@ def test_cutout_on_every_background_is_at_the_images_size(model, background, sha
     assert picture.shape == shape and picture.dtype == np.uint8
 
 
+@pytest.mark.slow  # loads and traces a tiny pipeline (about 20 s, once per module)
 def test_cutout_on_a_picture_or_its_file(model, tmp_path):
     beach = np.full((10, 30, 3), (250, 220, 150), np.uint8)
     from_array = model.cutout(_photo(), background=beach)
@@ -65,11 +68,11 @@ def test_images_of_any_common_layout_become_rgb():
         as_image(np.zeros((3, 4, 2), np.uint8))
 
 
-def test_the_pixel_limit_is_the_runs(model):
+def test_the_pixel_limit_is_the_models(run):
     small = SaliencyModel(lambda image: np.zeros(image.shape[:2], np.float32), max_pixels=100)
     with pytest.raises(ValueError, match="more than this model's"):
         small.predict(_photo(11, 10))
-    assert model.max_pixels == 50_000_000
+    assert hrsod_tf.load(run).max_pixels == 50_000_000  # the run's inference.max_image_pixels
 
 
 def test_a_folder_without_a_model_says_what_was_expected(tmp_path):
@@ -77,6 +80,7 @@ def test_a_folder_without_a_model_says_what_was_expected(tmp_path):
         hrsod_tf.load(tmp_path)
 
 
+@pytest.mark.slow  # loads and traces a tiny pipeline (about 20 s, once per module)
 def test_the_readme_example_runs_as_written(run, tmp_path, monkeypatch):
     readme = (REPO / "README.md").read_text()
     example = re.search(r"## Python\n.*?```python\n(.*?)```", readme, re.S).group(1)

@@ -136,6 +136,7 @@ def test_frames_are_read_one_at_a_time(tmp_path):
     assert sum(1 for _ in frames) == FRAMES - 1
 
 
+@pytest.mark.slow  # exports a tiny model (tiny_saved_model) and runs predict.py
 def test_predict_py_writes_a_transparent_webm_with_the_clips_sound_and_names_bad_videos(
         tiny_saved_model, tmp_path, capsys):
     _clip(tmp_path / "in" / "good.mp4", frames=3)

@@ -11,8 +11,12 @@ import time
 
 import numpy as np
 import pytest
+import uvicorn
 from helpers import load_script
+from playwright.sync_api import sync_playwright
 
+from hrsod_tf.deploy.saliency_model import load
+from hrsod_tf.deploy.web_app import create_app
 from hrsod_tf.image_io import encode_png, read_image, read_map
 from hrsod_tf.workdir import make_random_workdir
 
@@ -28,11 +32,6 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """app.py's application for a random-init tiny run, served by uvicorn on a free loopback port."""
-    import uvicorn
-
-    from hrsod_tf import load
-    from hrsod_tf.deploy.web_app import create_app
-
     run = make_random_workdir(tmp_path_factory.mktemp("run"))
     model = load(run.root)
     app = create_app(model.predict, model.max_pixels, max_upload_bytes=1_000_000)
@@ -51,8 +50,6 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(server):
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page(accept_downloads=True)
