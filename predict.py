@@ -38,9 +38,12 @@ from hrsod_tf.pipeline import VARIANTS  # noqa: E402
 
 def _output_kind(text: str) -> OutputKind:
     try:
-        return OutputKind.parse(text)
+        kind = OutputKind.parse(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
+    if kind.name == "background" and kind.background is None:
+        raise argparse.ArgumentTypeError("background needs its picture: background:FILE")
+    return kind
 
 
 def build_parser() -> argparse.ArgumentParser:

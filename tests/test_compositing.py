@@ -115,6 +115,12 @@ def test_composites_put_the_object_on_the_new_background(tmp_path):
     assert rgba[outside][3] == 0 and rgba[inside][3] == 255
 
 
+def test_a_background_without_its_picture_is_refused():
+    photo, alpha, _ = _square()
+    with pytest.raises(ValueError, match="background:FILE"):
+        render(photo, alpha, "background")
+
+
 def test_rgba_with_estimation_off_keeps_the_photos_colours():
     photo, alpha, _ = _square()
     np.testing.assert_array_equal(render(photo, alpha, "rgba", foreground_estimation=False)[..., :3], photo)

@@ -205,6 +205,8 @@ def render(image: np.ndarray, saliency: np.ndarray, output: OutputKind | str = "
     elif kind.name == "blur":
         background = blurred_background(image, alpha)
     else:
+        if background_picture is None and kind.background is None:
+            raise ValueError("the background output needs a picture: background:FILE")
         picture = background_picture if background_picture is not None else _background_picture(kind.background)
         background = cover(picture, height, width)
     return composite(foreground, alpha, background)
