@@ -26,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
 
 from hrsod_tf.deploy.batch_prediction import BatchJob, run_batch  # noqa: E402
-from hrsod_tf.deploy.prediction import OUTPUT_MODES, PredictionError  # noqa: E402
+from hrsod_tf.deploy.prediction import PredictionError  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,8 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--saved-model", required=True, metavar="DIR",
                         help="a SavedModel written by export.py (version directory or model base path)")
     parser.add_argument("--out", required=True, metavar="OUT_PREFIX", help="output folder, on any Beam filesystem")
-    parser.add_argument("--output", choices=OUTPUT_MODES, default="mask",
-                        help="mask: 8-bit map; rgba: cut-out with the map as alpha; overlay: tinted photo")
+    parser.add_argument("--output", default="mask", metavar="KIND",
+                        help="mask (8-bit map, the default), rgba (cut-out), overlay, green, white, color:#RRGGBB "
+                             "or blur, as predict.py")
     return parser
 
 

@@ -1,17 +1,22 @@
 #!/usr/bin/env python
-"""Saliency maps, cut-outs or overlays for your own photos and videos, at their original resolution.
+"""Saliency maps, cut-outs and new backgrounds for your own photos and videos, at their original resolution.
 
     python predict.py photos/ --workdir runs/demo --out masks/
-    python predict.py "shots/*.jpg" IMG_0042.HEIC.png --saved-model export/hrsod --out cutouts/ --output rgba
-    python predict.py clip.mp4 --saved-model export/hrsod --out mattes/ --output overlay --video-format avi
+    python predict.py "shots/*.jpg" --saved-model export/hrsod --out cutouts/ --output rgba
+    python predict.py portrait.jpg --workdir runs/demo --out out/ --output background:beach.jpg
+    python predict.py clip.mp4 --workdir runs/demo --out out/ --output rgba --video-format mov
 
-Writes ``OUT/<stem>.png`` per image: ``mask`` (8-bit saliency map), ``rgba`` (the photo with the map as alpha)
-or ``overlay`` (the photo with the salient region tinted). EXIF orientation is applied; grayscale, RGBA and
-16-bit images are accepted. A video gives ``OUT/<stem>.mp4`` (or ``.avi``) with the same frame count, frame
-rate and size (``rgba``: a folder ``OUT/<stem>/`` of PNG frames); audio is not carried over.
-Inputs are never overwritten, nor existing outputs without ``--overwrite``.
+--output: ``mask`` (8-bit map), ``rgba`` (transparent cut-out), ``overlay`` (tinted photo), ``green``,
+``white``, ``color:#RRGGBB``, ``blur`` (the photo's own background blurred) or ``background:FILE`` (another
+picture, resized to cover). Cut-outs and composites estimate the object's own colour at its edges (no fringe of
+the old background; ``--no-foreground-estimation`` keeps the photo's colours). Writes ``OUT/<stem>.png`` per
+image (EXIF orientation applied; grayscale, RGBA and 16-bit accepted). A video gives ``OUT/<stem>.<format>``
+with the clip's frame count, frame times, size and sound: mp4 (H.264), webm (VP9, with alpha: the default for
+rgba), mov (ProRes 4444, with alpha) or mkv (FFV1, lossless); its maps are steadied in time first
+(``--temporal``). Inputs are never overwritten, nor existing outputs without ``--overwrite``.
 Exit status: 0 if every input was written, 1 if some failed (each named on stderr), 2 on a usage error.
-For many images, or images on cloud storage, see batch_predict.py (Apache Beam).
+The same in Python: ``hrsod_tf.load(RUN).cutout(photo, background=...)``. For many images, or images on cloud
+storage, see batch_predict.py (Apache Beam); for a web page, app.py.
 """
 
 from __future__ import annotations
@@ -24,34 +29,52 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from hrsod_tf.deploy import prediction, video  # noqa: E402
-from hrsod_tf.deploy.model_loading import load_predictor  # noqa: E402
+from hrsod_tf.deploy.compositing import OutputKind  # noqa: E402
+from hrsod_tf.deploy.saliency_model import load  # noqa: E402
+from hrsod_tf.deploy.temporal import DEFAULT_METHOD, TEMPORAL_METHODS  # noqa: E402
 from hrsod_tf.deploy.video import VIDEO_FORMATS  # noqa: E402
 from hrsod_tf.pipeline import VARIANTS  # noqa: E402
 
 
+def _output_kind(text: str) -> OutputKind:
+    try:
+        kind = OutputKind.parse(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    if kind.name == "background" and kind.background is None:
+        raise argparse.ArgumentTypeError("background needs its picture: background:FILE")
+    return kind
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="Predict salient-object maps for images and videos, folders and globs.")
+        description="Predict salient-object maps, cut-outs and composites for images and videos, folders and globs.")
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="image or video files, folders of them, or glob patterns")
     model = parser.add_mutually_exclusive_group(required=True)
     model.add_argument("--workdir", metavar="RUN", help="a trained run's work directory (e.g. runs/demo)")
     model.add_argument("--saved-model", metavar="DIR", help="a SavedModel written by export.py")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
-    parser.add_argument("--output", choices=prediction.OUTPUT_MODES, default="mask",
-                        help="mask: 8-bit map; rgba: cut-out with the map as alpha; overlay: tinted photo")
+    parser.add_argument("--output", type=_output_kind, default="mask", metavar="KIND",
+                        help="mask (default), rgba, overlay, green, white, color:#RRGGBB, blur or background:FILE")
+    parser.add_argument("--no-foreground-estimation", dest="foreground_estimation", action="store_false",
+                        help="keep the photo's colours at the object's edges (faster; the old background shows)")
     parser.add_argument("--variant", choices=VARIANTS, default=None,
                         help="pipeline variant to run with --workdir (default: full)")
-    parser.add_argument("--video-format", choices=tuple(VIDEO_FORMATS), default="mp4",
-                        help="container of mask/overlay videos: mp4 (mp4v, small, lossy) or avi (FFV1, lossless)")
+    parser.add_argument("--video-format", choices=tuple(VIDEO_FORMATS), default=None,
+                        help="container of videos: mp4 (H.264), webm (VP9, with alpha), mov (ProRes 4444, with "
+                             "alpha), mkv (FFV1, lossless); default webm for rgba, else mp4")
+    parser.add_argument("--temporal", choices=TEMPORAL_METHODS, default=DEFAULT_METHOD,
+                        help="steadier video maps: ema (motion-gated running average), ofd (one-frame delay) or "
+                             f"none (default {DEFAULT_METHOD}: docs/BENCHMARKS.md section 14)")
     parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
 
 
 def make_predictor(args: argparse.Namespace):
-    """The `MapPredictor` of --workdir / --saved-model (and --variant)."""
-    return load_predictor(args.workdir or args.saved_model, args.variant)
+    """The `SaliencyModel` (a `MapPredictor`, with its pixel limit) of --workdir / --saved-model and --variant."""
+    return load(args.workdir or args.saved_model, args.variant)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,19 +83,21 @@ def run(args: argparse.Namespace) -> int:
     images = [p for p in inputs if not video.is_video(p)]
     videos = [p for p in inputs if video.is_video(p)]
     image_outputs = prediction.plan_outputs(images, args.out, overwrite=args.overwrite) if images else []
-    video_outputs = video.plan_video_outputs(videos, args.out, args.output, args.video_format,
+    output = args.output if isinstance(args.output, OutputKind) else OutputKind.parse(args.output)
+    video_outputs = video.plan_video_outputs(videos, args.out, output, args.video_format,
                                              overwrite=args.overwrite) if videos else []
     predictor = make_predictor(args)
 
     def report(path, message):
         print(f"predict.py: {path}: {message}", file=sys.stderr)
 
-    summary = prediction.predict_files(predictor, images, image_outputs, args.output,
+    summary = prediction.predict_files(predictor, images, image_outputs, output, args.foreground_estimation,
                                        progress=not args.no_progress and bool(images), on_error=report)
     errors = prediction.per_file_errors()
     for source, target in zip(videos, video_outputs):
         try:
-            frames = video.predict_video(predictor, source, target, args.output, progress=not args.no_progress)
+            frames = video.predict_video(predictor, source, target, output, args.video_format,
+                                         args.foreground_estimation, args.temporal, progress=not args.no_progress)
             summary.written.append(target)
             print(f"{source}: {frames} frame(s) -> {target}")
         except errors as err:

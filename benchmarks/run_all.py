@@ -71,6 +71,8 @@ STEPS = (
     Step("beam_throughput", "beam_throughput.py", ["--workdir", "{workdir}"], ["--workdir", "{workdir}", "--quick"]),
     Step("glfn_training_input", "glfn_training_input.py", ["--workdir", "{workdir}"],
          ["--workdir", "{workdir}", "--quick"]),
+    Step("cutout_colors", "cutout_colors.py", ["--workdir", "{workdir}"], ["--workdir", "{workdir}", "--quick"]),
+    Step("video_flicker", "video_flicker.py", ["--workdir", "{workdir}"], ["--workdir", "{workdir}", "--quick"]),
 )
 
 
@@ -255,6 +257,65 @@ def section_glfn_training_input(record: dict) -> tuple[list, dict | None]:
               "only, so the saliency channel is normalised by a near-zero spread in some batches and by the objects' "
               "in others; the network learns from inputs whose scale swings from batch to batch and meets the "
               "population statistics only at test time. A warped image holds the whole scene in every example."]
+    return lines, data["target"]
+
+
+def section_cutout_colors(record: dict) -> tuple[list, dict | None]:
+    """Edge colours of cut-outs with and without foreground estimation (cutout_colors.py)."""
+    lines = step_header("13. Cut-out edge colours: foreground estimation vs the photo's own colours", record)
+    data = record["data"]
+    if not data:
+        return lines, None
+    lines += [f"{data['scenes']} synthetic scenes per edge softness (shorter side {data['side']} px) whose true "
+              "foreground colour F and alpha A are known, each object put on a new background C: the true composite "
+              "A·F + (1−A)·C against the cut-out's, A·I + (1−A)·C with the photo's colour I (estimation off) or "
+              "A·F̂ + (1−A)·C with pymatting's estimate F̂ (`estimate_foreground`, on). Mean absolute error per "
+              "channel (R, G, B; 0..255) over the pixels of the edge band (0 < A < 1). With the true alpha the error "
+              "is A·|F_used − F|, the same whatever C is (green screen, white and another photo give identical "
+              "rows): one row per softness. *Soft edges*: 0 = the drawing's anti-aliasing only, 1.5 = each "
+              "object's coverage blurred by a Gaussian of 1.5 px (defocused fur).", ""]
+    rows = []
+    for s in data["summary"]:
+        if s["alpha"] == "true alpha" and s["background"] != "green":
+            continue
+        background = "any" if s["alpha"] == "true alpha" else s["background"]
+        photo = " / ".join(fmt(v, ".2f") for v in s["photo_rgb"])
+        estimated = " / ".join(fmt(v, ".2f") for v in s["estimated_rgb"])
+        ratio = max(e / p for e, p in zip(s["estimated_rgb"], s["photo_rgb"]))
+        rows.append([s["alpha"], fmt(s["softness"], ".1f"), background, photo, estimated, fmt(ratio, ".2f")])
+    lines += table(["alpha", "soft edges px", "new background", "MAE R / G / B, photo's colours",
+                    "MAE R / G / B, estimated", "worst ratio"], rows)
+    if any(s["alpha"] == "predicted alpha" for s in data["summary"]):
+        lines += ["", f"*Predicted alpha*: the map of `{data['workdir']}` as alpha for both composites (the band: "
+                  "where the true or the predicted alpha is strictly between 0 and 1); the truth is still the true "
+                  "composite, so this error holds the network's too."]
+    lines += ["", "Time of `estimate_foreground` (pymatting's `estimate_foreground_ml`, numba; first call apart, "
+              "it compiles):", ""]
+    lines += table(["size", "median s", "first call s", "runs"],
+                   [[t["size"], fmt(t["median_s"], ".2f"), fmt(t["first_call_s"], ".2f"), t["repeats"]]
+                    for t in data["timing"]])
+    return lines, data["target"]
+
+
+def section_video_flicker(record: dict) -> tuple[list, dict | None]:
+    """Flicker and MAE of video maps per temporal method (video_flicker.py)."""
+    lines = step_header("14. Video flicker: the temporal step (none, ema, ofd)", record)
+    data = record["data"]
+    if not data:
+        return lines, None
+    lines += [f"{data['clips']} synthetic clips of {data['frames']} frames at {data['size']} "
+              "(`hrsod_tf.data.synthetic_video.generate_clip`: objects standing still and moving over a still "
+              f"textured background, sensor noise of its own in every frame; {data['moving_frames']} moving frames "
+              f"per clip), predicted frame by frame by `{data['workdir']}`, then filtered. MAE against the masks "
+              "(0..1); dtSSD as RobustVideoMatting's evaluation (`MetricDTSSD`, x100), frames 1..T−1. "
+              "*ema*: motion-gated running average; *ofd*: MODNet's one-frame delay (see "
+              "`hrsod_tf/deploy/temporal.py`). The settings of *ema* were chosen on other clips (0-2).", ""]
+    rows = [[method, fmt(s["mean_mae"], ".5f"), fmt(s["still_mae"], ".5f"), fmt(s["moving_mae"], ".5f"),
+             fmt(s["mean_dtssd"], ".3f"), fmt(s["still_dtssd"], ".3f"), fmt(s["moving_dtssd"], ".3f")]
+            for method, s in data["summary"].items()]
+    lines += table(["method", "MAE ↓", "MAE still", "MAE moving", "dtSSD ↓", "dtSSD still", "dtSSD moving"], rows)
+    lines += ["", f"Default (`predict.py --temporal`): **{data['default']}** — the method with the lowest dtSSD "
+              "among those whose MAE is not higher than without one (to 4 decimals)."]
     return lines, data["target"]
 
 
@@ -550,6 +611,10 @@ def write_document(records: dict, args, started: str, machine: dict, path: Path,
         (GLFN_TITLE, ["glfn_speed"], section_glfn_speed(records["glfn_speed"])),
         ("GLFN training input (warped images: the GLFN improves the fused map for every seed)",
          ["glfn_training_input"], section_glfn_training_input(records["glfn_training_input"])),
+        ("Cut-out edge colours (foreground estimation lowers the edge error: on by default)", ["cutout_colors"],
+         section_cutout_colors(records["cutout_colors"])),
+        ("Video flicker (a temporal step lowers dtSSD without raising MAE: on by default)", ["video_flicker"],
+         section_video_flicker(records["video_flicker"])),
     ):
         kept = all(records[name]["status"] == "kept" for name in steps)
         heading = next(line for line in lines if line.startswith("## "))

@@ -1,3 +1,19 @@
-"""hrsod-tf: High-Resolution Salient Object Detection (Zeng et al., ICCV 2019) in TensorFlow 2 / Keras 3."""
+"""hrsod-tf: High-Resolution Salient Object Detection (Zeng et al., ICCV 2019) in TensorFlow 2 / Keras 3.
+
+    from hrsod_tf import load
+    model = load("runs/demo")
+    model.cutout("photo.jpg", background="green")   # see hrsod_tf.deploy.saliency_model
+"""
+
+import importlib
 
 __version__ = "0.1.0"
+__all__ = ["load"]
+
+
+def __getattr__(name):
+    # `load` comes on first use (PEP 562): `import hrsod_tf.evaluation` and the like must not pull in
+    # TensorFlow and the deploy stack, so the package names its module only as text here.
+    if name == "load":
+        return importlib.import_module("hrsod_tf.deploy.saliency_model").load
+    raise AttributeError(f"module 'hrsod_tf' has no attribute {name!r}")

@@ -70,7 +70,7 @@ __all__ = [
 #: File extensions read as images, masks or maps (lower case), lossless formats first: when two files of a
 #: folder share a stem, a tool that must pick one picks the earlier extension.
 IMAGE_EXTENSIONS = (".png", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".webp", ".gif", ".jpg", ".jpeg")
-#: File extensions read as videos (lower case), frame by frame through OpenCV (`hrsod_tf.deploy.video`).
+#: File extensions read as videos (lower case), frame by frame through PyAV (`hrsod_tf.deploy.video`).
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv")
 # Formats whose original bytes TF's `decode_image` reads as they are (see `decode_image_for_storage`).
 _PASSTHROUGH_FORMATS = ("JPEG", "PNG")
@@ -145,7 +145,8 @@ def pillow_pixel_limit() -> int | None:
     return None if Image.MAX_IMAGE_PIXELS is None else 2 * Image.MAX_IMAGE_PIXELS
 
 
-def _too_large(name: str, pixels: int, size, limit: int, how_to_raise: str) -> ImageTooLargeError:
+def too_large_error(name: str, pixels: int, size, limit: int, how_to_raise: str) -> ImageTooLargeError:
+    """The error for an image of `pixels` pixels (`size` (width, height) when known) above `limit`."""
     dimensions = f"{size[0]}x{size[1]} = " if size else ""
     return ImageTooLargeError(
         f"{name} is too large: {dimensions}{pixels:,} pixels ({pixels / 1e6:.0f} MP), above the limit of "
@@ -169,13 +170,13 @@ def _open(data: bytes, name: str, max_pixels: int | None = None, how_to_raise: s
     except Image.DecompressionBombError as e:
         pixels = int(_PILLOW_BOMB.search(str(e)).group(1)) if _PILLOW_BOMB.search(str(e)) else 0
         if max_pixels is not None:
-            raise _too_large(name, pixels, None, max_pixels, how_to_raise) from None
-        raise _too_large(name, pixels, None, pillow_pixel_limit(), _PILLOW_HOW_TO_RAISE) from None
+            raise too_large_error(name, pixels, None, max_pixels, how_to_raise) from None
+        raise too_large_error(name, pixels, None, pillow_pixel_limit(), _PILLOW_HOW_TO_RAISE) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise _undecodable(name, e) from e
     width, height = image.size
     if max_pixels is not None and width * height > max_pixels:
-        raise _too_large(name, width * height, (width, height), max_pixels, how_to_raise)
+        raise too_large_error(name, width * height, (width, height), max_pixels, how_to_raise)
     try:
         image.load()
     except (OSError, SyntaxError, ValueError, EOFError) as e:

@@ -10,6 +10,8 @@ from helpers import load_script
 from PIL import Image
 
 from hrsod_tf.deploy import batch_prediction
+from hrsod_tf.deploy.compositing import render
+from hrsod_tf.deploy.model_loading import load_predictor
 from hrsod_tf.deploy.prediction import PredictionError
 
 pytestmark = pytest.mark.slow  # every test here trains, exports, or runs a subprocess or a video
@@ -87,7 +89,9 @@ def test_rgba_outputs_in_process_runner(tiny_saved_model, tmp_path):
     assert (tmp_path / "out" / "errors-00000-of-00001.jsonl").read_text() == ""  # this run's dead letters: none
     written = np.asarray(Image.open(tmp_path / "out" / "one.png"))
     assert written.shape == (20, 30, 4)
-    np.testing.assert_array_equal(written[..., :3], image)
+    # predict.py's cut-out: the map as alpha, the colours estimated at soft edges (compositing.render)
+    expected = render(image, load_predictor(tiny_saved_model)(image), "rgba")
+    np.testing.assert_allclose(written, expected, atol=1)
 
 
 def test_a_pattern_that_matches_nothing_is_a_usage_error(tiny_saved_model, tmp_path, capsys):
@@ -166,3 +170,11 @@ def test_files_below_the_output_prefix_are_never_inputs():
     assert not batch_prediction._is_input("/photos/notes.txt", True, "/photos/masks/")
     assert batch_prediction._is_input("/photos/notes.txt", False, "/photos/masks/")  # named alone: fails by name
     assert batch_prediction._folder_prefix("gs://b/masks") == "gs://b/masks/"
+
+
+def test_composites_are_accepted_and_background_files_refused(tmp_path):
+    assert batch_prediction.BatchJob("a/*.jpg", "models/hrsod", str(tmp_path), "color:#102030").mode
+    with pytest.raises(PredictionError, match="no background:FILE"):
+        batch_prediction.BatchJob("a/*.jpg", "models/hrsod", str(tmp_path), "background")
+    with pytest.raises(PredictionError, match="unknown output"):
+        batch_prediction.BatchJob("a/*.jpg", "models/hrsod", str(tmp_path), "sepia")

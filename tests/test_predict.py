@@ -10,6 +10,7 @@ from helpers import load_script
 from PIL import Image
 
 from hrsod_tf.deploy import prediction
+from hrsod_tf.deploy.compositing import render
 from hrsod_tf.deploy.model_loading import load_predictor
 from hrsod_tf.workdir import make_random_workdir
 
@@ -44,10 +45,10 @@ def photos(tmp_path):
     return [_save(tmp_path / "in" / "wide.jpg", _photo(50, 90)), _save(tmp_path / "in" / "tall.png", _photo(70, 40, 1))]
 
 
-def _run(predictor, inputs, out, mode="mask", overwrite=False):
+def _run(predictor, inputs, out, mode="mask", overwrite=False, foreground_estimation=True):
     inputs = prediction.collect_inputs(map(str, inputs))
     outputs = prediction.plan_outputs(inputs, out, overwrite=overwrite)
-    return prediction.predict_files(predictor, inputs, outputs, mode, progress=False)
+    return prediction.predict_files(predictor, inputs, outputs, mode, foreground_estimation, progress=False)
 
 
 @pytest.mark.parametrize("mode,channels", [("mask", None), ("rgba", 4), ("overlay", 3)])
@@ -61,12 +62,18 @@ def test_one_png_per_input_at_the_input_size(predictor, photos, tmp_path, mode, 
         assert (written.ndim == 2) if channels is None else written.shape[2] == channels
 
 
-def test_rgba_is_the_photo_with_the_map_as_alpha(predictor, photos, tmp_path):
+def test_rgba_has_the_map_as_alpha_and_without_estimation_the_photos_colours(predictor, photos, tmp_path):
     _run(predictor, [photos[0]], tmp_path / "masks", "mask")
     _run(predictor, [photos[0]], tmp_path / "cut", "rgba")
-    rgba = cv2.cvtColor(_read(tmp_path / "cut" / "wide.png"), cv2.COLOR_BGRA2RGBA)
-    np.testing.assert_array_equal(rgba[..., 3], _read(tmp_path / "masks" / "wide.png"))
-    np.testing.assert_array_equal(rgba[..., :3], np.asarray(Image.open(photos[0]).convert("RGB")))
+    _run(predictor, [photos[0]], tmp_path / "plain", "rgba", foreground_estimation=False)
+    mask = _read(tmp_path / "masks" / "wide.png")
+    photo = np.asarray(Image.open(photos[0]).convert("RGB"))
+    estimated = cv2.cvtColor(_read(tmp_path / "cut" / "wide.png"), cv2.COLOR_BGRA2RGBA)
+    plain = cv2.cvtColor(_read(tmp_path / "plain" / "wide.png"), cv2.COLOR_BGRA2RGBA)
+    np.testing.assert_array_equal(estimated[..., 3], mask)
+    np.testing.assert_array_equal(plain[..., 3], mask)
+    np.testing.assert_array_equal(plain[..., :3], photo)
+    assert not np.array_equal(estimated[..., :3], photo)  # a random network's map is soft: colours estimated
 
 
 def test_exif_rotated_jpeg_gives_an_output_of_the_rotated_size(predictor, tmp_path):
@@ -141,10 +148,10 @@ def test_collect_inputs_from_files_folders_and_globs(tmp_path):
 def test_render_modes():
     image = np.full((2, 3, 3), 100, np.uint8)
     saliency = np.array([[0.0, 0.5, 1.0], [1.0, 0.0, 0.25]], np.float32)[..., None]
-    mask = prediction.render(image, saliency, "mask")
+    mask = render(image, saliency, "mask")
     np.testing.assert_array_equal(mask, [[0, 128, 255], [255, 0, 64]])
-    assert prediction.render(image, saliency, "rgba").shape == (2, 3, 4)
-    overlay = prediction.render(image, saliency, "overlay")
+    assert render(image, saliency, "rgba").shape == (2, 3, 4)
+    overlay = render(image, saliency, "overlay")
     np.testing.assert_array_equal(overlay[0, 0], image[0, 0])  # background untouched
     assert overlay[0, 2, 0] > 100 and overlay[0, 2, 1] < 100  # salient: tinted red
 

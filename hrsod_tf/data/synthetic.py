@@ -18,6 +18,7 @@ state): the same seed gives identical bytes. One 1200x1600 scene takes well unde
 Public API::
 
     generate_scene(seed, min_side=1200, max_side=2048) -> (image uint8 HxWx3 RGB, mask uint8 HxW in {0, 255})
+    generate_scene_layers(seed, ..., edge_softness=0.0) -> SceneLayers  # + true alpha, foreground, background
     scene_seed(split, index) -> int             # disjoint seeds for "train" / "validation" / "test"
     scene_name(split, index) -> str             # "synthetic_train_00012"
     generate_split(split, count, min_side=1200, max_side=2048, start=0) -> iterator of (name, image, mask)
@@ -28,6 +29,7 @@ Public API::
 from __future__ import annotations
 
 import colorsys
+import dataclasses
 import math
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -39,7 +41,9 @@ import numpy as np
 __all__ = [
     "ASPECT_RATIOS",
     "SPLITS",
+    "SceneLayers",
     "generate_scene",
+    "generate_scene_layers",
     "generate_split",
     "save_scene_files",
     "scene_name",
@@ -453,11 +457,57 @@ def generate_scene(seed: int, min_side: int = 1200, max_side: int = 2048) -> tup
     Returns ``(image, mask)``: ``image`` uint8 (H, W, 3) RGB, ``mask`` uint8 (H, W) with values in {0, 255}.
     The shortest edge is in ``[min_side, max_side]``; the same ``seed`` always gives identical bytes.
     """
+    scene = _compose_scene(seed, min_side, max_side, keep_layers=False, edge_softness=0.0)
+    return scene.image, scene.mask
+
+
+@dataclasses.dataclass(frozen=True)
+class SceneLayers:
+    """A scene with what it was composed from (`generate_scene_layers`), for matting measurements.
+
+    ``image ~= alpha * foreground + (1 - alpha) * background`` (to uint8 rounding), all (H, W, ...):
+
+    Attributes:
+        image: uint8 [H, W, 3] RGB, the photo. mask: uint8 [H, W] in {0, 255}, the binary ground truth.
+        alpha: float32 [H, W] in [0, 1], the objects' true coverage (soft at every edge).
+        foreground: uint8 [H, W, 3], the objects' true colour (0 where alpha is 0).
+        background: uint8 [H, W, 3], the scene without its objects.
+    """
+
+    image: np.ndarray
+    mask: np.ndarray
+    alpha: np.ndarray
+    foreground: np.ndarray
+    background: np.ndarray
+
+
+def generate_scene_layers(seed: int, min_side: int = 1200, max_side: int = 2048,
+                          edge_softness: float = 0.0) -> SceneLayers:
+    """The scene `generate_scene` makes from `seed`, with its true foreground colour, alpha and background.
+
+    With ``edge_softness=0`` the image and mask are byte for byte those of `generate_scene` (the alpha is then
+    the anti-aliasing of the drawing: soft over about one pixel). ``edge_softness > 0`` blurs each object's
+    coverage by a Gaussian of that sigma in px before compositing, as defocus or motion blur do to fur and hair:
+    the same scene (same objects, colours and background) with wider soft edges, so a different image.
+    """
+    return _compose_scene(seed, min_side, max_side, keep_layers=True, edge_softness=float(edge_softness))
+
+
+def _padded(texture: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
+    if top == bottom == left == right == 0:
+        return texture
+    return cv2.copyMakeBorder(texture, top, bottom, left, right, cv2.BORDER_REFLECT)
+
+
+def _compose_scene(seed, min_side, max_side, keep_layers: bool, edge_softness: float):
+    """`generate_scene` and `generate_scene_layers`: one sequence of random draws for both, so one scene."""
     min_side, max_side = int(min_side), int(max_side)
     if min_side < 32:
         raise ValueError(f"min_side must be >= 32, got {min_side}")
     if max_side < min_side:
         raise ValueError(f"max_side ({max_side}) must be >= min_side ({min_side})")
+    if edge_softness < 0:
+        raise ValueError(f"edge_softness must be >= 0, got {edge_softness}")
     rng = np.random.default_rng(int(seed))
     h, w = _image_size(rng, min_side, max_side)
     short = min(h, w)
@@ -465,6 +515,10 @@ def generate_scene(seed: int, min_side: int = 1200, max_side: int = 2048) -> tup
 
     image = _background(rng, h, w, short)
     mask = np.zeros((h, w), np.uint8)
+    if keep_layers:
+        background = image.copy()
+        coverage = np.zeros((h, w), np.float32)  # alpha of the objects composited so far
+        premultiplied = np.zeros((h, w, 3), np.float32)  # their colour times their alpha
 
     n_obj = int(rng.choice([1, 2, 3], p=[0.45, 0.35, 0.2]))
     radii = [short * rng.uniform(0.15, 0.33)] + [short * rng.uniform(0.05, 0.16) for _ in range(n_obj - 1)]
@@ -473,17 +527,38 @@ def generate_scene(seed: int, min_side: int = 1200, max_side: int = 2048) -> tup
         x, y, bw, bh = cv2.boundingRect(layer.alpha)
         if bw == 0 or bh == 0:
             continue
-        a = layer.alpha[y:y + bh, x:x + bw].astype(np.float32) * np.float32(1.0 / 255.0)
-        tex = _object_texture(rng, bh, bw, s)
+        tex = _object_texture(rng, bh, bw, s)  # drawn at the drawing's own box: the same draws at any softness
+        if edge_softness > 0:
+            soft = cv2.GaussianBlur(layer.alpha.astype(np.float32) * np.float32(1.0 / 255.0), (0, 0), edge_softness)
+            soft[soft < 1.0 / 512.0] = 0.0
+            x1, y1, bw1, bh1 = cv2.boundingRect((soft > 0).astype(np.uint8))
+            tex = _padded(tex, y - y1, y1 + bh1 - y - bh, x - x1, x1 + bw1 - x - bw)
+            x, y, bw, bh = x1, y1, bw1, bh1
+            a = np.ascontiguousarray(soft[y:y + bh, x:x + bw])
+        else:
+            a = layer.alpha[y:y + bh, x:x + bw].astype(np.float32) * np.float32(1.0 / 255.0)
         roi = image[y:y + bh, x:x + bw]
         roi[...] = cv2.blendLinear(roi, tex, 1.0 - a, a)
         np.maximum(mask, layer.mask, out=mask)  # layers are drawn with LINE_8 in {0, 255}: the mask stays binary
+        if keep_layers:
+            cover, colour = coverage[y:y + bh, x:x + bw], premultiplied[y:y + bh, x:x + bw]
+            colour[...] = a[..., None] * tex.astype(np.float32) + (1.0 - a[..., None]) * colour
+            cover[...] = a + (1.0 - a) * cover
 
     # a little sensor grain over everything
     grain = rng.uniform(0.0, 0.02)
-    if grain > 0.004:
-        image = _luminance_offset(image, rng.standard_normal((h, w), dtype=np.float32), grain)
-    return image, mask
+    noise = rng.standard_normal((h, w), dtype=np.float32) if grain > 0.004 else None
+    if noise is not None:
+        image = _luminance_offset(image, noise, grain)
+    if not keep_layers:
+        return SceneLayers(image, mask, None, None, None)
+    foreground = np.zeros((h, w, 3), np.uint8)
+    covered = coverage > 0
+    foreground[covered] = np.clip(premultiplied[covered] / coverage[covered][:, None] + 0.5, 0, 255).astype(np.uint8)
+    if noise is not None:  # the grain is on the sensor: over the foreground and the background alike
+        foreground = np.where(covered[..., None], _luminance_offset(foreground, noise, grain), 0).astype(np.uint8)
+        background = _luminance_offset(background, noise, grain)
+    return SceneLayers(image, mask, coverage, foreground, background)
 
 
 def generate_split(split: str, count: int, min_side: int = 1200, max_side: int = 2048,

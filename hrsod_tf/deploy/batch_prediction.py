@@ -44,7 +44,8 @@ from apache_beam.metrics.metric import Metrics, MetricsFilter
 from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult, RunInference
 
 from hrsod_tf import image_io
-from hrsod_tf.deploy.prediction import OUTPUT_MODES, PredictionError, error_message, output_name, render
+from hrsod_tf.deploy.compositing import OutputKind, render
+from hrsod_tf.deploy.prediction import PredictionError, error_message, output_name
 from hrsod_tf.deploy.serving_model import load_serving_model, version_dir
 
 __all__ = [
@@ -71,7 +72,8 @@ class BatchJob:
             file. With a wildcard, only files with an image extension (`image_io.IMAGE_EXTENSIONS`) are taken.
         saved_model: a SavedModel version directory or a model base path (its highest version) from export.py.
         out_prefix: the output folder (any Beam filesystem); created as needed.
-        mode: one of `hrsod_tf.deploy.prediction.OUTPUT_MODES`.
+        mode: an ``--output`` of predict.py (`hrsod_tf.deploy.compositing.OutputKind`) but ``background:FILE``
+            (the workers may not see the file).
     """
 
     pattern: str
@@ -80,8 +82,13 @@ class BatchJob:
     mode: str = "mask"
 
     def __post_init__(self):
-        if self.mode not in OUTPUT_MODES:
-            raise PredictionError(f"unknown output {self.mode!r}; expected one of {', '.join(OUTPUT_MODES)}")
+        try:
+            kind = OutputKind.parse(self.mode)
+        except ValueError as err:
+            raise PredictionError(str(err)) from None
+        if kind.name == "background":
+            raise PredictionError("batch_predict.py takes no background:FILE output (Beam's workers may not see the "
+                                  "file): use predict.py")
 
     @property
     def errors_prefix(self) -> str:

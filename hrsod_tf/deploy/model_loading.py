@@ -17,6 +17,7 @@ import numpy as np
 
 from hrsod_tf.deploy.prediction import MapPredictor
 from hrsod_tf.deploy.serving_model import existing_versions, load_serving_model
+from hrsod_tf.image_io import too_large_error
 from hrsod_tf.pipeline import SaliencyPipeline, stages_for_variant
 from hrsod_tf.workdir import WorkDir
 
@@ -44,13 +45,13 @@ def model_kind(path) -> str:
         "or a SavedModel (saved_model.pb or numbered version folders, written by export.py)")
 
 
-def check_image_size(image: np.ndarray, max_pixels: int) -> None:
-    """Raises ValueError for an image above the run's pixel limit (`InferenceConfig.max_image_pixels`)."""
+def check_image_size(image: np.ndarray, max_pixels: int, how_to_raise: str = "") -> None:
+    """Raises `hrsod_tf.image_io.ImageTooLargeError` (a ValueError) for an image array above `max_pixels` (the
+    model's ``inference.max_image_pixels``), as a file above it is refused from its header."""
     height, width = image.shape[:2]
     if height * width > max_pixels:
-        raise ValueError(
-            f"the image is {width}x{height} = {height * width / 1e6:.1f} MP, more than the "
-            f"{max_pixels / 1e6:.0f} MP limit (inference.max_image_pixels of the run's config)")
+        raise too_large_error("the image", height * width, (width, height), max_pixels,
+                              how_to_raise or "raise inference.max_image_pixels if the image is genuine")
 
 
 @dataclasses.dataclass
@@ -67,7 +68,7 @@ class PipelinePredictor:
     how_to_raise: str
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
-        check_image_size(image, self.max_image_pixels)
+        check_image_size(image, self.max_image_pixels, self.how_to_raise)
         return self.pipeline.predict(image, self.variant).numpy()
 
 

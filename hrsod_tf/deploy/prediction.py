@@ -3,16 +3,13 @@
     inputs (files, folders, globs) --collect_inputs--> image paths
     plan_outputs: one ``OUT/<stem>.png`` per image; refuses to overwrite an input, or an existing file
                   unless asked to
-    hrsod_tf.image_io.read_image (EXIF orientation, grayscale, RGBA, 16-bit) -> MapPredictor -> render
-    -> hrsod_tf.image_io.write_png
+    hrsod_tf.image_io.read_image (EXIF orientation, grayscale, RGBA, 16-bit) -> MapPredictor
+    -> hrsod_tf.deploy.compositing.render -> hrsod_tf.image_io.write_png
 
-A `MapPredictor` is any callable ``image uint8 [H, W, 3] -> float32 [H, W, 1] in [0, 1]``;
-`hrsod_tf.deploy.model_loading.load_predictor` gives one for a trained run or an exported model. Outputs
-(`OUTPUT_MODES`), all at the image's original resolution:
-
-    mask      the 8-bit saliency map (gray PNG)
-    rgba      the photo with the map as its alpha channel: a cut-out of the salient object
-    overlay   the photo with the salient region tinted
+A `MapPredictor` is any callable ``image uint8 [H, W, 3] -> float32 [H, W, 1] (or [H, W]) in [0, 1]``;
+`hrsod_tf.deploy.model_loading.load_predictor` gives one for a trained run or an exported model, and
+`hrsod_tf.deploy.saliency_model.SaliencyModel.predict` is one. The outputs (mask, rgba, overlay, composites on
+new backgrounds) are `hrsod_tf.deploy.compositing.OutputKind`, all at the image's original resolution.
 """
 
 from __future__ import annotations
@@ -29,17 +26,10 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from hrsod_tf.image_io import (
-    DataError,
-    is_image_file_name,
-    is_video_file_name,
-    read_image,
-    saliency_to_uint8,
-    write_png,
-)
+from hrsod_tf.deploy.compositing import OutputKind, render
+from hrsod_tf.image_io import DataError, is_image_file_name, is_video_file_name, read_image, write_png
 
 __all__ = [
-    "OUTPUT_MODES",
     "MapPredictor",
     "PredictionError",
     "PredictionSummary",
@@ -49,12 +39,7 @@ __all__ = [
     "per_file_errors",
     "plan_outputs",
     "predict_files",
-    "render",
 ]
-
-OUTPUT_MODES = ("mask", "rgba", "overlay")
-OVERLAY_COLOR = np.array([255, 32, 32], np.float32)  # red tint
-OVERLAY_STRENGTH = 0.55
 
 
 class PredictionError(ValueError):
@@ -145,26 +130,6 @@ def plan_outputs(inputs: Sequence[Path], out_dir, overwrite: bool = False) -> li
 # ---------------------------------------------------------------------------------------------- outputs
 
 
-def render(image: np.ndarray, saliency: np.ndarray, mode: str = "mask") -> np.ndarray:
-    """The picture to write for one image.
-
-    Args:
-        image: uint8 [H, W, 3] RGB. saliency: float [H, W, 1] in [0, 1]. mode: one of `OUTPUT_MODES`.
-    Returns:
-        "mask": uint8 [H, W]; "rgba": uint8 [H, W, 4] (RGB + map as alpha); "overlay": uint8 [H, W, 3].
-    """
-    alpha = saliency_to_uint8(saliency)
-    if mode == "mask":
-        return alpha
-    if mode == "rgba":
-        return np.concatenate([image, alpha[..., None]], axis=-1)
-    if mode == "overlay":
-        weight = OVERLAY_STRENGTH * (alpha.astype(np.float32)[..., None] / 255.0)
-        tinted = image.astype(np.float32) * (1.0 - weight) + OVERLAY_COLOR * weight
-        return np.round(tinted).astype(np.uint8)
-    raise ValueError(f"unknown output {mode!r}; expected one of {', '.join(OUTPUT_MODES)}")
-
-
 @dataclasses.dataclass
 class PredictionSummary:
     """What `predict_files` did: the outputs written, and (input, error message) for each failure."""
@@ -203,7 +168,8 @@ def predict_files(
     predictor: MapPredictor,
     inputs: Sequence[Path],
     outputs: Sequence[Path],
-    mode: str = "mask",
+    output: OutputKind | str = "mask",
+    foreground_estimation: bool = True,
     progress: bool = True,
     on_error=None,
 ) -> PredictionSummary:
@@ -211,18 +177,19 @@ def predict_files(
 
     Args:
         predictor: a `MapPredictor`. inputs / outputs: paths from `collect_inputs` / `plan_outputs`.
-        mode: one of `OUTPUT_MODES`.
+        output: an `OutputKind` or its text ("mask", "rgba", "green", "color:#RRGGBB", ...).
+        foreground_estimation: estimate the object's colour at its edges for cut-outs and composites.
         on_error: optional callable(input_path, message), called as each failure happens.
     """
-    if mode not in OUTPUT_MODES:
-        raise ValueError(f"unknown output {mode!r}; expected one of {', '.join(OUTPUT_MODES)}")
+    output = output if isinstance(output, OutputKind) else OutputKind.parse(output)
     errors = per_file_errors()
     summary = PredictionSummary()
     for source, target in tqdm(list(zip(inputs, outputs)), desc="predicting", unit="img", disable=not progress):
         try:
             image = read_image(source, max_pixels=getattr(predictor, "max_image_pixels", None),
                                how_to_raise=getattr(predictor, "how_to_raise", ""))
-            summary.written.append(write_png(target, render(image, predictor(image), mode)))
+            picture = render(image, predictor(image), output, foreground_estimation)
+            summary.written.append(write_png(target, picture))
         except errors as err:
             message = error_message(err)
             summary.failed.append((source, message))
