@@ -23,6 +23,7 @@ import sys
 # Before TensorFlow is first imported: its C++ info and warnings are noise for a command-line user.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from hrsod_tf.config import RELEASE_OPT_HELP
 from hrsod_tf.deploy import prediction, video  # noqa: E402
 from hrsod_tf.deploy.model_loading import load_predictor  # noqa: E402
 from hrsod_tf.deploy.video import VIDEO_FORMATS  # noqa: E402
@@ -42,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="mask: 8-bit map; rgba: cut-out with the map as alpha; overlay: tinted photo")
     parser.add_argument("--variant", choices=VARIANTS, default=None,
                         help="pipeline variant to run with --workdir (default: full)")
+    parser.add_argument("--release-opt", type=int, choices=(0, 1), default=None,
+                        help=RELEASE_OPT_HELP)
     parser.add_argument("--video-format", choices=tuple(VIDEO_FORMATS), default="mp4",
                         help="container of mask/overlay videos: mp4 (mp4v, small, lossy) or avi (FFV1, lossless)")
     parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
@@ -51,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def make_predictor(args: argparse.Namespace):
     """The `MapPredictor` of --workdir / --saved-model (and --variant)."""
-    return load_predictor(args.workdir or args.saved_model, args.variant)
+    return load_predictor(args.workdir or args.saved_model, args.variant, args.release_opt)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -95,7 +95,7 @@ def _upscore(x, factor, name, config):
     )(x)
 
 
-def build_saliency_network(config, with_guidance: bool, name: str, input_size=None):
+def build_saliency_network(config, with_guidance: bool, name: str, input_size=None, guidance: str = "patch"):
     """Builds the GSN (`with_guidance=False`) or the LRN (`with_guidance=True`).
 
     Args:
@@ -103,6 +103,9 @@ def build_saliency_network(config, with_guidance: bool, name: str, input_size=No
         with_guidance: add the LRN's second input, the GSN map of the patch, fused at 1/8 and 1/4.
         name: model name.
         input_size: static side of the inputs, or None for any H x W (multiples of 16).
+        guidance: the LRN's guidance input: "patch" (the GSN map of the patch at the patch's size, resized
+            inside, see below) or "scaled" (the release's form, deploy-LRN.prototxt:8-18: two inputs `guide28`
+            and `guide56`, the map already at 1/8 and 1/4 of the patch). The weights are the same either way.
 
     Returns:
         A functional `keras.Model`. Inputs: `image` (batch, H, W, 3) RGB in [0, 255]; for the LRN also
@@ -117,7 +120,14 @@ def build_saliency_network(config, with_guidance: bool, name: str, input_size=No
     conv3, conv4, conv5 = build_vgg16_features(x, config.vgg_filters, last_activation=False)
     conv5 = _leaky(_bn(conv5, "bn_conv5_3", config), "relu5_3")
     heads = {block: _dilated_head(f, block, config) for block, f in zip(HEAD_BLOCKS, (conv3, conv4, conv5))}
-    if with_guidance:
+    if guidance not in ("patch", "scaled"):
+        raise ValueError(f"guidance {guidance!r} is not one of patch, scaled")
+    scaled = with_guidance and guidance == "scaled"
+    if scaled:
+        scaled_shape = (None, None) if input_size is None else None
+        inputs += [keras.Input(shape=(*(scaled_shape or (input_size // 8,) * 2), 1), name="guide28"),
+                   keras.Input(shape=(*(scaled_shape or (input_size // 4,) * 2), 1), name="guide56")]
+    elif with_guidance:
         guidance = keras.Input(shape=(*shape, 1), name="guidance")
         inputs.append(guidance)
 
@@ -128,13 +138,15 @@ def build_saliency_network(config, with_guidance: bool, name: str, input_size=No
     x = _leaky(_bn(_upscore(score5, 2, "upscore1", config), "bn_upscore1", config), "relu_upscore1")
     x = keras.layers.Add(name="fuse_score1")([x, score4])
     if with_guidance:
-        guide28 = GuidanceResizing(8, config.lrn_guidance_binarized, name="guide28")([guidance, x])
+        guide28 = inputs[1] if scaled else GuidanceResizing(8, config.lrn_guidance_binarized, name="guide28")(
+            [guidance, x])
         x = keras.layers.Concatenate(name="concat1")([x, guide28])
         x = _score(x, ("R1_score", "bn_R1_score", "reluR1_score"), False, config)
     x = _leaky(_bn(_upscore(x, 2, "upscore2", config), "bn_upscore2", config), "relu_upscore2")
     x = keras.layers.Add(name="fuse_score2")([x, score3])
     if with_guidance:
-        guide56 = GuidanceResizing(4, config.lrn_guidance_binarized, name="guide56")([guidance, x])
+        guide56 = inputs[2] if scaled else GuidanceResizing(4, config.lrn_guidance_binarized, name="guide56")(
+            [guidance, x])
         x = keras.layers.Concatenate(name="concat2")([x, guide56])
         x = _score(x, ("R2_score", "bn_R2_score", "reluR2_score"), False, config)
     x = _bn(_upscore(x, 4, "upscore3", config), "bn_upscore3", config)
@@ -150,6 +162,7 @@ def build_gsn(config, input_size=None):
     return build_saliency_network(config, with_guidance=False, name="gsn", input_size=input_size)
 
 
-def build_lrn(config, input_size=None):
-    """The Local Refinement Network: APS patches plus the GSN map of each patch as guidance."""
-    return build_saliency_network(config, with_guidance=True, name="lrn", input_size=input_size)
+def build_lrn(config, input_size=None, guidance: str = "patch"):
+    """The Local Refinement Network: APS patches plus the GSN map of each patch as guidance (see
+    `build_saliency_network` for `guidance`)."""
+    return build_saliency_network(config, with_guidance=True, name="lrn", input_size=input_size, guidance=guidance)

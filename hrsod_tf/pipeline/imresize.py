@@ -107,13 +107,13 @@ def imresize(x, size, method: str = "bicubic") -> tf.Tensor:
     Args:
         x: [H, W, C]. uint8: each of the two passes is rounded to uint8 values, as MATLAB does; any float
             dtype: computed in float32 and not rounded (MATLAB's single).
-        size: (rows, cols), ints or int32 scalar tensors.
+        size: (rows, cols): ints, int32 scalar tensors, or an int32 [2] tensor.
         method: "bicubic" (MATLAB's default) or "bilinear".
     Returns:
         float32 [rows, cols, C]: uint8 values (as floats) for a uint8 input.
     """
     quantize = x.dtype == tf.uint8
-    rows, cols = (tf.cast(s, tf.int32) for s in size)
+    rows, cols = tf.cast(size[0], tf.int32), tf.cast(size[1], tf.int32)
     image = tf.cast(x, tf.float32)
     scale = tf.cast(tf.stack([rows, cols]), tf.float64) / tf.cast(tf.shape(x)[:2], tf.float64)
 

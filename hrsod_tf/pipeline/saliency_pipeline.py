@@ -1,8 +1,9 @@
 """The any-resolution pipeline GSN -> APS -> LRN -> fuse -> GLFN: every variant of the ablation, one loop.
 
-The GSN runs once per image; then the run's protocol (`InferenceConfig.protocol`) says where and how the rest
-happens: "full_resolution" (the paper: `hrsod_tf.pipeline.full_resolution`) or "release" (the authors' test
-script in a 1024x1024 or 384x384 warp: `hrsod_tf.pipeline.release`). The variants (`hrsod_tf.pipeline.variants`)
+The GSN runs once per image, fed as the run's protocol (`InferenceConfig.protocol`) feeds it; the protocol also
+says where and how the rest happens: "full_resolution" (the paper: `hrsod_tf.pipeline.full_resolution`) or
+"release" (the authors' test script, at the image's resolution or in a 1024x1024 warp:
+`hrsod_tf.pipeline.release`). The variants (`hrsod_tf.pipeline.variants`)
 share the work they have in common: "gsn+aps+lrn" and "full" refine once.
 
 Everything is TensorFlow ops (no Python per patch, no numpy, no py_function), so `hrsod_tf.deploy.saved_model`
@@ -12,10 +13,11 @@ wraps this same code in a SavedModel; the networks are called only through a
 
 from __future__ import annotations
 
+import dataclasses
+
 import tensorflow as tf
 
 from hrsod_tf.pipeline.full_resolution import FullResolutionProtocol
-from hrsod_tf.pipeline.graph_ops import gsn_map
 from hrsod_tf.pipeline.networks import PipelineNetworks
 from hrsod_tf.pipeline.release import ReleaseProtocol
 from hrsod_tf.pipeline.variants import VARIANT_STAGES, VARIANTS
@@ -30,6 +32,17 @@ REFINEMENTS = {
     "full": ("aps", "lrn", True),
     "dense+lrn": ("dense", "lrn", False),
 }
+
+
+def with_release_opt(config, release_opt: int | None):
+    """`config` with `inference.release_opt` set (None: unchanged). Raises ValueError when the config's protocol
+    is not "release", for which the option means nothing."""
+    if release_opt is None:
+        return config
+    if config.inference.protocol != "release":
+        raise ValueError(f"release_opt applies to protocol 'release' (the authors' test script); this run's "
+                         f"protocol is {config.inference.protocol!r}")
+    return config.replace(inference=dataclasses.replace(config.inference, release_opt=int(release_opt)))
 
 
 class SaliencyPipeline:
@@ -57,15 +70,17 @@ class SaliencyPipeline:
         return cls(config, PipelineNetworks.from_keras(config.model, gsn, lrn, glfn, rps_lrn))
 
     @classmethod
-    def from_workdir(cls, workdir, require=("gsn",)) -> "SaliencyPipeline":
+    def from_workdir(cls, workdir, require=("gsn",), release_opt: int | None = None) -> "SaliencyPipeline":
         """The pipeline of a trained run: its config.json and the networks of the stages it finished.
 
         Args:
             workdir: the run's work directory (`hrsod_tf.workdir.WorkDir` layout).
             require: stages that must be trained (a missing one raises with the command to train it).
+            release_opt: the test script's `opt` (`InferenceConfig.release_opt`) instead of the run's; only for a
+                run whose protocol is "release" (ValueError otherwise).
         """
         run = WorkDir(workdir)
-        config = run.load_config()
+        config = with_release_opt(run.load_config(), release_opt)
         for stage in require:
             run.require_stage(stage)
         models = run.load_models(config, strict=False)
@@ -81,7 +96,7 @@ class SaliencyPipeline:
         """Graph code of `predict_variants` (no tf.function of its own): for callers that trace it, as the
         export does. Returns {variant: float32 [H, W, 1]}."""
         networks, protocol = self.networks, self.protocol
-        frame = protocol.frame(image, gsn_map(networks.gsn, image, self.config.model.gsn_input_size))
+        frame = protocol.frame(image)
         outputs, refined = {}, {}
         for variant in variants:
             if variant == "gsn":
