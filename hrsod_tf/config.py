@@ -170,9 +170,12 @@ class TrainConfig:
             raise ValueError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
 
     def stage(self, name: str) -> StageConfig:
+        if name == "rps_lrn":  # the RPS ablation trains its LRN as the LRN is trained (only the patches differ)
+            name = "lrn"
         if name not in ("gsn", "lrn", "glfn"):
             raise ValueError(f"unknown stage {name!r}: expected gsn, lrn or glfn")
         return getattr(self, name)
+
 
 RELEASE_OPT_HELP = ("the authors' test script's `opt` for a run of protocol release (the official preset): 1 refines "
                     "in a 1024x1024 warp (their HRSOD setting), 0 at the image's resolution (their DAVIS-S setting); "

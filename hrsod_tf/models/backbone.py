@@ -8,6 +8,8 @@ import os
 
 import keras
 
+from hrsod_tf.models.layers import msra
+
 # (block, convolutions in the block) of VGG16.
 _VGG16_BLOCKS = ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
 VGG16_LAYER_NAMES = tuple(
@@ -38,6 +40,7 @@ def build_vgg16_features(x, filters=VGG16_FILTERS, name_prefix="", last_activati
             last = block == 5 and i == convs
             x = keras.layers.Conv2D(
                 width, 3, padding="same", activation=None if last and not last_activation else "relu",
+                kernel_initializer=msra(),  # when not pretrained: the prototxts' filler (deploy-GSN.prototxt:33-35)
                 name=f"{name_prefix}block{block}_conv{i}",
             )(x)
         taps[block] = x

@@ -39,11 +39,7 @@ ImageNet weights load by name and the optimizer tells pretrained from new layers
 import keras
 
 from hrsod_tf.models.backbone import build_vgg16_features, load_backbone_weights
-from hrsod_tf.models.layers import (
-    BilinearUpsampling,
-    CaffePreprocessing,
-    GuidanceResizing,
-)
+from hrsod_tf.models.layers import BilinearUpsampling, CaffePreprocessing, GuidanceResizing, msra
 
 BACKBONE_PREFIX = "block"
 LEAKY_SLOPE = 0.01  # relu_param negative_slope of the released nets (deploy-GSN.prototxt:513)
@@ -71,7 +67,7 @@ def _dilated_head(features, block, config):
     branches = []
     for rate in config.head_rates:
         y = keras.layers.Conv2D(
-            config.head_filters, 3, padding="same", dilation_rate=rate, kernel_initializer="he_normal",
+            config.head_filters, 3, padding="same", dilation_rate=rate, kernel_initializer=msra(),
             name=f"conv{block}_dcpp_{rate}-sm",
         )(features)
         branches.append(keras.layers.ReLU(name=f"relu{block}_dcpp_{rate}-sm")(y))
@@ -82,7 +78,7 @@ def _score(x, names, use_bias, config):
     """3x3 conv to the class maps -> BatchNorm+Scale -> leaky ReLU; names = (conv, bn, relu)."""
     conv, bn, relu = names
     x = keras.layers.Conv2D(
-        config.num_classes, 3, padding="same", use_bias=use_bias, kernel_initializer="he_normal", name=conv
+        config.num_classes, 3, padding="same", use_bias=use_bias, kernel_initializer=msra(), name=conv
     )(x)
     return _leaky(_bn(x, bn, config), relu)
 

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import tensorflow as tf
 
+from hrsod_tf.pipeline.crf import dense_crf
 from hrsod_tf.pipeline.full_resolution import FullResolutionProtocol
 from hrsod_tf.pipeline.networks import PipelineNetworks
 from hrsod_tf.pipeline.release import ReleaseProtocol
-from hrsod_tf.pipeline.variants import VARIANT_STAGES, VARIANTS
-from hrsod_tf.workdir import WorkDir
+from hrsod_tf.pipeline.variants import CRF_VARIANTS, VARIANT_STAGES, VARIANTS
+from hrsod_tf.workdir import ALL_STAGES, WorkDir
 
 PROTOCOLS = {"full_resolution": FullResolutionProtocol, "release": ReleaseProtocol}
 
@@ -83,8 +85,8 @@ class SaliencyPipeline:
         config = with_release_opt(run.load_config(), release_opt)
         for stage in require:
             run.require_stage(stage)
-        models = run.load_models(config, strict=False)
-        return cls.from_keras(config, models.gsn, models.lrn, models.glfn)
+        models = run.load_models(config, stages=ALL_STAGES, strict=False)  # rps_lrn too, when trained
+        return cls.from_keras(config, models.gsn, models.lrn, models.glfn, models.rps_lrn)
 
     @property
     def rps_is_trained(self) -> bool:
@@ -94,7 +96,12 @@ class SaliencyPipeline:
 
     def variants_graph(self, image, variants) -> dict:
         """Graph code of `predict_variants` (no tf.function of its own): for callers that trace it, as the
-        export does. Returns {variant: float32 [H, W, 1]}."""
+        export does. Returns {variant: float32 [H, W, 1]}. The "+crf" variants are not graph code (see
+        `predict_variants`)."""
+        post_processed = [v for v in variants if v in CRF_VARIANTS]
+        if post_processed:
+            raise ValueError(f"{', '.join(post_processed)}: the dense CRF runs outside the TF graph (NumPy), so "
+                             "it is not part of a traced graph or an export; use predict_variants")
         networks, protocol = self.networks, self.protocol
         frame = protocol.frame(image)
         outputs, refined = {}, {}
@@ -128,16 +135,23 @@ class SaliencyPipeline:
             image: [H, W, 3] RGB uint8 (any H, W >= 1).
             variants: names from `VARIANTS`.
         Returns:
-            {variant: float32 [H, W, 1] in [0, 1]} as tensors.
+            {variant: float32 [H, W, 1] in [0, 1]} as tensors. A "+crf" variant is its base variant's map
+            (`CRF_VARIANTS`) post-processed on the host by `hrsod_tf.pipeline.crf.dense_crf`.
         """
         variants = tuple(variants)
         self.check_variants(variants)
-        if variants not in self._functions:
-            self._functions[variants] = tf.function(
-                lambda x: self.variants_graph(x, variants),
+        in_graph = tuple(dict.fromkeys(CRF_VARIANTS.get(v, v) for v in variants))
+        if in_graph not in self._functions:
+            self._functions[in_graph] = tf.function(
+                lambda x: self.variants_graph(x, in_graph),
                 input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)],
             )
-        return self._functions[variants](tf.convert_to_tensor(image, tf.uint8))
+        maps = self._functions[in_graph](tf.convert_to_tensor(image, tf.uint8))
+        for variant in variants:
+            if variant in CRF_VARIANTS:
+                refined = dense_crf(np.asarray(image), maps[CRF_VARIANTS[variant]].numpy())
+                maps[variant] = tf.convert_to_tensor(refined[..., np.newaxis])
+        return {variant: maps[variant] for variant in variants}
 
     def predict(self, image, variant: str = "full") -> tf.Tensor:
         """The saliency map of one variant: float32 [H, W, 1] in [0, 1], at the image's size."""
