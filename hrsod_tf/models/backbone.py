@@ -8,8 +8,6 @@ import os
 
 import keras
 
-from hrsod_tf.models.layers import msra
-
 # (block, convolutions in the block) of VGG16.
 _VGG16_BLOCKS = ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
 VGG16_LAYER_NAMES = tuple(
@@ -40,7 +38,9 @@ def build_vgg16_features(x, filters=VGG16_FILTERS, name_prefix="", last_activati
             last = block == 5 and i == convs
             x = keras.layers.Conv2D(
                 width, 3, padding="same", activation=None if last and not last_activation else "relu",
-                kernel_initializer=msra(),  # when not pretrained: the prototxts' filler (deploy-GSN.prototxt:33-35)
+                # Keras' default (Glorot) initialisation, not the prototxts' "msra" filler (deploy-GSN.prototxt:33-35):
+                # the paper initialises blocks 1-5 from ImageNet (Sec. 5.1.3), so the authors never used that filler
+                # here; from scratch (the small preset) with Caffe-scale inputs it slowed the demo's LRN (README).
                 name=f"{name_prefix}block{block}_conv{i}",
             )(x)
         taps[block] = x

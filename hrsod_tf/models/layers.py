@@ -30,9 +30,9 @@ class UnitScaling(keras.layers.Layer):
 
 
 def msra():
-    """Caffe's "msra" weight filler, the released prototxts' for every convolution (deploy-GSN.prototxt:33-35,
-    :534-537; deploy_GLFN_high_res.prototxt:86-93): a Gaussian (not truncated, unlike Keras' "he_normal") with
-    standard deviation sqrt(2 / fan_in). A new initializer per layer."""
+    """Caffe's "msra" weight filler, the released prototxts' for every new convolution (deploy-GSN.prototxt:534-537;
+    deploy_GLFN_high_res.prototxt:86-93): a Gaussian (not truncated, unlike Keras' "he_normal") with standard
+    deviation sqrt(2 / fan_in). A new initializer per layer. (VGG's layers are pretrained in the paper.)"""
     return keras.initializers.VarianceScaling(scale=2.0, mode="fan_in", distribution="untruncated_normal")
 
 
