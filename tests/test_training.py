@@ -307,6 +307,7 @@ def test_train_py_reports_a_missing_stage(tmp_path, capsys):
 
 
 def test_demo_reports_a_data_error_without_a_traceback(tmp_path, capsys, monkeypatch):
+    from hrsod_tf import demo
     from hrsod_tf.data import sources
     from hrsod_tf.image_io import DataError
 
@@ -314,6 +315,7 @@ def test_demo_reports_a_data_error_without_a_traceback(tmp_path, capsys, monkeyp
         raise DataError("the TFDS builders of datasets/ are not installed: install the project")
 
     monkeypatch.setattr(sources, "resolve_data_source", unavailable)
+    monkeypatch.setattr(demo, "resolve_data_source", unavailable)  # imported by name: patch it where it is used
     train = load_script("train.py")
     assert train.main(["--demo", "--workdir", str(tmp_path / "demo"), "--no-progress"]) == 2
     err = capsys.readouterr().err
