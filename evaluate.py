@@ -28,6 +28,7 @@ import os
 import sys
 from pathlib import Path
 
+from hrsod_tf.config import RELEASE_OPT_HELP
 from hrsod_tf.evaluation import folders as evaluation
 from hrsod_tf.evaluation import plots
 from hrsod_tf.evaluation.folders import EvaluationError
@@ -51,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--variants", nargs="+", metavar="VARIANT",
                      help="pipeline variants to evaluate (default: those of gsn, gsn+rps+lrn, gsn+aps+lrn, full "
                           "that the run's trained stages allow); also dense+lrn")
+    run.add_argument("--release-opt", type=int, choices=(0, 1), default=None,
+                     help=RELEASE_OPT_HELP)
     run.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N images")
     run.add_argument("--save-maps", type=Path, metavar="DIR", help="write DIR/<variant>/<stem>.png 8-bit maps")
     run.add_argument("--overwrite", action="store_true", help="allow --save-maps folders that already hold maps")
@@ -93,7 +96,7 @@ def run_workdir_evaluation(args: argparse.Namespace):
     from hrsod_tf.evaluation import variant_report
     from hrsod_tf.pipeline import SaliencyPipeline
 
-    pipeline = SaliencyPipeline.from_workdir(args.workdir)
+    pipeline = SaliencyPipeline.from_workdir(args.workdir, release_opt=args.release_opt)
     variants = args.variants or variant_report.runnable_variants(pipeline)
     source = resolve_data_source(args.dataset, data_dir=args.data_dir, data_config=pipeline.config.data)
     total = source.num_examples(args.split)

@@ -18,6 +18,7 @@ from pathlib import Path
 # Before TensorFlow is first imported: its C++ info and warnings are noise for a command-line user.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from hrsod_tf.config import RELEASE_OPT_HELP
 from hrsod_tf.deploy import saved_model as export  # noqa: E402
 
 
@@ -28,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", type=int, help="version number (default: the next free one, 1 if none)")
     parser.add_argument("--max-image-pixels", type=int,
                         help="refuse larger images (default: the run's InferenceConfig.max_image_pixels)")
+    parser.add_argument("--release-opt", type=int, choices=(0, 1), default=None,
+                        help=RELEASE_OPT_HELP)
     parser.add_argument("--max-batch-size", type=int, default=None,
                         help="images per serving_default request (default: 16)")
     return parser
@@ -41,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         path = export.export_workdir(
             args.workdir, args.out, args.version, max_image_pixels=args.max_image_pixels,
-            max_batch_size=args.max_batch_size or export.MAX_BATCH_SIZE)
+            max_batch_size=args.max_batch_size or export.MAX_BATCH_SIZE, release_opt=args.release_opt)
     except (export.ExportError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -28,6 +28,7 @@ import sys
 # Before TensorFlow is first imported: its C++ info and warnings are noise for a command-line user.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from hrsod_tf.config import RELEASE_OPT_HELP  # noqa: E402
 from hrsod_tf.deploy import prediction, video  # noqa: E402
 from hrsod_tf.deploy.compositing import OutputKind  # noqa: E402
 from hrsod_tf.deploy.saliency_model import load  # noqa: E402
@@ -61,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep the photo's colours at the object's edges (faster; the old background shows)")
     parser.add_argument("--variant", choices=VARIANTS, default=None,
                         help="pipeline variant to run with --workdir (default: full)")
+    parser.add_argument("--release-opt", type=int, choices=(0, 1), default=None,
+                        help=RELEASE_OPT_HELP)
     parser.add_argument("--video-format", choices=tuple(VIDEO_FORMATS), default=None,
                         help="container of videos: mp4 (H.264), webm (VP9, with alpha), mov (ProRes 4444, with "
                              "alpha), mkv (FFV1, lossless); default webm for rgba, else mp4")
@@ -73,8 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def make_predictor(args: argparse.Namespace):
-    """The `SaliencyModel` (a `MapPredictor`, with its pixel limit) of --workdir / --saved-model and --variant."""
-    return load(args.workdir or args.saved_model, args.variant)
+    """The `SaliencyModel` (a `MapPredictor`, with its pixel limit) of --workdir / --saved-model, --variant and
+    --release-opt."""
+    return load(args.workdir or args.saved_model, args.variant, args.release_opt)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@
     python train.py --stage gsn --dataset hrsod --preset paper --workdir runs/paper
     python train.py --stage lrn --workdir runs/paper        # uses the GSN trained in runs/paper
     python train.py --stage glfn --workdir runs/paper       # uses its GSN and LRN
+    python train.py --stage lrn --sampler rps --workdir runs/paper   # the paper's RPS ablation, into rps_lrn/
     python train.py --stage all --workdir runs/paper --resume   # continue after Ctrl-C or a crash
     python train.py --stage lrn --workdir runs/x --set train.lrn.patches_per_image=4 --set aps.t1=40
 
@@ -53,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run the demo (what no arguments do) into --workdir, with --seed and --no-progress")
     run.add_argument("--stage", choices=STAGE_CHOICES, default="all",
                      help="stage to train; lrn needs a trained gsn, glfn needs gsn and lrn (default: all)")
+    run.add_argument("--sampler", choices=("aps", "rps"), default="aps",
+                     help="with --stage lrn: rps trains the paper's RPS ablation, an LRN on randomly placed patches "
+                          "(as many and as large as APS gives, train.lrn's settings), into WORKDIR/rps_lrn; "
+                          "evaluation's gsn+rps+lrn then uses it (default: aps)")
     run.add_argument("--dataset", default="hrsod_synthetic",
                      help="hrsod | davis_s | hrsod_synthetic | tfds:NAME | folders:IMAGES_DIR,MASKS_DIR "
                           "| folders:train=IMG,MASK;test=IMG,MASK | synthetic (default: hrsod_synthetic)")
@@ -97,13 +102,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def selected_stages(args) -> tuple[str, ...]:
-    return STAGES if args.stage == "all" else (args.stage,)
+    if args.stage == "all":
+        return STAGES
+    return ("rps_lrn",) if args.sampler == "rps" else (args.stage,)
 
 
 def flag_settings(args) -> list[str]:
     """The dotted settings (`hrsod_tf.config.apply_settings`) that the shorthand flags and --set ask for."""
+    config_stages = {"lrn" if stage == "rps_lrn" else stage for stage in selected_stages(args)}  # rps_lrn: train.lrn
     settings = [f"train.{stage}.{name}={getattr(args, name)}"
-                for name in STAGE_FLAGS if getattr(args, name) is not None for stage in selected_stages(args)]
+                for name in STAGE_FLAGS if getattr(args, name) is not None for stage in sorted(config_stages)]
     settings += [f"{key}={getattr(args, name)}" for name, key in RUN_FLAGS.items() if getattr(args, name) is not None]
     return settings + list(args.settings)
 
@@ -126,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("absl").setLevel(logging.WARNING)
     if not argv or args.demo:
         return demo_main(args)
+    if args.sampler == "rps" and args.stage != "lrn":
+        print("error: --sampler rps trains the RPS ablation's LRN: use it with --stage lrn", file=sys.stderr)
+        return 2
     try:
         config = load_config(args)
         strategy = make_strategy(args.strategy)
@@ -142,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{stage}: already trained in {args.workdir} (skipped)")
         elif result.interrupted:
             print(f"{stage}: interrupted at step {result.step}; checkpoint {result.checkpoint}. Continue with:\n"
-                  f"  python train.py --stage {args.stage} --workdir {args.workdir} --resume", file=sys.stderr)
+                  f"  python train.py --stage {args.stage}{' --sampler rps' if args.sampler == 'rps' else ''} "
+                  f"--workdir {args.workdir} --resume", file=sys.stderr)
             return 130
         else:
             print(f"{stage}: {result.step} steps in {result.seconds:.0f} s, final loss {result.final_loss:.4f}"
@@ -154,9 +166,9 @@ def demo_main(args) -> int:
     """No arguments (or --demo): `hrsod_tf.demo.run_demo` into --workdir with --seed; the exit status."""
     try:
         config = demo.demo_config(args.workdir, args.seed)
-        print(f"hrsod-tf demo: training GSN, LRN and GLFN of the `{config.preset}` preset on the synthetic set into "
-              f"{args.workdir} (seed {config.train.seed}), then evaluating every variant (about 6 minutes on 2 CPU "
-              f"cores; Ctrl-C saves a checkpoint and re-running continues)")
+        print(f"hrsod-tf demo: training GSN, LRN, GLFN and the RPS ablation's LRN of the `{config.preset}` preset on "
+              f"the synthetic set into {args.workdir} (seed {config.train.seed}), then evaluating every variant of "
+              f"Table 4 (about 10 minutes on 2 idle CPU cores; Ctrl-C saves a checkpoint and re-running continues)")
         paths = demo.run_demo(args.workdir, progress=not args.no_progress, config=config)
     except (DataError, WorkDirConflictError, WriteError) as error:
         print(f"error: {error}", file=sys.stderr)

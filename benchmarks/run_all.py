@@ -73,6 +73,7 @@ STEPS = (
          ["--workdir", "{workdir}", "--quick"]),
     Step("cutout_colors", "cutout_colors.py", ["--workdir", "{workdir}"], ["--workdir", "{workdir}", "--quick"]),
     Step("video_flicker", "video_flicker.py", ["--workdir", "{workdir}"], ["--workdir", "{workdir}", "--quick"]),
+    Step("patch_count", "patch_count.py", ["--workdir", "{workdir}"], ["--workdir", "{workdir}", "--quick"]),
 )
 
 
@@ -221,6 +222,29 @@ def section_glfn_speed(record: dict) -> tuple[list, dict | None]:
     met = verdict["speedup"]["met"] and verdict["gsn_ratio"]["met"]
     measured = f"speed-up {verdict['speedup']['measured']}, GLFN/GSN ratio {verdict['gsn_ratio']['measured']}"
     return lines, {"met": met, "measured": measured, "goal": ">= 4x and ratio <= 1"}
+
+
+def section_patch_count(record: dict) -> tuple[list, dict | None]:
+    """The paper's Figure 9: S-measure and MAE against the number of patches, APS vs random (patch_count.py)."""
+    lines = step_header("13. Figure 9: refinement quality against the number of patches (trained demo run)", record)
+    data = record["data"]
+    if not data:
+        return lines, None
+    if not data.get("measured"):
+        return lines + [f"**Not measured: train the demo first** (`python train.py`). {data.get('reason', '')}"], None
+    figure = Path(data["figure"])
+    figure = figure.relative_to(DOC_PATH.parent) if figure.is_relative_to(DOC_PATH.parent) else figure
+    aps, rand = data["curves"]["aps"], data["curves"]["random"]
+    lines += [f"Run `{data['workdir']}` (preset {data['preset']}, D = {data['patch_size']} px), {data['images']} "
+              "synthetic test scenes; the LRN's output fused into the GSN map inside the uncertain region (the "
+              "pipeline's gsn+aps+lrn), for K patches: APS capped at the K cells with the most uncertain pixels "
+              f"(fewer when the uncertain pixels fit in fewer), random patches refined by the {data['random_lrn']}. "
+              "The paper draws this for HRSOD-Test (its Figure 9: APS is less sensitive to the number of patches).",
+              "", f"![Figure 9: S-measure and MAE against the number of patches]({figure})", ""]
+    rows = [[str(k), fmt(aps["mean_patches"][i], ".1f"), fmt(aps["S_measure"][i], ".4f"), fmt(aps["MAE"][i], ".4f"),
+             fmt(rand["S_measure"][i], ".4f"), fmt(rand["MAE"][i], ".4f")] for i, k in enumerate(data["patches"])]
+    lines += table(["K", "APS patches (mean)", "APS S ↑", "APS MAE ↓", "random S ↑", "random MAE ↓"], rows)
+    return lines, None
 
 
 def section_glfn_training_input(record: dict) -> tuple[list, dict | None]:
@@ -615,6 +639,7 @@ def write_document(records: dict, args, started: str, machine: dict, path: Path,
          section_cutout_colors(records["cutout_colors"])),
         ("Video flicker (a temporal step lowers dtSSD without raising MAE: on by default)", ["video_flicker"],
          section_video_flicker(records["video_flicker"])),
+        (None, ["patch_count"], section_patch_count(records["patch_count"])),
     ):
         kept = all(records[name]["status"] == "kept" for name in steps)
         heading = next(line for line in lines if line.startswith("## "))

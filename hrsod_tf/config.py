@@ -172,9 +172,16 @@ class TrainConfig:
             raise ValueError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
 
     def stage(self, name: str) -> StageConfig:
+        if name == "rps_lrn":  # the RPS ablation trains its LRN as the LRN is trained (only the patches differ)
+            name = "lrn"
         if name not in ("gsn", "lrn", "glfn"):
             raise ValueError(f"unknown stage {name!r}: expected gsn, lrn or glfn")
         return getattr(self, name)
+
+
+RELEASE_OPT_HELP = ("the authors' test script's `opt` for a run of protocol release (the official preset): 1 refines "
+                    "in a 1024x1024 warp (their HRSOD setting), 0 at the image's resolution (their DAVIS-S setting); "
+                    "default: the run's config")  # predict.py, evaluate.py and export.py's --release-opt
 
 
 @dataclass(frozen=True)
@@ -187,12 +194,14 @@ class InferenceConfig:
         glfn_max_pixels: images with more pixels than this run the GLFN in tiles.
         max_image_pixels: larger images are refused (the serving guard), in pixels.
         protocol: "full_resolution" (GSN map upsampled to the image, APS, LRN and GLFN at the image's own
-            resolution) or "release" (the authors' test script, test_iccv19_demo.m with opt = 1: everything
-            between the GSN and the final resize runs in a square warp of the image; see
+            resolution) or "release" (the authors' test script, test_iccv19_demo.m, with MATLAB's resizes; see
             `hrsod_tf.pipeline.release`).
-        release_mode: with protocol "release": "high_res" (mode = 1 of init_iccv19_demo.m: a 1024x1024
-            frame, APS patches of 384 refined by the LRN, the GLFN at 1024) or "low_res" (mode = 0: a
-            384x384 frame that the LRN refines as one patch, the GLFN at 384).
+        release_opt: with protocol "release", the script's `opt` (init_iccv19_demo.m:11): 1 (the authors' setting
+            for HRSOD) refines in a 1024x1024 warp of the image; 0 (their setting for DAVIS-S) at the image's own
+            resolution, with the GLFN on a 1024x1024 (or 384x384) warp.
+        release_mode: with protocol "release", the script's `mode` (init_iccv19_demo.m:9): "high_res" (mode = 1:
+            APS patches of 384 refined by the LRN, the GLFN at 1024) or "low_res" (mode = 0: the LRN refines the
+            whole frame as one 384x384 patch, the GLFN at 384).
     """
 
     lrn_batch_size: int = 8
@@ -201,12 +210,15 @@ class InferenceConfig:
     max_image_pixels: int = 50_000_000
     protocol: str = "full_resolution"
     release_mode: str = "high_res"
+    release_opt: int = 1
 
     def __post_init__(self):
         if self.protocol not in ("full_resolution", "release"):
             raise ValueError(f"protocol {self.protocol!r} is not one of full_resolution, release")
         if self.release_mode not in ("high_res", "low_res"):
             raise ValueError(f"release_mode {self.release_mode!r} is not one of high_res, low_res")
+        if self.release_opt not in (0, 1):
+            raise ValueError(f"release_opt {self.release_opt!r} is not 0 or 1 (the test script's `opt`)")
 
 
 @dataclass(frozen=True)

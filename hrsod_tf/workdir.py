@@ -2,7 +2,7 @@
 
     runs/NAME/
       config.json                 the run's `Config` (written by the first stage trained there)
-      gsn/ lrn/ glfn/             one directory per stage:
+      gsn/ lrn/ glfn/             one directory per stage (and rps_lrn/, the paper's RPS ablation, when trained):
         checkpoints/ckpt-N.*        the last `keep_checkpoints` training checkpoints (for --resume)
         checkpoints/best/ckpt-N.*   the checkpoint with the best validation MAE
         final.weights.h5            the trained network (`model.save_weights`), written when the stage ends
@@ -36,9 +36,13 @@ from hrsod_tf.config import Config, get_preset
 from hrsod_tf.files import atomic_write
 from hrsod_tf.models.stage_networks import build_stage_network
 
-STAGES = ("gsn", "lrn", "glfn")
-STAGE_NAMES = {"gsn": "GSN", "lrn": "LRN", "glfn": "GLFN"}
-DEPENDENCIES = {"gsn": (), "lrn": ("gsn",), "glfn": ("gsn", "lrn")}
+STAGES = ("gsn", "lrn", "glfn")  # the method's stages, in training order
+# The ablation's: "rps_lrn", an LRN trained on randomly placed patches (as many and as large as APS gives), the
+# paper's GSN+RPS+LRN (Sec. 5.3.1); trained with `python train.py --stage lrn --sampler rps`.
+ABLATION_STAGES = ("rps_lrn",)
+ALL_STAGES = STAGES + ABLATION_STAGES
+STAGE_NAMES = {"gsn": "GSN", "lrn": "LRN", "glfn": "GLFN", "rps_lrn": "RPS-trained LRN"}
+DEPENDENCIES = {"gsn": (), "lrn": ("gsn",), "glfn": ("gsn", "lrn"), "rps_lrn": ("gsn",)}
 
 
 class StageNotTrainedError(FileNotFoundError):
@@ -97,6 +101,7 @@ class TrainedModels(typing.NamedTuple):
     gsn: object = None
     lrn: object = None
     glfn: object = None
+    rps_lrn: object = None
 
 
 class WorkDir:
@@ -198,11 +203,11 @@ class WorkDir:
         why = f" (the {STAGE_NAMES[needed_by]} stage needs it)" if needed_by else ""
         state = ""
         if self.has_checkpoints(stage):
-            state = f"; its training stopped before the end: continue it with `python train.py --stage {stage} " \
+            state = f"; its training stopped before the end: continue it with `python train.py {train_flags(stage)} " \
                     f"--workdir {self.root} --resume`"
         raise StageNotTrainedError(
             f"no trained {name} in {self.root}{why}: train it with "
-            f"`python train.py --stage {stage} --workdir {self.root}`{state}")
+            f"`python train.py {train_flags(stage)} --workdir {self.root}`{state}")
 
     def require_dependencies(self, stage: str) -> None:
         """Raises `StageNotTrainedError` for the first stage that `stage` needs and that is not trained."""
@@ -229,7 +234,7 @@ class WorkDir:
         return model
 
     def load_models(self, config: Config | None = None, stages=STAGES, strict: bool = True) -> TrainedModels:
-        """The trained networks of `stages` as `TrainedModels(gsn, lrn, glfn)`.
+        """The trained networks of `stages` as `TrainedModels(gsn, lrn, glfn, rps_lrn)`.
 
         With `strict`, a missing stage raises `StageNotTrainedError`; otherwise it is None.
         """
@@ -241,9 +246,14 @@ class WorkDir:
         return TrainedModels(**models)
 
 
+def train_flags(stage: str) -> str:
+    """The train.py flags that train `stage` ("--stage lrn --sampler rps" for the RPS-trained LRN)."""
+    return "--stage lrn --sampler rps" if stage == "rps_lrn" else f"--stage {stage}"
+
+
 def _check_stage(stage: str) -> str:
-    if stage not in STAGES:
-        raise ValueError(f"unknown stage {stage!r}: expected one of {', '.join(STAGES)}")
+    if stage not in ALL_STAGES:
+        raise ValueError(f"unknown stage {stage!r}: expected one of {', '.join(ALL_STAGES)}")
     return stage
 
 

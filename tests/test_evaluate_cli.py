@@ -177,3 +177,11 @@ def test_table_json_and_plots_for_several_methods(tmp_path):
     for png in (pr_png, grid_png):
         img = cv2.imread(str(png))
         assert img is not None and img.shape[0] > 100
+
+
+def test_figure_9_has_two_panels_of_one_line_per_sampler(tmp_path):
+    curves = {"APS": {"S_measure": [0.90, 0.91, 0.92, 0.92, 0.92], "MAE": [0.05, 0.04, 0.04, 0.04, 0.04]},
+              "random": {"S_measure": [0.88, 0.89, 0.90, 0.91, 0.92], "MAE": [0.06, 0.05, 0.05, 0.04, 0.04]}}
+    png = plots.plot_patch_count((1, 2, 4, 8, 16), curves, tmp_path / "fig9.png", title="synthetic")
+    image = cv2.imread(str(png))
+    assert image is not None and image.shape[1] > 1.5 * image.shape[0]  # two panels side by side

@@ -132,6 +132,9 @@ def test_glfn_caffe_input_scaling_is_bgr_minus_mean_and_the_map_times_255():
 
 
 def test_glfn_receptive_field_radius_bounds_the_influence_of_a_pixel():
+    # Seeded: at random init the GLFN's softmax saturates at some pixels (Caffe-scale inputs), and with some
+    # initialisations at the perturbed one, whatever the other tests drew before.
+    keras.utils.set_random_seed(0)
     glfn = build_glfn(TINY)
     radius = receptive_field_radius(TINY)
     size = 2 * radius + 9

@@ -101,9 +101,12 @@ def test_group_learning_rates_and_weight_decay_one_sgd_step_from_zero_momentum(t
 
     groups = {"backbone": 0, "head": 0}
     for var, old, grad in zip(variables, before, grads):
-        backbone = var.path.split("/")[-2].startswith("block")
-        lr = 1e-3 if backbone else 1e-2
-        decay = 5e-4 * old if var.path.endswith("kernel") else 0.0
+        layer, name = var.path.split("/")[-2:]
+        backbone = layer.startswith("block")
+        # The prototxts' param { lr_mult decay_mult }: biases and betas at twice their layer's rate, undecayed;
+        # kernels and gammas decayed, upscore1's ten times (deploy-GSN.prototxt:21-28, 702-711, 731-735).
+        lr = (1e-3 if backbone else 1e-2) * (2.0 if name in ("bias", "beta") else 1.0)
+        decay = 0.0 if name in ("bias", "beta") else 5e-4 * old * (10.0 if layer == "upscore1" else 1.0)
         # w_new - w_old is exact only to float32 rounding of w (|w| * 2^-23): tolerate a few ulps of w.
         ulps = 4 * np.finfo(np.float32).eps * np.max(np.abs(old))
         # A bias before a BatchNorm (conv5_3's) has a gradient of zero up to float32 noise (~1e-7):
@@ -115,9 +118,10 @@ def test_group_learning_rates_and_weight_decay_one_sgd_step_from_zero_momentum(t
     assert groups["backbone"] == 26 and groups["head"] > 0  # 13 VGG convs: kernel + bias
 
 
-def test_glfn_trains_every_layer_at_the_head_rate(tmp_path):
+def test_glfn_trains_every_layer_at_the_head_rate_biases_at_twice_it(tmp_path):
     trainer = _trainer(tmp_path, "glfn")
-    assert set(trainer.groups.multipliers) == {1.0}
+    for variable, multiplier in zip(trainer.model.trainable_variables, trainer.groups.multipliers):
+        assert multiplier == (2.0 if variable.path.split("/")[-1] in ("bias", "beta") else 1.0), variable.path
     assert trainer.groups.backbone_lr == trainer.groups.head_lr
 
 

@@ -72,31 +72,35 @@ class PipelinePredictor:
         return self.pipeline.predict(image, self.variant).numpy()
 
 
-def predictor_from_workdir(workdir, variant: str = "full") -> PipelinePredictor:
-    """A predictor running one variant of the pipeline of a trained run (`hrsod_tf.pipeline.VARIANTS`).
+def predictor_from_workdir(workdir, variant: str = "full", release_opt: int | None = None) -> PipelinePredictor:
+    """A predictor running one variant of the pipeline of a trained run (`hrsod_tf.pipeline.VARIANTS`);
+    `release_opt` overrides the run's `InferenceConfig.release_opt` (protocol "release" only).
 
     Raises:
         hrsod_tf.workdir.StageNotTrainedError: a stage the variant needs is not trained (says how to train it).
         ValueError: unknown variant.
     """
-    pipeline = SaliencyPipeline.from_workdir(workdir, require=stages_for_variant(variant))
+    pipeline = SaliencyPipeline.from_workdir(workdir, require=stages_for_variant(variant), release_opt=release_opt)
     how = (f"raise inference.max_image_pixels in {WorkDir(workdir).config_path} if the image is genuine "
            "(memory grows with the pixels)")
     return PipelinePredictor(pipeline, variant, pipeline.config.inference.max_image_pixels, how)
 
 
-def load_predictor(path, variant: str | None = None) -> MapPredictor:
+def load_predictor(path, variant: str | None = None, release_opt: int | None = None) -> MapPredictor:
     """The model at `path` (see `model_kind`) as a `MapPredictor`.
 
     Args:
         variant: the pipeline variant of a work directory (default "full"); an export runs what was exported,
             so asking it for another variant raises ValueError.
+        release_opt: the test script's `opt` for a work directory of protocol "release"; an export has its own.
     Raises:
         ModelNotFoundError: no model at `path`. ValueError: a variant an export cannot run.
     """
     kind = model_kind(path)
     if kind == "workdir":
-        return predictor_from_workdir(path, variant or "full")
+        return predictor_from_workdir(path, variant or "full", release_opt)
+    if release_opt is not None:
+        raise ValueError(f"--release-opt applies to a work directory only: {path} runs the opt it was exported with")
     if variant not in (None, "full"):
         raise ValueError(f"--variant {variant} applies to a work directory only: {path} runs what was exported (full)")
     return load_serving_model(path)

@@ -109,15 +109,16 @@ class SaliencyModel:
         return render(image, saliency, kind, foreground_estimation, background_picture=picture)
 
 
-def load(path, variant: str | None = None) -> SaliencyModel:
+def load(path, variant: str | None = None, release_opt: int | None = None) -> SaliencyModel:
     """Loads a trained work directory or an export as a `SaliencyModel`.
 
     Args:
         path: a work directory (``runs/demo``) or an exported model's folder: whatever
             `hrsod_tf.deploy.model_loading.load_predictor` recognises.
         variant: the pipeline variant of a work directory (``predict.py --variant``; default "full").
+        release_opt: the authors' test script's `opt` for a work directory of protocol "release" (``--release-opt``).
     Raises:
         hrsod_tf.deploy.model_loading.ModelNotFoundError: no model at `path`. ValueError: a variant an export
         cannot run. hrsod_tf.workdir.StageNotTrainedError: a stage the variant needs is not trained.
     """
-    return SaliencyModel(load_predictor(path, variant), Path(path))
+    return SaliencyModel(load_predictor(path, variant, release_opt), Path(path))

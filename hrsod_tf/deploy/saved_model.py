@@ -308,7 +308,7 @@ def save_serving_module(module: ServingModule, base_dir, version: int | None = N
 
 
 def export_workdir(workdir, base_dir, version: int | None = None, *, max_image_pixels: int | None = None,
-                   max_batch_size: int = MAX_BATCH_SIZE) -> pathlib.Path:
+                   max_batch_size: int = MAX_BATCH_SIZE, release_opt: int | None = None) -> pathlib.Path:
     """Exports a trained run (GSN, LRN and GLFN all finished) as a new version under `base_dir`.
 
     Args:
@@ -316,12 +316,13 @@ def export_workdir(workdir, base_dir, version: int | None = None, *, max_image_p
         version: the version number (default: the next free one); an existing one raises `ExportError`.
         max_image_pixels: pixel limit of the served model (default: the run's config).
         max_batch_size: images per serving_default request.
+        release_opt: the test script's `opt` exported (default: the run's; protocol "release" only).
     Returns:
         The version directory written.
     Raises:
         FileNotFoundError (`StageNotTrainedError`) for a missing run or stage; `ExportError`.
     """
     resolve_version(base_dir, version)  # fail before the slow part
-    pipeline = SaliencyPipeline.from_workdir(workdir, require=stages_for_variant("full"))
+    pipeline = SaliencyPipeline.from_workdir(workdir, require=stages_for_variant("full"), release_opt=release_opt)
     module = ServingModule(pipeline, max_image_pixels=max_image_pixels, max_batch_size=max_batch_size)
     return save_serving_module(module, base_dir, version)

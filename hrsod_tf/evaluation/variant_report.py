@@ -29,7 +29,8 @@ from hrsod_tf.evaluation.folders import (
     write_json,
 )
 from hrsod_tf.image_io import saliency_to_uint8, write_png
-from hrsod_tf.pipeline.variants import stages_for_variant
+from hrsod_tf.pipeline.crf import crf_available
+from hrsod_tf.pipeline.variants import CRF_VARIANTS, stages_for_variant
 
 __all__ = [
     "TABLE4_VARIANTS",
@@ -47,13 +48,15 @@ __all__ = [
 
 
 #: The variants of the paper's ablation (Table 4), in its row order.
-TABLE4_VARIANTS = ("gsn", "gsn+rps+lrn", "gsn+aps+lrn", "full")
+TABLE4_VARIANTS = ("gsn", "gsn+crf", "gsn+rps+lrn", "gsn+aps+lrn", "gsn+aps+lrn+crf", "full")
 
 #: Row names of the markdown report (the paper's).
 VARIANT_TITLES = {
     "gsn": "GSN",
+    "gsn+crf": "GSN+CRF",
     "gsn+rps+lrn": "GSN+RPS+LRN",
     "gsn+aps+lrn": "GSN+APS+LRN",
+    "gsn+aps+lrn+crf": "GSN+APS+LRN+CRF",
     "full": "GSN+APS+LRN+GLFN",
     "dense+lrn": "GSN+dense+LRN",
 }
@@ -71,6 +74,12 @@ RANDOM_PATCHES_NOTE = (
     "* gsn+rps+lrn: APS-trained LRN on random patches (as many and as large as APS's), not the paper's "
     "LRN trained on random patches"
 )
+TRAINED_RPS_NOTE = (
+    "gsn+rps+lrn: the LRN trained on randomly placed patches (stage rps_lrn: as many and as large as APS gives), "
+    "run on random patches, as the paper's ablation"
+)
+CRF_NOTE = ("+crf: a dense CRF (pydensecrf2) with DSS's parameters post-processes the 8-bit map "
+            "(hrsod_tf/pipeline/crf.py)")
 
 
 @dataclasses.dataclass
@@ -114,7 +123,14 @@ def variant_labels(variants: Iterable[str], rps_is_trained: bool = True) -> dict
 
 
 def _footnotes(variants: Iterable[str], rps_is_trained: bool) -> list[str]:
-    return [RANDOM_PATCHES_NOTE] if not rps_is_trained and "gsn+rps+lrn" in variants else []
+    """Which LRN the random-patch row ran, and what the CRF rows are, when the table has them."""
+    variants = list(variants)
+    notes = []
+    if "gsn+rps+lrn" in variants:
+        notes.append(TRAINED_RPS_NOTE if rps_is_trained else RANDOM_PATCHES_NOTE)
+    if any(v in CRF_VARIANTS for v in variants):
+        notes.append(CRF_NOTE)
+    return notes
 
 
 def format_variant_table(results: Mapping[str, EvaluationResult | Mapping], rps_is_trained: bool = True,
@@ -142,14 +158,16 @@ def markdown_table(results: Mapping[str, EvaluationResult | Mapping], rps_is_tra
             cells.append("-" if v is None or math.isnan(v) else fmt.format(v))
         lines.append(f"| {name} (`{variant}`) | {res.num_images} | " + " | ".join(cells) + " |")
     notes = [note.replace("*", r"\*", 1) for note in _footnotes(results, rps_is_trained)]
-    return "\n".join(lines + ["", *notes]).rstrip() + "\n"
+    return "\n".join(lines + ["", *(f"{note}\n" for note in notes)]).rstrip() + "\n"
 
 
 def runnable_variants(pipeline, variants: Iterable[str] = TABLE4_VARIANTS) -> list[str]:
     """The `variants` (default: Table 4's) that the pipeline's trained networks can run: those whose stages
-    (`hrsod_tf.pipeline.variants.VARIANT_STAGES`) all have a network in the pipeline (``pipeline.networks``)."""
+    (`hrsod_tf.pipeline.variants.VARIANT_STAGES`) all have a network in the pipeline (``pipeline.networks``), and
+    the "+crf" ones only where the dense CRF package is installed."""
     return [v for v in variants
-            if all(getattr(pipeline.networks, stage) is not None for stage in stages_for_variant(v))]
+            if all(getattr(pipeline.networks, stage) is not None for stage in stages_for_variant(v))
+            and (v not in CRF_VARIANTS or crf_available())]
 
 
 def prepare_map_dirs(save_maps_dir, variants: Iterable[str], overwrite: bool = False) -> dict[str, Path]:

@@ -31,7 +31,7 @@ untiled result.
 
 import keras
 
-from hrsod_tf.models.layers import CaffePreprocessing, UnitScaling
+from hrsod_tf.models.layers import CaffePreprocessing, UnitScaling, msra
 
 GLFN_INPUT_SCALINGS = ("caffe", "unit")
 
@@ -92,11 +92,11 @@ def build_glfn(config, input_size=None):
     for i in range(1, config.glfn_num_layers + 1):
         y = _batch_norm(x, f"conv2_{i}_x1_bn", config)
         y = keras.layers.ReLU(name=f"relu2_{i}_x1")(y)
-        y = keras.layers.Conv2D(4 * g, 1, use_bias=False, kernel_initializer="he_normal", name=f"conv2_{i}_x1")(y)
+        y = keras.layers.Conv2D(4 * g, 1, use_bias=False, kernel_initializer=msra(), name=f"conv2_{i}_x1")(y)
         y = _batch_norm(y, f"conv2_{i}_x2_bn", config)
         y = keras.layers.ReLU(name=f"relu2_{i}_x2")(y)
         y = keras.layers.Conv2D(
-            g, 3, padding="same", use_bias=False, kernel_initializer="he_normal", name=f"conv2_{i}_x2"
+            g, 3, padding="same", use_bias=False, kernel_initializer=msra(), name=f"conv2_{i}_x2"
         )(y)
         x = keras.layers.Concatenate(name=f"concat_2_{i}")([x, y])
     if config.glfn_transition:
@@ -105,12 +105,12 @@ def build_glfn(config, input_size=None):
     branches = []
     for name, rate in zip(dilated_branch_names(len(config.glfn_rates)), config.glfn_rates):
         y = keras.layers.Conv2D(
-            2, 3, padding="same", dilation_rate=rate, kernel_initializer="he_normal", name=name
+            2, 3, padding="same", dilation_rate=rate, kernel_initializer=msra(), name=name
         )(x)
         branches.append(keras.layers.ReLU(name=name.replace("conv5_", "relu5_"))(y))
     x = keras.layers.Concatenate(name="concat_conv5_dcpp")(branches)
     x = keras.layers.Conv2D(
-        config.num_classes, 3, padding="same", kernel_initializer="he_normal", name="final_score1024"
+        config.num_classes, 3, padding="same", kernel_initializer=msra(), name="final_score1024"
     )(x)
     probabilities = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(x)
     return keras.Model([image, saliency], probabilities, name="glfn")

@@ -29,6 +29,13 @@ class UnitScaling(keras.layers.Layer):
         return ops.cast(images, self.compute_dtype) / 127.5 - 1.0
 
 
+def msra():
+    """Caffe's "msra" weight filler, the released prototxts' for every new convolution (deploy-GSN.prototxt:534-537;
+    deploy_GLFN_high_res.prototxt:86-93): a Gaussian (not truncated, unlike Keras' "he_normal") with standard
+    deviation sqrt(2 / fan_in). A new initializer per layer. (VGG's layers are pretrained in the paper.)"""
+    return keras.initializers.VarianceScaling(scale=2.0, mode="fan_in", distribution="untruncated_normal")
+
+
 @keras.saving.register_keras_serializable(package="hrsod_tf")
 class BilinearUpsampling(keras.initializers.Initializer):
     """Kernel of a transposed convolution that starts as bilinear upsampling (as FCN's deconvolutions).

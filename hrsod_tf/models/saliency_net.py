@@ -39,11 +39,7 @@ ImageNet weights load by name and the optimizer tells pretrained from new layers
 import keras
 
 from hrsod_tf.models.backbone import build_vgg16_features, load_backbone_weights
-from hrsod_tf.models.layers import (
-    BilinearUpsampling,
-    CaffePreprocessing,
-    GuidanceResizing,
-)
+from hrsod_tf.models.layers import BilinearUpsampling, CaffePreprocessing, GuidanceResizing, msra
 
 BACKBONE_PREFIX = "block"
 LEAKY_SLOPE = 0.01  # relu_param negative_slope of the released nets (deploy-GSN.prototxt:513)
@@ -71,7 +67,7 @@ def _dilated_head(features, block, config):
     branches = []
     for rate in config.head_rates:
         y = keras.layers.Conv2D(
-            config.head_filters, 3, padding="same", dilation_rate=rate, kernel_initializer="he_normal",
+            config.head_filters, 3, padding="same", dilation_rate=rate, kernel_initializer=msra(),
             name=f"conv{block}_dcpp_{rate}-sm",
         )(features)
         branches.append(keras.layers.ReLU(name=f"relu{block}_dcpp_{rate}-sm")(y))
@@ -82,7 +78,7 @@ def _score(x, names, use_bias, config):
     """3x3 conv to the class maps -> BatchNorm+Scale -> leaky ReLU; names = (conv, bn, relu)."""
     conv, bn, relu = names
     x = keras.layers.Conv2D(
-        config.num_classes, 3, padding="same", use_bias=use_bias, kernel_initializer="he_normal", name=conv
+        config.num_classes, 3, padding="same", use_bias=use_bias, kernel_initializer=msra(), name=conv
     )(x)
     return _leaky(_bn(x, bn, config), relu)
 
@@ -95,7 +91,7 @@ def _upscore(x, factor, name, config):
     )(x)
 
 
-def build_saliency_network(config, with_guidance: bool, name: str, input_size=None):
+def build_saliency_network(config, with_guidance: bool, name: str, input_size=None, guidance: str = "patch"):
     """Builds the GSN (`with_guidance=False`) or the LRN (`with_guidance=True`).
 
     Args:
@@ -103,6 +99,9 @@ def build_saliency_network(config, with_guidance: bool, name: str, input_size=No
         with_guidance: add the LRN's second input, the GSN map of the patch, fused at 1/8 and 1/4.
         name: model name.
         input_size: static side of the inputs, or None for any H x W (multiples of 16).
+        guidance: the LRN's guidance input: "patch" (the GSN map of the patch at the patch's size, resized
+            inside, see below) or "scaled" (the release's form, deploy-LRN.prototxt:8-18: two inputs `guide28`
+            and `guide56`, the map already at 1/8 and 1/4 of the patch). The weights are the same either way.
 
     Returns:
         A functional `keras.Model`. Inputs: `image` (batch, H, W, 3) RGB in [0, 255]; for the LRN also
@@ -117,7 +116,14 @@ def build_saliency_network(config, with_guidance: bool, name: str, input_size=No
     conv3, conv4, conv5 = build_vgg16_features(x, config.vgg_filters, last_activation=False)
     conv5 = _leaky(_bn(conv5, "bn_conv5_3", config), "relu5_3")
     heads = {block: _dilated_head(f, block, config) for block, f in zip(HEAD_BLOCKS, (conv3, conv4, conv5))}
-    if with_guidance:
+    if guidance not in ("patch", "scaled"):
+        raise ValueError(f"guidance {guidance!r} is not one of patch, scaled")
+    scaled = with_guidance and guidance == "scaled"
+    if scaled:
+        scaled_shape = (None, None) if input_size is None else None
+        inputs += [keras.Input(shape=(*(scaled_shape or (input_size // 8,) * 2), 1), name="guide28"),
+                   keras.Input(shape=(*(scaled_shape or (input_size // 4,) * 2), 1), name="guide56")]
+    elif with_guidance:
         guidance = keras.Input(shape=(*shape, 1), name="guidance")
         inputs.append(guidance)
 
@@ -128,13 +134,15 @@ def build_saliency_network(config, with_guidance: bool, name: str, input_size=No
     x = _leaky(_bn(_upscore(score5, 2, "upscore1", config), "bn_upscore1", config), "relu_upscore1")
     x = keras.layers.Add(name="fuse_score1")([x, score4])
     if with_guidance:
-        guide28 = GuidanceResizing(8, config.lrn_guidance_binarized, name="guide28")([guidance, x])
+        guide28 = inputs[1] if scaled else GuidanceResizing(8, config.lrn_guidance_binarized, name="guide28")(
+            [guidance, x])
         x = keras.layers.Concatenate(name="concat1")([x, guide28])
         x = _score(x, ("R1_score", "bn_R1_score", "reluR1_score"), False, config)
     x = _leaky(_bn(_upscore(x, 2, "upscore2", config), "bn_upscore2", config), "relu_upscore2")
     x = keras.layers.Add(name="fuse_score2")([x, score3])
     if with_guidance:
-        guide56 = GuidanceResizing(4, config.lrn_guidance_binarized, name="guide56")([guidance, x])
+        guide56 = inputs[2] if scaled else GuidanceResizing(4, config.lrn_guidance_binarized, name="guide56")(
+            [guidance, x])
         x = keras.layers.Concatenate(name="concat2")([x, guide56])
         x = _score(x, ("R2_score", "bn_R2_score", "reluR2_score"), False, config)
     x = _bn(_upscore(x, 4, "upscore3", config), "bn_upscore3", config)
@@ -150,6 +158,7 @@ def build_gsn(config, input_size=None):
     return build_saliency_network(config, with_guidance=False, name="gsn", input_size=input_size)
 
 
-def build_lrn(config, input_size=None):
-    """The Local Refinement Network: APS patches plus the GSN map of each patch as guidance."""
-    return build_saliency_network(config, with_guidance=True, name="lrn", input_size=input_size)
+def build_lrn(config, input_size=None, guidance: str = "patch"):
+    """The Local Refinement Network: APS patches plus the GSN map of each patch as guidance (see
+    `build_saliency_network` for `guidance`)."""
+    return build_saliency_network(config, with_guidance=True, name="lrn", input_size=input_size, guidance=guidance)

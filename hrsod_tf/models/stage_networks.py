@@ -4,6 +4,7 @@
     gsn      build_gsn
     lrn      build_lrn
     glfn     build_glfn
+    rps_lrn  build_lrn    (the LRN of the RPS ablation: the same network, trained on random patches)
 
 The order of the stages (and which stage must be trained before which) is the work directory's
 (`hrsod_tf.workdir.STAGES`, `hrsod_tf.workdir.DEPENDENCIES`); which stages each pipeline variant needs is
@@ -18,7 +19,7 @@ from hrsod_tf.models.saliency_net import build_gsn, build_lrn
 __all__ = ["STAGE_BUILDERS", "build_stage_network"]
 
 #: stage -> the function that builds its network, ``builder(model_config, input_size=None)``.
-STAGE_BUILDERS = {"gsn": build_gsn, "lrn": build_lrn, "glfn": build_glfn}
+STAGE_BUILDERS = {"gsn": build_gsn, "lrn": build_lrn, "glfn": build_glfn, "rps_lrn": build_lrn}
 
 
 def build_stage_network(stage: str, model_config, input_size: int | None = None):

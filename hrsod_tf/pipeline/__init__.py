@@ -7,6 +7,8 @@
     protocol.py           the interface of a test protocol (`Frame`, `InferenceProtocol`)
     full_resolution.py    protocol "full_resolution" (the paper)
     release.py            protocol "release" (the authors' test script)
+    imresize.py           MATLAB's imresize as TF ops (the release protocol's resizes)
+    crf.py                the dense CRF post-processing of the ablation's CRF rows (NumPy, outside the graph)
     saliency_pipeline.py  `SaliencyPipeline`: the variant loop, once, over either protocol
 """
 

@@ -112,7 +112,8 @@ class FullResolutionProtocol:
 
     # -- what the variant loop calls (`hrsod_tf.pipeline.protocol.InferenceProtocol`) --------------------------
 
-    def frame(self, image, gsn_small) -> Frame:
+    def frame(self, image) -> Frame:
+        gsn_small = gsn_map(self.networks.gsn, image, self.config.model.gsn_input_size)
         return Frame(image=image, coarse=upsample_map(gsn_small, tf.shape(image)[:2]), gsn=gsn_small)
 
     def gsn_output(self, frame: Frame, image) -> tf.Tensor:

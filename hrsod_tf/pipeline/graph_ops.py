@@ -82,15 +82,20 @@ def refine_patches(lrn, image, coarse, boxes, size: int, batch_size: int) -> tf.
     return run_in_batches(lrn, (patches, guidance), batch_size, [size, size, 1])
 
 
-def paste_patches(patches, boxes, height_width, method: str = "bilinear"):
+def paste_patches(patches, boxes, height_width, method="bilinear"):
     """Sums patches [M, s, s, 1] back into their boxes, each resized to its box, and counts the overlaps.
 
     Boxes of one size (inference APS, dense tiling, random boxes) are resized in one batch and scattered;
     boxes of several sizes (the release protocol's, cut at the frame's border) one after the other.
 
+    Args:
+        method: a `tf.image.resize` method, or a function ``resize(patch [s, s, 1], size int32 [2])`` (the
+            release protocol's MATLAB resize), which pastes the boxes one after the other.
     Returns:
         (sum float32 [H, W, 1], count float32 [H, W, 1]).
     """
+    if callable(method):
+        return _paste_each(patches, boxes, height_width, method)
     sizes = boxes[:, 2:] - boxes[:, :2]
     one_size = tf.reduce_all(tf.equal(sizes, tf.concat([sizes, [[1, 1]]], axis=0)[0]))
     return tf.cond(one_size,
@@ -125,7 +130,8 @@ def _paste_each(patches, boxes, height_width, method):
 
     def body(i, total, count):
         y0, x0, y1, x1 = boxes[i, 0], boxes[i, 1], boxes[i, 2], boxes[i, 3]
-        patch = tf.image.resize(patches[i], tf.stack([y1 - y0, x1 - x0]), method=method)
+        size = tf.stack([y1 - y0, x1 - x0])
+        patch = method(patches[i], size) if callable(method) else tf.image.resize(patches[i], size, method=method)
         padding = tf.stack([[y0, height - y1], [x0, width - x1], [0, 0]])
         return i + 1, total + tf.pad(patch, padding), count + tf.pad(tf.ones_like(patch), padding)
 

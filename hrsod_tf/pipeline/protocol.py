@@ -1,9 +1,10 @@
 """What a test protocol gives the variant loop: the part of the pipeline that differs between protocols.
 
-`SaliencyPipeline.variants_graph` runs the GSN once, then asks the protocol for a `Frame` (where refinement
-happens: the image itself, or a square warp of it) and for each step of a variant inside that frame:
+`SaliencyPipeline.variants_graph` asks the protocol for a `Frame` (the GSN run once on the image as the protocol
+feeds it, and where refinement happens: the image itself, or a square warp of it) and for each step of a
+variant inside that frame:
 
-    protocol.frame(image, gsn_small)          -> Frame
+    protocol.frame(image)                     -> Frame
     protocol.gsn_output(frame, image)         the "gsn" variant, at the image's size
     protocol.refined(frame, sampler, lrn)     the fused map in the frame (sampler "aps", "rps" or "dense")
     protocol.fused_output(frame, fused)       the GLFN on it, in the frame
@@ -39,7 +40,7 @@ class InferenceProtocol(Protocol):
 
     name: str
 
-    def frame(self, image, gsn_small) -> Frame: ...
+    def frame(self, image) -> Frame: ...
 
     def gsn_output(self, frame: Frame, image) -> tf.Tensor: ...
 

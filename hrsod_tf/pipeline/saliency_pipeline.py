@@ -1,8 +1,9 @@
 """The any-resolution pipeline GSN -> APS -> LRN -> fuse -> GLFN: every variant of the ablation, one loop.
 
-The GSN runs once per image; then the run's protocol (`InferenceConfig.protocol`) says where and how the rest
-happens: "full_resolution" (the paper: `hrsod_tf.pipeline.full_resolution`) or "release" (the authors' test
-script in a 1024x1024 or 384x384 warp: `hrsod_tf.pipeline.release`). The variants (`hrsod_tf.pipeline.variants`)
+The GSN runs once per image, fed as the run's protocol (`InferenceConfig.protocol`) feeds it; the protocol also
+says where and how the rest happens: "full_resolution" (the paper: `hrsod_tf.pipeline.full_resolution`) or
+"release" (the authors' test script, at the image's resolution or in a 1024x1024 warp:
+`hrsod_tf.pipeline.release`). The variants (`hrsod_tf.pipeline.variants`)
 share the work they have in common: "gsn+aps+lrn" and "full" refine once.
 
 Everything is TensorFlow ops (no Python per patch, no numpy, no py_function), so `hrsod_tf.deploy.saved_model`
@@ -12,14 +13,17 @@ wraps this same code in a SavedModel; the networks are called only through a
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 import tensorflow as tf
 
+from hrsod_tf.pipeline.crf import dense_crf
 from hrsod_tf.pipeline.full_resolution import FullResolutionProtocol
-from hrsod_tf.pipeline.graph_ops import gsn_map
 from hrsod_tf.pipeline.networks import PipelineNetworks
 from hrsod_tf.pipeline.release import ReleaseProtocol
-from hrsod_tf.pipeline.variants import VARIANT_STAGES, VARIANTS
-from hrsod_tf.workdir import WorkDir
+from hrsod_tf.pipeline.variants import CRF_VARIANTS, VARIANT_STAGES, VARIANTS
+from hrsod_tf.workdir import ALL_STAGES, WorkDir
 
 PROTOCOLS = {"full_resolution": FullResolutionProtocol, "release": ReleaseProtocol}
 
@@ -30,6 +34,17 @@ REFINEMENTS = {
     "full": ("aps", "lrn", True),
     "dense+lrn": ("dense", "lrn", False),
 }
+
+
+def with_release_opt(config, release_opt: int | None):
+    """`config` with `inference.release_opt` set (None: unchanged). Raises ValueError when the config's protocol
+    is not "release", for which the option means nothing."""
+    if release_opt is None:
+        return config
+    if config.inference.protocol != "release":
+        raise ValueError(f"release_opt applies to protocol 'release' (the authors' test script); this run's "
+                         f"protocol is {config.inference.protocol!r}")
+    return config.replace(inference=dataclasses.replace(config.inference, release_opt=int(release_opt)))
 
 
 class SaliencyPipeline:
@@ -57,19 +72,21 @@ class SaliencyPipeline:
         return cls(config, PipelineNetworks.from_keras(config.model, gsn, lrn, glfn, rps_lrn))
 
     @classmethod
-    def from_workdir(cls, workdir, require=("gsn",)) -> "SaliencyPipeline":
+    def from_workdir(cls, workdir, require=("gsn",), release_opt: int | None = None) -> "SaliencyPipeline":
         """The pipeline of a trained run: its config.json and the networks of the stages it finished.
 
         Args:
             workdir: the run's work directory (`hrsod_tf.workdir.WorkDir` layout).
             require: stages that must be trained (a missing one raises with the command to train it).
+            release_opt: the test script's `opt` (`InferenceConfig.release_opt`) instead of the run's; only for a
+                run whose protocol is "release" (ValueError otherwise).
         """
         run = WorkDir(workdir)
-        config = run.load_config()
+        config = with_release_opt(run.load_config(), release_opt)
         for stage in require:
             run.require_stage(stage)
-        models = run.load_models(config, strict=False)
-        return cls.from_keras(config, models.gsn, models.lrn, models.glfn)
+        models = run.load_models(config, stages=ALL_STAGES, strict=False)  # rps_lrn too, when trained
+        return cls.from_keras(config, models.gsn, models.lrn, models.glfn, models.rps_lrn)
 
     @property
     def rps_is_trained(self) -> bool:
@@ -79,9 +96,14 @@ class SaliencyPipeline:
 
     def variants_graph(self, image, variants) -> dict:
         """Graph code of `predict_variants` (no tf.function of its own): for callers that trace it, as the
-        export does. Returns {variant: float32 [H, W, 1]}."""
+        export does. Returns {variant: float32 [H, W, 1]}. The "+crf" variants are not graph code (see
+        `predict_variants`)."""
+        post_processed = [v for v in variants if v in CRF_VARIANTS]
+        if post_processed:
+            raise ValueError(f"{', '.join(post_processed)}: the dense CRF runs outside the TF graph (NumPy), so "
+                             "it is not part of a traced graph or an export; use predict_variants")
         networks, protocol = self.networks, self.protocol
-        frame = protocol.frame(image, gsn_map(networks.gsn, image, self.config.model.gsn_input_size))
+        frame = protocol.frame(image)
         outputs, refined = {}, {}
         for variant in variants:
             if variant == "gsn":
@@ -113,16 +135,23 @@ class SaliencyPipeline:
             image: [H, W, 3] RGB uint8 (any H, W >= 1).
             variants: names from `VARIANTS`.
         Returns:
-            {variant: float32 [H, W, 1] in [0, 1]} as tensors.
+            {variant: float32 [H, W, 1] in [0, 1]} as tensors. A "+crf" variant is its base variant's map
+            (`CRF_VARIANTS`) post-processed on the host by `hrsod_tf.pipeline.crf.dense_crf`.
         """
         variants = tuple(variants)
         self.check_variants(variants)
-        if variants not in self._functions:
-            self._functions[variants] = tf.function(
-                lambda x: self.variants_graph(x, variants),
+        in_graph = tuple(dict.fromkeys(CRF_VARIANTS.get(v, v) for v in variants))
+        if in_graph not in self._functions:
+            self._functions[in_graph] = tf.function(
+                lambda x: self.variants_graph(x, in_graph),
                 input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)],
             )
-        return self._functions[variants](tf.convert_to_tensor(image, tf.uint8))
+        maps = self._functions[in_graph](tf.convert_to_tensor(image, tf.uint8))
+        for variant in variants:
+            if variant in CRF_VARIANTS:
+                refined = dense_crf(np.asarray(image), maps[CRF_VARIANTS[variant]].numpy())
+                maps[variant] = tf.convert_to_tensor(refined[..., np.newaxis])
+        return {variant: maps[variant] for variant in variants}
 
     def predict(self, image, variant: str = "full") -> tf.Tensor:
         """The saliency map of one variant: float32 [H, W, 1] in [0, 1], at the image's size."""

@@ -6,10 +6,17 @@ paper: 1e-2) times the schedule; the gradients of the pretrained VGG variables a
 gradient (``m <- mu * m - lr * g; w <- w + m``), so scaling a group's gradient by a constant is *exactly*
 the same as giving that group its own learning rate, momentum included.
 
-Weight decay is Caffe's: ``wd * kernel`` is added to the gradient of every kernel *before* momentum and
-before the per-group scaling (coupled L2, as a ``0.5 * wd * |w|^2`` term in the loss would give).
-Keras' ``SGD(weight_decay=...)`` is decoupled (it shrinks the weights apart from the momentum), so it is
-not used. Biases and BatchNorm parameters are not decayed.
+Weight decay is Caffe's: ``wd * decay_mult * w`` is added to the gradient *before* momentum and before the
+per-group scaling (coupled L2, as a ``0.5 * wd * |w|^2`` term in the loss would give). Keras'
+``SGD(weight_decay=...)`` is decoupled (it shrinks the weights apart from the momentum), so it is not used.
+
+Within a group, the released prototxts' ``param { lr_mult decay_mult }`` (the same in deploy-GSN, deploy-LRN and
+the GLFNs, e.g. deploy-GSN.prototxt:21-28 for a VGG conv, :520-527 for a new conv, :702-711 for a Scale) are
+followed: a weight (conv kernel, BatchNorm gamma) has lr_mult m and decay_mult 1; its bias (conv bias,
+BatchNorm beta) lr_mult 2m and decay_mult 0; so biases and betas learn at twice their layer's rate and are not
+decayed, and gammas are decayed like kernels. The one exception, upscore1's decay_mult 10 (deploy-GSN.prototxt:
+731-735, deploy-LRN.prototxt:743-747), is followed too. (Caffe's BatchNorm statistics have lr_mult 0: in Keras
+they are not trainable variables.)
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ import tensorflow as tf
 from hrsod_tf.models.saliency_net import is_backbone_variable
 
 POLY_POWER = 0.9
+BIAS_LR_MULT = 2.0  # a bias's lr_mult over its weight's in every layer of the released prototxts
+DECAY_MULTS = {"upscore1": 10.0}  # decay_mult of the layers whose weights are not decayed at 1
 
 
 class WarmupPolySchedule(keras.optimizers.schedules.LearningRateSchedule):
@@ -63,19 +72,28 @@ class LayerGroups:
     """Per-variable gradient multipliers and weight-decay mask, in `model.trainable_variables` order.
 
     Attributes:
-        multipliers: ``backbone_lr / head_lr`` for pretrained VGG variables, 1.0 for the others.
-        decayed: True for the kernels (conv / deconv weights), which get L2 weight decay.
+        multipliers: the variable's rate over ``head_lr``: ``backbone_lr / head_lr`` for pretrained VGG variables,
+            1.0 for the others, times `BIAS_LR_MULT` for biases and BatchNorm betas.
+        decay_multipliers: the prototxts' decay_mult: 1.0 for kernels and BatchNorm gammas (10.0 for upscore1, see
+            `DECAY_MULTS`), 0.0 for biases and betas.
         head_lr, backbone_lr: the two base rates (for logging).
     """
 
     multipliers: tuple[float, ...]
-    decayed: tuple[bool, ...]
+    decay_multipliers: tuple[float, ...]
     head_lr: float
     backbone_lr: float
 
 
-def _is_kernel(variable) -> bool:
-    return variable.path.split("/")[-1] == "kernel"
+def _is_bias(variable) -> bool:
+    """A conv bias or a BatchNorm beta (Caffe's Scale bias): lr_mult 2, decay_mult 0 in the prototxts."""
+    return variable.path.split("/")[-1] in ("bias", "beta")
+
+
+def _decay_multiplier(variable) -> float:
+    if _is_bias(variable):
+        return 0.0
+    return DECAY_MULTS.get(variable.path.split("/")[-2], 1.0)
 
 
 def layer_groups(model, stage_config, has_backbone: bool = True) -> LayerGroups:
@@ -86,10 +104,11 @@ def layer_groups(model, stage_config, has_backbone: bool = True) -> LayerGroups:
     ratio = stage_config.backbone_lr / stage_config.head_lr
     variables = model.trainable_variables
     multipliers = tuple(
-        ratio if has_backbone and is_backbone_variable(v) else 1.0 for v in variables
+        (ratio if has_backbone and is_backbone_variable(v) else 1.0) * (BIAS_LR_MULT if _is_bias(v) else 1.0)
+        for v in variables
     )
     backbone_lr = stage_config.backbone_lr if has_backbone else stage_config.head_lr
-    return LayerGroups(multipliers, tuple(_is_kernel(v) for v in variables),
+    return LayerGroups(multipliers, tuple(_decay_multiplier(v) for v in variables),
                        stage_config.head_lr, backbone_lr)
 
 
@@ -123,7 +142,8 @@ def group_learning_rates(optimizer, groups: LayerGroups, step) -> dict[str, tf.T
 
 def transform_gradients(grads, variables, groups: LayerGroups, weight_decay: float,
                         loss_scale=1.0, num_replicas: int = 1):
-    """Adds Caffe's L2 term to kernel gradients, then scales each group to its own rate.
+    """Adds Caffe's L2 term (times each variable's decay_mult) to the gradients, then scales each variable to its
+    own rate.
 
     Args:
         grads: per-replica gradients of the (possibly loss-scaled) per-replica loss, aligned with `variables`.
@@ -140,12 +160,12 @@ def transform_gradients(grads, variables, groups: LayerGroups, weight_decay: flo
     """
     decay = weight_decay * loss_scale / num_replicas
     out = []
-    for grad, var, multiplier, decayed in zip(grads, variables, groups.multipliers, groups.decayed):
+    for grad, var, multiplier, decay_mult in zip(grads, variables, groups.multipliers, groups.decay_multipliers):
         if grad is None:
             out.append(None)
             continue
-        if decayed and weight_decay:
-            grad = grad + tf.cast(decay, grad.dtype) * tf.cast(var, grad.dtype)
+        if decay_mult and weight_decay:
+            grad = grad + tf.cast(decay * decay_mult, grad.dtype) * tf.cast(var, grad.dtype)
         if multiplier != 1.0:
             grad = grad * multiplier
         out.append(grad)

@@ -5,6 +5,9 @@
                                                      trains the LRN on APS patches guided by them
     train_stage(config, "glfn", "runs/x", source)   fills caches/fused with GSN+APS+LRN maps at full
                                                      resolution, then trains the GLFN from scratch
+    train_stage(config, "rps_lrn", "runs/x", source)  the paper's RPS ablation: an LRN trained as the LRN is
+                                                     (settings `train.lrn`, same initialisation and data seed),
+                                                     on randomly placed patches, as many and as large as APS's
     train_all(config, "runs/x", source)             all three in order, skipping finished ones
 
 A finished stage (``<stage>/DONE.json``) is never retrained silently: it is skipped, saying so, unless
@@ -154,6 +157,9 @@ VALIDATION_IMAGES = 32  # validation examples per validation, at most (rounded u
 def stage_seed(config: Config, stage: str) -> int:
     """The seed of `stage`'s initialisation and data pipeline: derived from `config.train.seed` (--seed), and
     different for each stage."""
+    # The RPS-trained LRN starts where the APS-trained one does (same initialisation, same data order): the
+    # ablation then differs in where the patches are, only.
+    stage = "lrn" if stage == "rps_lrn" else stage
     return int(config.train.seed) * len(STAGES) + STAGES.index(stage)
 
 
@@ -173,11 +179,12 @@ def stage_data(config: Config, stage: str, workdir: WorkDir, source, progress: b
     if stage == "gsn":
         def make(examples, **kwargs):
             return pipelines.gsn_dataset(examples, config, cache=fits, **kwargs)
-    elif stage == "lrn":
+    elif stage in ("lrn", "rps_lrn"):
         cache = coarse_map_cache(config, workdir, source, splits, progress)
+        sampler = "random" if stage == "rps_lrn" else "aps"
 
         def make(examples, **kwargs):
-            return pipelines.lrn_dataset(examples, cache, config, **kwargs)
+            return pipelines.lrn_dataset(examples, cache, config, sampler=sampler, **kwargs)
     else:
         cache = fused_map_cache(config, workdir, source, splits, progress)
 
@@ -275,7 +282,7 @@ def train_stage(config: Config, stage: str, workdir, data_source, *, strategy=No
 
     Args:
         config: the run's `Config` (its `train.<stage>` settings, precision, model and APS).
-        stage: "gsn", "lrn" or "glfn".
+        stage: "gsn", "lrn", "glfn" or "rps_lrn" (`hrsod_tf.workdir.ALL_STAGES`).
         workdir: a path or `WorkDir`; its config.json is written on first use.
         data_source: a `hrsod_tf.data.sources.DataSource` (split "train"; validation as in
             `hrsod_tf.data.validation`: its "validation" split or a holdout of "train", never "test"), or a
