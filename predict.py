@@ -4,6 +4,7 @@
     python predict.py photos/ --workdir runs/demo --out masks/
     python predict.py "shots/*.jpg" IMG_0042.HEIC.png --saved-model export/hrsod --out cutouts/ --output rgba
     python predict.py clip.mp4 --saved-model export/hrsod --out mattes/ --output overlay --video-format avi
+    python predict.py photos/ --model models/hrsod_int8 --out masks/     # any export: OpenVINO, ONNX, LiteRT, ...
 
 Writes ``OUT/<stem>.png`` per image: ``mask`` (8-bit saliency map), ``rgba`` (the photo with the map as alpha)
 or ``overlay`` (the photo with the salient region tinted). EXIF orientation is applied; grayscale, RGBA and
@@ -25,6 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from hrsod_tf.deploy import prediction, video  # noqa: E402
 from hrsod_tf.deploy.model_loading import load_predictor  # noqa: E402
+from hrsod_tf.deploy.runtimes.formats import RuntimeNotInstalledError  # noqa: E402
 from hrsod_tf.deploy.video import VIDEO_FORMATS  # noqa: E402
 from hrsod_tf.pipeline import VARIANTS  # noqa: E402
 
@@ -37,11 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
     model = parser.add_mutually_exclusive_group(required=True)
     model.add_argument("--workdir", metavar="RUN", help="a trained run's work directory (e.g. runs/demo)")
     model.add_argument("--saved-model", metavar="DIR", help="a SavedModel written by export.py")
+    model.add_argument("--model", metavar="DIR",
+                       help="any model, found from what the folder holds: a work directory, a SavedModel, or an "
+                            "OpenVINO / ONNX / LiteRT export of export.py")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
     parser.add_argument("--output", choices=prediction.OUTPUT_MODES, default="mask",
                         help="mask: 8-bit map; rgba: cut-out with the map as alpha; overlay: tinted photo")
     parser.add_argument("--variant", choices=VARIANTS, default=None,
-                        help="pipeline variant to run with --workdir (default: full)")
+                        help="pipeline variant to run with --workdir or a runtime export (default: full)")
     parser.add_argument("--video-format", choices=tuple(VIDEO_FORMATS), default="mp4",
                         help="container of mask/overlay videos: mp4 (mp4v, small, lossy) or avi (FFV1, lossless)")
     parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
@@ -50,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def make_predictor(args: argparse.Namespace):
-    """The `MapPredictor` of --workdir / --saved-model (and --variant)."""
-    return load_predictor(args.workdir or args.saved_model, args.variant)
+    """The `MapPredictor` of --workdir / --saved-model / --model (and --variant)."""
+    return load_predictor(args.workdir or args.saved_model or args.model, args.variant)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return run(args)
-    except (prediction.PredictionError, OSError, ValueError) as err:  # user errors: one line, no traceback
+    except (prediction.PredictionError, OSError, ValueError, RuntimeNotInstalledError) as err:  # one line, no traceback
         print(f"predict.py: error: {err}", file=sys.stderr)
         return 2
 
