@@ -166,7 +166,8 @@ def main(argv=None) -> int:
         print(format_row(results[-1]), flush=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"model": label, "coarse": args.coarse, "results": results}, indent=1) + "\n")
+        args.json.write_text(json.dumps({"model": label, "coarse": args.coarse, "results": results,
+                                         "peak_rss_bytes": common.peak_rss_bytes()}, indent=1) + "\n")
     return 0
 
 

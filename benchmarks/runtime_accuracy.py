@@ -93,7 +93,7 @@ def main(argv=None) -> int:
                     "--no-progress"]
         commands.append(" ".join(shlex.quote(c) for c in ["python", *evaluate]))
         row["evaluate_seconds"], _ = run(evaluate)
-        row["metrics"] = {k: json.loads(Path(str(maps) + ".json").read_text())["full"][k] for k in BOUNDS}
+        row["metrics"] = {k: json.loads(Path(str(maps) + ".json").read_text())["full"]["metrics"][k] for k in BOUNDS}
         if (fmt, precision) == REFERENCE:
             reference = row
         else:

@@ -4,6 +4,10 @@ import keras
 import numpy as np
 from keras import ops
 
+# BatchNormalization(synchronized=True) averages the batch statistics over tf.distribute replicas; Keras offers it on
+# the TensorFlow backend only, and under other backends (JAX, PyTorch: inference and timing) there is nothing to sync.
+SYNCHRONIZED_BATCH_NORM = keras.backend.backend() == "tensorflow"
+
 # Caffe VGG16 preprocessing: BGR order, ImageNet mean subtracted, no scaling (as the paper's Caffe model).
 CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 

@@ -8,6 +8,7 @@ pipeline whatever the runtime; only the networks' arithmetic moves.
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 
 import tensorflow as tf
@@ -29,6 +30,7 @@ def graph_function(session, name: str):
         output.set_shape(inputs[0].shape[:-1].concatenate([1]))
         return output
 
+    call.session = session  # for reports of what runs (`describe()`)
     return call
 
 
@@ -101,4 +103,21 @@ def load_export(folder, threads: int | None = None, preset: str | None = None):
                                f"export a {preset!r} run, or ask for --preset {config.preset}")
     sessions = open_sessions(folder, settings, threads)
     check_sessions(folder, sessions, config.model)
-    return config, session_networks(sessions, f"{settings['format']} {settings['precision']}"), settings
+    networks = session_networks(sessions, f"{settings['format']} {settings['precision']}")
+    if settings.get("glfn_runtime") == "tensorflow":
+        networks = dataclasses.replace(networks, glfn=folded_glfn(pathlib.Path(folder), config.model))
+    return config, networks, settings
+
+
+def folded_glfn(folder: pathlib.Path, model_config):
+    """The export's GLFN as TensorFlow's `FoldedGLFN`, from its Keras weights (int8 exports keep it float32)."""
+    from hrsod_tf.deploy.runtimes.formats import ModelFolderError
+    from hrsod_tf.models import build_stage_network
+    from hrsod_tf.pipeline.folded_glfn import FoldedGLFN
+
+    path = folder / "glfn.weights.h5"
+    if not path.is_file():
+        raise ModelFolderError(f"{folder} is incomplete: {path.name} (the GLFN's weights) is missing; export again")
+    glfn = build_stage_network("glfn", dataclasses.replace(model_config, backbone_weights="none"))
+    glfn.load_weights(str(path))
+    return FoldedGLFN(glfn, model_config)
