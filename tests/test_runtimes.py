@@ -238,7 +238,7 @@ def test_model_finds_each_format_and_runs_the_pipeline_like_keras(workdir, expor
 
 
 @pytest.mark.slow
-def test_export_cli_writes_an_int8_folder_that_predict_runs(workdir, tmp_path, capsys):
+def test_export_cli_writes_an_int8_folder_that_predict_and_evaluate_run(workdir, tmp_path, capsys):
     out = tmp_path / "models" / "onnx_int8"
     status = load_script("export.py").main([
         "--workdir", str(workdir.root), "--format", "onnx", "--precision", "int8", "--out", str(out),
@@ -252,5 +252,8 @@ def test_export_cli_writes_an_int8_folder_that_predict_runs(workdir, tmp_path, c
     assert load_script("predict.py").main([str(photo), "--model", str(out), "--out", str(tmp_path / "masks"),
                                            "--no-progress"]) == 0
     assert (tmp_path / "masks" / "a.png").is_file()
+    assert load_script("evaluate.py").main(["--model", str(out), "--dataset", "synthetic:tiny", "--limit", "1",
+                                            "--no-boundary", "--no-progress"]) == 0
+    assert "full" in capsys.readouterr().out
     with pytest.raises(FileExistsError):
         export_runtime_model(workdir.root, out, "onnx", "float32")
