@@ -110,6 +110,6 @@ class ONNXRuntimeSession:
         for node in onnx.load(str(self.path)).graph.node:
             types[node.op_type] = types.get(node.op_type, 0) + 1
         return {"runtime": f"onnxruntime {self._version}", "providers": self.session.get_providers(),
-                "op_types": types, "kernels": "MLAS picks its int8/float32 kernels (AVX-512 VNNI, AMX) from the "
+                "op_types": types, "note": "MLAS picks its int8/float32 kernels (AVX-512 VNNI, AMX) from the "
                                               "CPU at run time and does not report them",
                 "threads": os.environ.get("OMP_NUM_THREADS") or "default"}
