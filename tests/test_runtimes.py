@@ -220,6 +220,7 @@ def test_int8_networks_stay_within_the_stated_bound_and_the_glfn_stays_float(wor
     assert differences["glfn"].max() < FLOAT32_TOLERANCE
     settings = formats.read_settings(folder)
     assert settings["kept_float"]["glfn"]["layers"] == ["all"] and settings["kept_float"]["lrn"]["layers"]
+    assert settings["glfn_runtime"] == "tensorflow" and (folder / "glfn.weights.h5").is_file()
     assert settings["calibration"]["data"] == "synthetic:tiny"
 
 
