@@ -4,6 +4,7 @@
     python batch_predict.py "photos/**/*.jpg" --saved-model models/hrsod --out masks/
     python batch_predict.py "photos/*" --saved-model models/hrsod --out cutouts/ --output rgba \\
         --runner DirectRunner --direct_num_workers 2 --direct_running_mode multi_processing
+    python batch_predict.py "photos/*.jpg" --model models/hrsod_int8 --out masks/   # an OpenVINO/ONNX/LiteRT export
     python batch_predict.py "gs://bucket/shots/*.jpg" --saved-model gs://bucket/models/hrsod \\
         --out gs://bucket/masks/ --runner DataflowRunner --project P --region R --temp_location gs://bucket/tmp
 
@@ -37,8 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("pattern", metavar="INPUT_PATTERN",
                         help="file pattern on any Beam filesystem (photos/*.jpg, gs://bucket/shots/**), a folder, "
                              "or one file")
-    parser.add_argument("--saved-model", required=True, metavar="DIR",
-                        help="a SavedModel written by export.py (version directory or model base path)")
+    model = parser.add_mutually_exclusive_group(required=True)
+    model.add_argument("--saved-model", metavar="DIR",
+                       help="a SavedModel written by export.py (version directory or model base path)")
+    model.add_argument("--model", metavar="DIR",
+                       help="any export of export.py, found from what the folder holds: a SavedModel, or a local "
+                            "OpenVINO / ONNX / LiteRT folder (run by the same pipeline code)")
     parser.add_argument("--out", required=True, metavar="OUT_PREFIX", help="output folder, on any Beam filesystem")
     parser.add_argument("--output", default="mask", metavar="KIND",
                         help="mask (8-bit map, the default), rgba (cut-out), overlay, green, white, color:#RRGGBB "
@@ -49,9 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args, beam_args = build_parser().parse_known_args(argv)
     try:
-        job = BatchJob(args.pattern, args.saved_model, args.out, args.output)
+        job = BatchJob(args.pattern, args.saved_model or args.model, args.out, args.output)
         summary = run_batch(job, PipelineOptions(beam_args))
-    except (PredictionError, OSError, ValueError) as err:  # user errors: one line, no traceback
+    except (PredictionError, OSError, ValueError, ImportError) as err:  # user errors: one line, no traceback
         print(f"batch_predict.py: error: {err}", file=sys.stderr)
         return 2
     print(f"done {summary.done}, skipped {summary.skipped} (output exists), failed {summary.failed}; "

@@ -9,7 +9,9 @@ Folder mode (maps produced by any method)::
 prints a table of Fbeta (adaptive / mean / max, and max from the dataset-mean PR curve), S-measure, E-measure,
 weighted F, MAE, BDE and mBA; writes ``{name: result}`` JSON and a PR-curve PNG on request.
 
-Work-directory mode (a trained run, every variant of the paper's ablation at once)::
+Work-directory mode (a trained run, every variant of the paper's ablation at once; ``--model DIR`` instead of
+``--workdir`` takes any model, found from what the folder holds: an OpenVINO / ONNX / LiteRT export or a
+SavedModel runs its full variant)::
 
     python evaluate.py --workdir runs/demo --dataset hrsod --split test \
         --variants gsn gsn+rps+lrn gsn+aps+lrn full --save-maps maps/ --json results.json --report runs/demo/report
@@ -45,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = parser.add_argument_group("work-directory mode: run a trained pipeline on a data set")
     run.add_argument("--workdir", type=Path, metavar="RUN", help="the trained run's work directory (e.g. runs/demo)")
+    run.add_argument("--model", type=Path, metavar="DIR",
+                     help="instead of --workdir: any model, found from what the folder holds (a work directory, a "
+                          "SavedModel, an OpenVINO / ONNX / LiteRT export); exports evaluate the full variant")
     run.add_argument("--dataset", metavar="SPEC",
                      help="hrsod, davis_s, hrsod_synthetic, synthetic[:PRESET], folders:IMAGES_DIR,MASKS_DIR, ...")
     run.add_argument("--data-dir", help="TFDS data directory (default: ~/tensorflow_datasets)")
@@ -93,11 +98,15 @@ def run_workdir_evaluation(args: argparse.Namespace):
     # Imported here, not at the top: folder mode needs no TensorFlow, which takes seconds to import.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from hrsod_tf.data.sources import resolve_data_source
+    from hrsod_tf.deploy.model_loading import load_pipeline, model_kind
     from hrsod_tf.evaluation import variant_report
-    from hrsod_tf.pipeline import SaliencyPipeline
 
-    pipeline = SaliencyPipeline.from_workdir(args.workdir, release_opt=args.release_opt)
-    variants = args.variants or variant_report.runnable_variants(pipeline)
+    path = args.workdir or args.model
+    pipeline = load_pipeline(path, release_opt=args.release_opt)
+    if model_kind(path) == "workdir":
+        variants = args.variants or variant_report.runnable_variants(pipeline)
+    else:
+        variants = args.variants or ["full"]
     source = resolve_data_source(args.dataset, data_dir=args.data_dir, data_config=pipeline.config.data)
     total = source.num_examples(args.split)
     if args.limit is not None:
@@ -116,7 +125,8 @@ def run_workdir_evaluation(args: argparse.Namespace):
     if args.plot and run.examples:
         print(f"wrote {variant_report.write_example_grid(run.examples, Path(args.plot) / 'examples.png')}")
     if args.report:
-        paths = run.write_report(args.report, title=f"{args.dataset} ({args.split}), run {args.workdir}")
+        what = "run" if args.workdir else "model"
+        paths = run.write_report(args.report, title=f"{args.dataset} ({args.split}), {what} {path}")
         print(f"wrote {paths['markdown']}")
     if args.save_maps:
         print(f"wrote maps to {args.save_maps}/<variant>/")
@@ -145,22 +155,27 @@ def report(results: dict, args: argparse.Namespace, table: str | None = None) ->
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.workdir:
+    if args.workdir and args.model:
+        parser.error("give --workdir or --model, not both")
+    if args.workdir or args.model:
+        flag = "--workdir" if args.workdir else "--model"
         if args.pred_dir or args.gt_dir:
-            parser.error("--workdir evaluates a trained run: do not combine it with --pred-dir/--gt-dir")
+            parser.error(f"{flag} evaluates a trained pipeline: do not combine it with --pred-dir/--gt-dir")
         if not args.dataset:
-            parser.error("--workdir needs --dataset (e.g. hrsod, davis_s, folders:IMAGES_DIR,MASKS_DIR)")
+            parser.error(f"{flag} needs --dataset (e.g. hrsod, davis_s, folders:IMAGES_DIR,MASKS_DIR)")
         if args.limit is not None and args.limit < 1:
             parser.error("--limit must be at least 1")
     elif not (args.pred_dir and args.gt_dir):
-        parser.error("give --pred-dir and --gt-dir, or --workdir and --dataset")
+        parser.error("give --pred-dir and --gt-dir, or --workdir (or --model) and --dataset")
+
+    from hrsod_tf.deploy.runtimes.formats import RuntimeNotInstalledError
 
     try:
-        if args.workdir:
+        if args.workdir or args.model:
             run_workdir_evaluation(args)
         else:
             run_folder_evaluation(args)
-    except (EvaluationError, OSError, ValueError) as err:
+    except (EvaluationError, OSError, ValueError, RuntimeNotInstalledError) as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)
         return 2
     return 0

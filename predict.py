@@ -3,6 +3,7 @@
 
     python predict.py photos/ --workdir runs/demo --out masks/
     python predict.py "shots/*.jpg" --saved-model export/hrsod --out cutouts/ --output rgba
+    python predict.py photos/ --model models/hrsod_int8 --out masks/     # any export: OpenVINO, ONNX, LiteRT, ...
     python predict.py portrait.jpg --workdir runs/demo --out out/ --output background:beach.jpg
     python predict.py clip.mp4 --workdir runs/demo --out out/ --output rgba --video-format mov
 
@@ -31,6 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from hrsod_tf.config import RELEASE_OPT_HELP  # noqa: E402
 from hrsod_tf.deploy import prediction, video  # noqa: E402
 from hrsod_tf.deploy.compositing import OutputKind  # noqa: E402
+from hrsod_tf.deploy.runtimes.formats import RuntimeNotInstalledError  # noqa: E402
 from hrsod_tf.deploy.saliency_model import load  # noqa: E402
 from hrsod_tf.deploy.temporal import DEFAULT_METHOD, TEMPORAL_METHODS  # noqa: E402
 from hrsod_tf.deploy.video import VIDEO_FORMATS  # noqa: E402
@@ -55,13 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
     model = parser.add_mutually_exclusive_group(required=True)
     model.add_argument("--workdir", metavar="RUN", help="a trained run's work directory (e.g. runs/demo)")
     model.add_argument("--saved-model", metavar="DIR", help="a SavedModel written by export.py")
+    model.add_argument("--model", metavar="DIR",
+                       help="any model, found from what the folder holds: a work directory, a SavedModel, or an "
+                            "OpenVINO / ONNX / LiteRT export of export.py")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
     parser.add_argument("--output", type=_output_kind, default="mask", metavar="KIND",
                         help="mask (default), rgba, overlay, green, white, color:#RRGGBB, blur or background:FILE")
     parser.add_argument("--no-foreground-estimation", dest="foreground_estimation", action="store_false",
                         help="keep the photo's colours at the object's edges (faster; the old background shows)")
     parser.add_argument("--variant", choices=VARIANTS, default=None,
-                        help="pipeline variant to run with --workdir (default: full)")
+                        help="pipeline variant to run with --workdir or a runtime export (default: full)")
     parser.add_argument("--release-opt", type=int, choices=(0, 1), default=None,
                         help=RELEASE_OPT_HELP)
     parser.add_argument("--video-format", choices=tuple(VIDEO_FORMATS), default=None,
@@ -76,9 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def make_predictor(args: argparse.Namespace):
-    """The `SaliencyModel` (a `MapPredictor`, with its pixel limit) of --workdir / --saved-model, --variant and
-    --release-opt."""
-    return load(args.workdir or args.saved_model, args.variant, args.release_opt)
+    """The `SaliencyModel` (a `MapPredictor`, with its pixel limit) of --workdir / --saved-model / --model,
+    --variant and --release-opt."""
+    return load(args.workdir or args.saved_model or args.model, args.variant, args.release_opt)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -116,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return run(args)
-    except (prediction.PredictionError, OSError, ValueError) as err:  # user errors: one line, no traceback
+    except (prediction.PredictionError, OSError, ValueError, RuntimeNotInstalledError) as err:  # one line, no traceback
         print(f"predict.py: error: {err}", file=sys.stderr)
         return 2
 

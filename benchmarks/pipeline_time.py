@@ -5,6 +5,8 @@
     python benchmarks/pipeline_time.py --preset paper --sizes 1920x1080 3840x2160 --runs 5
     python benchmarks/pipeline_time.py --workdir runs/demo                  # a trained run's networks
     python benchmarks/pipeline_time.py --preset paper --coarse synthetic    # realistic APS patch count
+    python benchmarks/pipeline_time.py --preset official --sizes 1920x1080 --coarse synthetic \
+        --model models/official_openvino_int8 --json OUT.json       # an export (OpenVINO, ONNX, LiteRT, a run)
 
 Each stage runs as its own `tf.function` with an input signature (traced once, during warm-up), so every
 stage is timed the same way, with the stages of protocol "full_resolution" (`common.full_resolution_stages`):
@@ -16,6 +18,10 @@ most of the image, up to `aps.max_patches`), which is no trained model's behavio
 replaces the GSN's map (for APS, LRN and GLFN; the GSN is still run and timed) by a blurred synthetic object
 mask (`common.blurred_coarse_map`, as the other benchmarks use), so the uncertain region is a band along
 object boundaries, as with a trained GSN. `--workdir` uses a trained run's own map.
+
+`--model DIR` times an export (`hrsod_tf.deploy.model_loading.load_pipeline`: its networks on their runtime,
+under the same pipeline code), exactly as the TF pipeline is timed; with `--preset`, an export of another preset
+is refused.
 """
 
 from __future__ import annotations
@@ -117,8 +123,11 @@ def parse_size(text: str) -> tuple[int, int]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--preset", choices=sorted(PRESETS), default="small", help="random-init networks of a preset")
+    source.add_argument("--preset", choices=sorted(PRESETS), help="random-init networks of a preset (default: small);"
+                        " with --model, the preset the export must have")
     source.add_argument("--workdir", help="a trained run's work directory instead")
+    parser.add_argument("--model", metavar="DIR", help="an export of export.py (OpenVINO, ONNX, LiteRT) or a run")
+    parser.add_argument("--threads", type=int, help="threads for the export's runtime (default: its own)")
     parser.add_argument("--sizes", nargs="+", type=parse_size, default=[(1080, 1920)], metavar="WxH",
                         help="image sizes (default: 1920x1080)")
     parser.add_argument("--coarse", choices=("gsn", "synthetic"), default="gsn",
@@ -128,11 +137,28 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
-    if args.workdir:
+    if args.model and args.workdir:
+        parser.error("give --model or --workdir, not both")
+    if args.model:
+        from hrsod_tf.deploy.model_loading import load_pipeline
+        from hrsod_tf.deploy.runtimes.formats import RuntimeNotInstalledError
+
+        try:
+            pipeline = load_pipeline(args.model, preset=args.preset, threads=args.threads)
+        except (OSError, ValueError, RuntimeNotInstalledError) as error:
+            print(f"pipeline_time.py: error: {error}", file=sys.stderr)
+            return 2
+        if pipeline.networks is None:
+            print(f"pipeline_time.py: error: {args.model} is a SavedModel (one graph): time it with "
+                  "benchmarks/serving_latency.py", file=sys.stderr)
+            return 2
+        label = f"{args.model} ({pipeline.networks.runtime}, {pipeline.config.preset})"
+    elif args.workdir:
         pipeline = SaliencyPipeline.from_workdir(args.workdir, require=("gsn", "lrn", "glfn"))
+        label = args.workdir
     else:
-        pipeline = common.random_pipeline(args.preset)
-    label = args.workdir or f"{args.preset} (random init)"
+        pipeline = common.random_pipeline(args.preset or "small")
+        label = f"{args.preset or 'small'} (random init)"
     print(f"{label}; coarse map: {args.coarse}; devices: {[d.device_type for d in tf.config.list_logical_devices()]}")
     results = []
     for height, width in args.sizes:
@@ -140,7 +166,8 @@ def main(argv=None) -> int:
         print(format_row(results[-1]), flush=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"model": label, "coarse": args.coarse, "results": results}, indent=1) + "\n")
+        args.json.write_text(json.dumps({"model": label, "coarse": args.coarse, "results": results,
+                                         "peak_rss_bytes": common.peak_rss_bytes()}, indent=1) + "\n")
     return 0
 
 

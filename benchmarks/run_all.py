@@ -74,6 +74,11 @@ STEPS = (
     Step("cutout_colors", "cutout_colors.py", ["--workdir", "{workdir}"], ["--workdir", "{workdir}", "--quick"]),
     Step("video_flicker", "video_flicker.py", ["--workdir", "{workdir}"], ["--workdir", "{workdir}", "--quick"]),
     Step("patch_count", "patch_count.py", ["--workdir", "{workdir}"], ["--workdir", "{workdir}", "--quick"]),
+    Step("runtime_speed", "runtime_speed.py",
+         ["--presets", "official", "paper", "--sizes", "1920x1080", "3840x2160", "--repeats", "3"],
+         ["--presets", "official", "--sizes", "1920x1080", "--quick", "--no-memory"]),
+    Step("runtime_accuracy", "runtime_accuracy.py", ["--workdir", "{workdir}", "--dataset", "hrsod_synthetic/small"],
+         ["--workdir", "{workdir}", "--dataset", "hrsod_synthetic/small", "--only", "openvino:int8"]),
 )
 
 
@@ -594,6 +599,87 @@ def section_beam(record: dict) -> list:
                           "end-to-end images/s (start-up included)"], rows)
 
 
+RUNTIME_SPEED_TITLE = "CPU runtimes: the fastest path >= 3x TF float32 at 1920x1080 (official preset)"
+RUNTIME_ACCURACY_TITLE = "CPU runtimes: every format and precision within Fβ/S 0.005, MAE 0.002 of float32"
+SPEED_TARGET = 3.0
+
+
+def section_runtime_speed(record: dict) -> tuple[list, dict | None]:
+    """The full pipeline on every runtime and precision beside TF float32 (runtime_speed.py)."""
+    lines = step_header("13. CPU runtimes: the full pipeline in int8, bfloat16 and float32", record)
+    data = record["data"]
+    if not data:
+        return lines, None
+    machine = data["machine"]
+    lines += [f"CPU: {machine['cpu_model']}, {machine['usable_cores']} cores; flags: "
+              f"{', '.join(machine['isa_flags'])}. Random-init networks (speed does not depend on the weights), "
+              f"exported with `export.py`, timed as `pipeline_time.py --coarse synthetic` times them (median of "
+              f"{data['runs']}), every runtime in alternation with TF float32 in one process: the ratio is the "
+              "figure to read. Peak memory: each alone in a fresh process (`pipeline_time.py --model`, one run "
+              "at the largest size).", ""]
+    best = None
+    for preset, entry in data["presets"].items():
+        for size, timings in entry["sizes"].items():
+            lines += ["", f"**`{preset}`, {size}** (seconds per stage)", ""]
+            rows = []
+            for name, timing in sorted(timings.items(), key=lambda kv: kv[1]["median_seconds"]["total"]):
+                seconds = timing["median_seconds"]
+                memory = (entry.get("peak_rss_bytes") or {}).get(name)
+                size_bytes = entry["model_bytes"].get(name)
+                rows.append([name, fmt(seconds["gsn"]), fmt(seconds["aps"]), fmt(seconds["lrn+fusion"]),
+                             fmt(seconds["glfn"]), f"**{fmt(seconds['total'])}**",
+                             f"{timing['ratio_to_tf_float32']:.2f}x", timing["patches"],
+                             fmt(memory / GIB if memory else None, ".2f"),
+                             fmt(size_bytes / MIB if size_bytes else None, ".1f")])
+                if preset == "official" and size == "1920x1080" and name != "tensorflow float32":
+                    if best is None or timing["ratio_to_tf_float32"] > best[1]:
+                        best = (name, timing["ratio_to_tf_float32"])
+            lines += table(["runtime", "GSN", "APS", "LRN + fusion", "GLFN", "total", "vs TF float32", "patches",
+                            "peak GiB", "model MiB"], rows)
+        lines += ["", f"What each runtime ran (`{preset}`):", ""]
+        for name, networks in entry["runtimes"].items():
+            lines.append(f"- {name}: " + "; ".join(
+                f"{stage}: {json.dumps(info.get('kernels') or info.get('op_types') or info, sort_keys=True)}"
+                for stage, info in networks.items()))
+    verdict = None
+    if best:
+        verdict = target(best[1] >= SPEED_TARGET, f"{best[0]}: {best[1]:.2f}x", f">= {SPEED_TARGET:.0f}x")
+    return lines, verdict
+
+
+def section_runtime_accuracy(record: dict) -> tuple[list, dict | None]:
+    """Every export against the float32 SavedModel on the demo's test scenes (runtime_accuracy.py)."""
+    lines = step_header("14. CPU runtimes: accuracy of every format and precision (trained demo networks)", record)
+    data = record["data"]
+    if not data:
+        return lines, None
+    bounds = data["bounds"]
+    lines += [f"`{data['dataset']}` {data['split']} split, run `{data['workdir']}`, the full variant, each export "
+              f"run by `evaluate.py --model` and compared with the float32 SavedModel ({data['reference']}); bounds: "
+              f"adaptive Fβ and S within {bounds['Fbeta_adaptive']}, MAE within {bounds['MAE']}. Level differences "
+              "are per pixel of the 8-bit masks, over every pixel of every test image.", ""]
+    rows, failing = [], []
+    for row in data["rows"]:
+        metrics = row["metrics"]
+        if "differences" not in row:
+            rows.append([f"{row['format']} {row['precision']} (reference)", fmt(metrics["Fbeta_adaptive"], ".4f"),
+                         fmt(metrics["S_measure"], ".4f"), fmt(metrics["MAE"], ".4f"), "", "", "", ""])
+            continue
+        d, levels = row["differences"], row["levels"]
+        rows.append([f"{row['format']} {row['precision']}", fmt(metrics["Fbeta_adaptive"], ".4f"),
+                     fmt(metrics["S_measure"], ".4f"), fmt(metrics["MAE"], ".4f"),
+                     f"{d['Fbeta_adaptive']:+.4f} / {d['S_measure']:+.4f} / {d['MAE']:+.4f}",
+                     fmt(levels["mean_levels"], ".3f"), levels["max_levels"],
+                     "yes" if row["within_bounds"] else "**no**"])
+        if not row["within_bounds"]:
+            failing.append(f"{row['format']} {row['precision']}")
+    lines += table(["export", "Fβ adaptive", "S", "MAE", "Δ Fβ / S / MAE", "mean level diff", "max level diff",
+                    "within bounds"], rows)
+    verdict = target(not failing, "all within" if not failing else "outside: " + ", ".join(failing),
+                     "every format and precision within the bounds")
+    return lines, verdict
+
+
 # ------------------------------------------------------------------------------------------ document
 
 
@@ -640,6 +726,8 @@ def write_document(records: dict, args, started: str, machine: dict, path: Path,
         ("Video flicker (a temporal step lowers dtSSD without raising MAE: on by default)", ["video_flicker"],
          section_video_flicker(records["video_flicker"])),
         (None, ["patch_count"], section_patch_count(records["patch_count"])),
+        (RUNTIME_SPEED_TITLE, ["runtime_speed"], section_runtime_speed(records["runtime_speed"])),
+        (RUNTIME_ACCURACY_TITLE, ["runtime_accuracy"], section_runtime_accuracy(records["runtime_accuracy"])),
     ):
         kept = all(records[name]["status"] == "kept" for name in steps)
         heading = next(line for line in lines if line.startswith("## "))

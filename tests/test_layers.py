@@ -3,10 +3,18 @@ guidance pooling, and the LRN's guidance input actually changing the LRN's outpu
 
 import keras
 import numpy as np
+import pytest
+import tensorflow as tf
 
 from hrsod_tf.config import get_preset
 from hrsod_tf.models import build_lrn
-from hrsod_tf.models.layers import BilinearUpsampling, CaffePreprocessing, GuidanceResizing
+from hrsod_tf.models.layers import (
+    BilinearUpsampling,
+    CaffePreprocessing,
+    GuidanceResizing,
+    antialiased_bicubic_resize,
+    antialiased_resize_matrix,
+)
 
 TINY = get_preset("tiny").model
 
@@ -75,3 +83,22 @@ def test_lrn_output_depends_on_its_guidance():
     salient, background = np.ones((1, 64, 64, 1), "float32"), np.zeros((1, 64, 64, 1), "float32")
     difference = np.abs(np.asarray(lrn([image, salient])) - np.asarray(lrn([image, background])))
     assert difference.max() > 1e-4
+
+
+@pytest.mark.parametrize("side, out", [(384, 48), (384, 96), (192, 24), (64, 16), (224, 28), (100, 33), (40, 56)])
+def test_matrix_resize_gives_the_numbers_of_tensorflows_antialiased_bicubic_resize(side, out):
+    images = np.random.default_rng(side).uniform(0, 1, (2, side, side, 1)).astype("float32")
+    expected = tf.image.resize(images, [out, out], method="bicubic", antialias=True).numpy()
+    np.testing.assert_allclose(np.asarray(antialiased_bicubic_resize(images, out, out)), expected, atol=1e-6)
+
+
+def test_matrix_resize_works_on_shapes_known_only_when_run():
+    resize = tf.function(lambda x: antialiased_bicubic_resize(x, tf.shape(x)[1] // 8, tf.shape(x)[2] // 4),
+                         input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32)])
+    images = np.random.default_rng(0).uniform(0, 1, (1, 96, 64, 1)).astype("float32")
+    expected = tf.image.resize(images, [12, 16], method="bicubic", antialias=True).numpy()
+    np.testing.assert_allclose(resize(images).numpy(), expected, atol=1e-6)
+
+
+def test_resize_matrix_rows_sum_to_one():
+    np.testing.assert_allclose(np.asarray(antialiased_resize_matrix(384, 48)).sum(axis=1), 1.0, atol=1e-6)

@@ -2,6 +2,7 @@
 
     saved_model.py       the whole pipeline as one SavedModel for TF Serving
     serving_model.py     loading that SavedModel back (plain TensorFlow, no project code)
+    runtimes/            the networks on OpenVINO, ONNX Runtime and LiteRT (float32, bfloat16, int8): export, run
     model_loading.py     one entry point: a work directory or an export -> something that predicts maps
     saliency_model.py    the Python API: `hrsod_tf.load(path)` -> predict (maps) and cutout
     prediction.py        predict.py's library: inputs, outputs

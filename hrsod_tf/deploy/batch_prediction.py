@@ -45,7 +45,9 @@ from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, Predi
 
 from hrsod_tf import image_io
 from hrsod_tf.deploy.compositing import OutputKind, render
+from hrsod_tf.deploy.model_loading import load_predictor, model_kind
 from hrsod_tf.deploy.prediction import PredictionError, error_message, output_name
+from hrsod_tf.deploy.runtimes.formats import SETTINGS_FILE
 from hrsod_tf.deploy.serving_model import load_serving_model, version_dir
 
 __all__ = [
@@ -157,8 +159,15 @@ def _plan_outputs(key_paths, base: str, out_prefix: str) -> Iterable[tuple[str, 
 # ---------------------------------------------------------------------------------------------- the model
 
 
+def is_runtime_export(path: str) -> bool:
+    """True for a local folder holding an OpenVINO / ONNX / LiteRT export (its settings file)."""
+    return os.path.isfile(os.path.join(path, SETTINGS_FILE))
+
+
+
 class SavedModelHandler(ModelHandler[np.ndarray, np.ndarray, object]):
-    """RunInference's model handler for a SavedModel written by ``export.py``.
+    """RunInference's model handler for a model written by ``export.py``: a SavedModel, or a local OpenVINO /
+    ONNX / LiteRT export folder (`hrsod_tf.deploy.model_loading.load_predictor`).
 
     Examples are decoded images, uint8 [H, W, 3] RGB; each inference is the saliency map, float32 [H, W, 1] in
     [0, 1], from the SavedModel's ``predict_image`` signature. The model is loaded once per worker process
@@ -175,6 +184,8 @@ class SavedModelHandler(ModelHandler[np.ndarray, np.ndarray, object]):
         self.saved_model = saved_model
 
     def load_model(self):
+        if is_runtime_export(self.saved_model):
+            return load_predictor(self.saved_model)  # an OpenVINO / ONNX / LiteRT export: the same pipeline code
         return load_serving_model(self.saved_model)
 
     def run_inference(self, batch: Sequence[np.ndarray], model, inference_args=None) -> Iterable[PredictionResult]:
@@ -406,10 +417,13 @@ def run_batch(job: BatchJob, options=None) -> BatchSummary:
         PredictionError: the pattern matches no file, or the model cannot be found.
     """
     check_inputs(job)
-    try:
-        version_dir(job.saved_model)
-    except FileNotFoundError as error:
-        raise PredictionError(f"--saved-model {error}") from error
+    if is_runtime_export(job.saved_model):
+        model_kind(job.saved_model)  # an incomplete folder says so now, not once per worker
+    else:
+        try:
+            version_dir(job.saved_model)
+        except FileNotFoundError as error:
+            raise PredictionError(f"--saved-model {error}") from error
     start = time.perf_counter()
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, job)

@@ -3,6 +3,9 @@
     load_predictor("runs/demo")         a work directory (config.json and trained stages): its pipeline, any variant
     load_predictor("models/hrsod")      a SavedModel (saved_model.pb, or a model base path of numbered versions):
                                         its ``predict_image`` signature (the "full" variant, as exported)
+    load_predictor("models/hrsod_int8") an OpenVINO, ONNX or LiteRT export (hrsod_model.json beside its three
+                                        networks): the run's pipeline with those networks on their runtime
+                                        (`hrsod_tf.deploy.runtimes`), any variant
 
 What a folder is comes from what it holds (`model_kind`); a folder that holds no model says what was looked for.
 `predict.py`, `evaluate.py` and `batch_predict.py` load their models here.
@@ -15,16 +18,26 @@ import pathlib
 
 import numpy as np
 
+from hrsod_tf.config import Config
 from hrsod_tf.deploy.prediction import MapPredictor
+from hrsod_tf.deploy.runtimes.formats import (
+    NETWORK_FILES,
+    RUNTIME_FORMATS,
+    SETTINGS_FILE,
+    ModelFolderError,
+    read_settings,
+)
+from hrsod_tf.deploy.runtimes.session_networks import load_export
 from hrsod_tf.deploy.serving_model import existing_versions, load_serving_model
 from hrsod_tf.image_io import too_large_error
 from hrsod_tf.pipeline import SaliencyPipeline, stages_for_variant
+from hrsod_tf.pipeline.saliency_pipeline import with_release_opt
 from hrsod_tf.workdir import WorkDir
 
-__all__ = ["MODEL_KINDS", "ModelNotFoundError", "load_predictor", "model_kind"]
+__all__ = ["MODEL_KINDS", "ModelNotFoundError", "SavedModelPipeline", "load_pipeline", "load_predictor", "model_kind"]
 
-#: what `model_kind` recognises, in the order it looks.
-MODEL_KINDS = ("workdir", "saved_model")
+#: what `model_kind` recognises, in the order it looks: a work directory, a SavedModel, a runtime export.
+MODEL_KINDS = ("workdir", "saved_model", *RUNTIME_FORMATS)
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -32,7 +45,8 @@ class ModelNotFoundError(FileNotFoundError):
 
 
 def model_kind(path) -> str:
-    """"workdir" or "saved_model", from what `path` holds; raises `ModelNotFoundError` otherwise."""
+    """One of `MODEL_KINDS`, from what `path` holds; raises `ModelNotFoundError` otherwise, and
+    `ModelFolderError` for an export folder that is incomplete."""
     path = pathlib.Path(path)
     if not path.is_dir():
         raise ModelNotFoundError(f"{path}: no such folder (a work directory or an exported model was expected)")
@@ -40,9 +54,16 @@ def model_kind(path) -> str:
         return "workdir"
     if (path / "saved_model.pb").is_file() or existing_versions(path):
         return "saved_model"
+    if (path / SETTINGS_FILE).is_file():
+        return read_settings(path)["format"]
+    network_files = [name for files in NETWORK_FILES.values() for name in files.values() if (path / name).is_file()]
+    if network_files:
+        raise ModelFolderError(f"{path} holds {network_files[0]} but no {SETTINGS_FILE}: an export that did not "
+                               "finish, or files copied without it; export the run again")
     raise ModelNotFoundError(
-        f"{path} holds no model: expected a work directory (config.json, written by train.py or convert_caffe.py) "
-        "or a SavedModel (saved_model.pb or numbered version folders, written by export.py)")
+        f"{path} holds no model: expected a work directory (config.json, written by train.py or convert_caffe.py), "
+        f"a SavedModel (saved_model.pb or numbered version folders) or an OpenVINO / ONNX / LiteRT export "
+        f"({SETTINGS_FILE}), written by export.py")
 
 
 def check_image_size(image: np.ndarray, max_pixels: int, how_to_raise: str = "") -> None:
@@ -81,9 +102,63 @@ def predictor_from_workdir(workdir, variant: str = "full", release_opt: int | No
         ValueError: unknown variant.
     """
     pipeline = SaliencyPipeline.from_workdir(workdir, require=stages_for_variant(variant), release_opt=release_opt)
-    how = (f"raise inference.max_image_pixels in {WorkDir(workdir).config_path} if the image is genuine "
-           "(memory grows with the pixels)")
-    return PipelinePredictor(pipeline, variant, pipeline.config.inference.max_image_pixels, how)
+    return pipeline_predictor(pipeline, variant, f"raise inference.max_image_pixels in {WorkDir(workdir).config_path} "
+                                                 "if the image is genuine (memory grows with the pixels)")
+
+
+def pipeline_predictor(pipeline: SaliencyPipeline, variant: str, how_to_raise: str = "") -> PipelinePredictor:
+    """`pipeline`'s `variant` as a `MapPredictor`, with the run's pixel limit."""
+    pipeline.check_variants((variant,))
+    return PipelinePredictor(pipeline, variant, pipeline.config.inference.max_image_pixels, how_to_raise)
+
+
+class SavedModelPipeline:
+    """A SavedModel where a `SaliencyPipeline` is expected (evaluation): ``predict_variants`` of "full" only.
+
+    Attributes:
+        config: the run's `Config`, from the export's metadata. networks: None (one traced graph).
+    """
+
+    networks = None
+
+    def __init__(self, model):
+        self.model = model
+        self.config = Config.from_dict(model.metadata["config"])
+
+    def predict_variants(self, image, variants=("full",)) -> dict:
+        if tuple(variants) != ("full",):
+            raise ValueError(f"a SavedModel runs the full variant only (asked: {', '.join(variants)})")
+        return {"full": self.model(image)}
+
+
+def load_pipeline(path, preset: str | None = None, threads: int | None = None,
+                  release_opt: int | None = None) -> SaliencyPipeline:
+    """The pipeline of a work directory or of a runtime export (OpenVINO, ONNX, LiteRT): any variant, stage by stage.
+
+    Args:
+        preset: when given, a model of another preset raises `ModelFolderError`.
+        threads: threads each runtime of an export may use (None: its default).
+        release_opt: the authors' test script's `opt` instead of the run's (protocol "release" only); a SavedModel
+            runs the opt it was exported with.
+    A SavedModel gives a `SavedModelPipeline` (one traced graph: the "full" variant, not stage by stage).
+
+    Raises:
+        ModelNotFoundError; ModelFolderError; RuntimeNotInstalledError; ValueError (release_opt for a SavedModel).
+    """
+    kind = model_kind(path)
+    if kind == "saved_model":
+        if release_opt is not None:
+            raise ValueError(f"--release-opt applies to a work directory or a runtime export: {path} runs the opt "
+                             "it was exported with")
+        pipeline = SavedModelPipeline(load_serving_model(path))
+    elif kind == "workdir":
+        pipeline = SaliencyPipeline.from_workdir(path, release_opt=release_opt)
+    else:
+        config, networks, _ = load_export(path, threads=threads, preset=preset)
+        pipeline = SaliencyPipeline(with_release_opt(config, release_opt), networks)
+    if preset is not None and pipeline.config.preset != preset:
+        raise ModelFolderError(f"{path} holds a model of the {pipeline.config.preset!r} preset, not {preset!r}")
+    return pipeline
 
 
 def load_predictor(path, variant: str | None = None, release_opt: int | None = None) -> MapPredictor:
@@ -94,13 +169,17 @@ def load_predictor(path, variant: str | None = None, release_opt: int | None = N
             so asking it for another variant raises ValueError.
         release_opt: the test script's `opt` for a work directory of protocol "release"; an export has its own.
     Raises:
-        ModelNotFoundError: no model at `path`. ValueError: a variant an export cannot run.
+        ModelNotFoundError: no model at `path`. ValueError: a variant an export cannot run (`ModelFolderError`:
+        an incomplete export folder). RuntimeNotInstalledError (an ImportError): the export's runtime is missing.
     """
     kind = model_kind(path)
     if kind == "workdir":
         return predictor_from_workdir(path, variant or "full", release_opt)
+    if kind in RUNTIME_FORMATS:
+        return pipeline_predictor(load_pipeline(path, release_opt=release_opt), variant or "full")
     if release_opt is not None:
-        raise ValueError(f"--release-opt applies to a work directory only: {path} runs the opt it was exported with")
+        raise ValueError(f"--release-opt applies to a work directory or a runtime export: {path} runs the opt it "
+                         "was exported with")
     if variant not in (None, "full"):
         raise ValueError(f"--variant {variant} applies to a work directory only: {path} runs what was exported (full)")
     return load_serving_model(path)

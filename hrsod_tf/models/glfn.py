@@ -31,7 +31,7 @@ untiled result.
 
 import keras
 
-from hrsod_tf.models.layers import CaffePreprocessing, UnitScaling, msra
+from hrsod_tf.models.layers import SYNCHRONIZED_BATCH_NORM, CaffePreprocessing, UnitScaling, msra
 
 GLFN_INPUT_SCALINGS = ("caffe", "unit")
 
@@ -52,7 +52,8 @@ def _batch_norm(x, name, config):
     """Caffe BatchNorm (stored mean and variance, eps) followed by Scale (gamma, beta)."""
     # synchronized: under tf.distribute the batch statistics are those of the global batch, so training on
     # N replicas computes what one device computes (a no-op on one device and in inference).
-    return keras.layers.BatchNormalization(epsilon=config.bn_epsilon, synchronized=True, name=name)(x)
+    return keras.layers.BatchNormalization(
+        epsilon=config.bn_epsilon, synchronized=SYNCHRONIZED_BATCH_NORM, name=name)(x)
 
 
 def _inputs_scaled(image, saliency, config):

@@ -4,6 +4,10 @@ import keras
 import numpy as np
 from keras import ops
 
+# BatchNormalization(synchronized=True) averages the batch statistics over tf.distribute replicas; Keras offers it on
+# the TensorFlow backend only, and under other backends (JAX, PyTorch: inference and timing) there is nothing to sync.
+SYNCHRONIZED_BATCH_NORM = keras.backend.backend() == "tensorflow"
+
 # Caffe VGG16 preprocessing: BGR order, ImageNet mean subtracted, no scaling (as the paper's Caffe model).
 CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 
@@ -17,7 +21,9 @@ class CaffePreprocessing(keras.layers.Layer):
 
     def call(self, images):
         images = ops.cast(images, self.compute_dtype)
-        bgr = ops.flip(images, axis=-1)
+        # A gather rather than ops.flip: the TFLite int8 quantizer gives a REVERSE_V2 output its own scale while
+        # the kernel copies the bytes unchanged, which made every LiteRT int8 map wrong (issue 17).
+        bgr = ops.take(images, [2, 1, 0], axis=-1)
         return bgr - ops.convert_to_tensor(CAFFE_BGR_MEAN, dtype=self.compute_dtype)
 
 
@@ -55,6 +61,47 @@ class BilinearUpsampling(keras.initializers.Initializer):
         return ops.convert_to_tensor(kernel, dtype=dtype)
 
 
+def keys_cubic(x):
+    """Keys' cubic convolution kernel with a = -0.5, radius 2: TensorFlow's "keyscubic" (bicubic) kernel."""
+    x = ops.abs(x)
+    near = ((1.5 * x - 2.5) * x) * x + 1.0
+    far = ((-0.5 * x + 2.5) * x - 4.0) * x + 2.0
+    return ops.where(x < 1.0, near, ops.where(x < 2.0, far, ops.zeros_like(x)))
+
+
+def antialiased_resize_matrix(in_size, out_size):
+    """The 1-D antialiased bicubic resize from `in_size` to `out_size` pixels as a matrix.
+
+    Row i holds the weights of output pixel i over the input pixels: half-pixel centres, the kernel stretched
+    by in/out when shrinking, the weights of each row normalised to sum to 1 (TensorFlow's ScaleAndTranslate,
+    which ``tf.image.resize(..., "bicubic", antialias=True)`` runs; MATLAB's ``imresize`` works the same way).
+    Sizes may be Python ints (the matrix is then a constant) or scalar tensors.
+
+    Returns:
+        float32 [out_size, in_size].
+    """
+    inv_scale = ops.cast(in_size, "float32") / ops.cast(out_size, "float32")
+    kernel_scale = ops.maximum(inv_scale, 1.0)
+    sample = (ops.cast(ops.arange(out_size), "float32") + 0.5) * inv_scale
+    source = ops.cast(ops.arange(in_size), "float32") + 0.5
+    weights = keys_cubic((source[None, :] - sample[:, None]) / kernel_scale)
+    return weights / ops.sum(weights, axis=1, keepdims=True)
+
+
+def antialiased_bicubic_resize(images, height, width):
+    """(batch, H, W, 1) float32 -> (batch, height, width, 1): an antialiased bicubic resize as two fixed matrix
+    products, ``rows @ image @ cols^T``.
+
+    The same numbers as ``ops.image.resize(..., "bicubic", antialias=True)`` on TensorFlow (to about 1e-7), in
+    ops every converter and runtime has: TensorFlow's ScaleAndTranslate op has no LiteRT, ONNX or OpenVINO
+    counterpart, so an LRN written with it could not be exported.
+    """
+    rows = antialiased_resize_matrix(ops.shape(images)[1], height)
+    cols = antialiased_resize_matrix(ops.shape(images)[2], width)
+    resized = ops.matmul(ops.matmul(rows, ops.squeeze(images, axis=-1)), ops.transpose(cols))
+    return ops.expand_dims(resized, -1)
+
+
 @keras.saving.register_keras_serializable(package="hrsod_tf")
 class GuidanceResizing(keras.layers.Layer):
     """The LRN's guidance at the scale of a decoder feature map, as the release builds guide28 / guide56.
@@ -63,7 +110,8 @@ class GuidanceResizing(keras.layers.Layer):
     crops the patch and resizes it with MATLAB's default ``imresize`` (bicubic, antialiased) to 48x48 and
     96x96 for a 384x384 patch (test_iccv19_demo.m:86-90, utils/prepare_image.m:12): 1/8 and 1/4 of the
     patch. Here the guidance arrives at the patch's size, is rounded (half up, as uint8) when `binarize`,
-    and resized by 1/`factor` with antialiased bicubic interpolation.
+    and resized by 1/`factor` with antialiased bicubic interpolation (`antialiased_bicubic_resize`: two
+    matrix products, so that the LRN converts to LiteRT, ONNX and OpenVINO).
 
     Inputs: [guidance (batch, H, W, 1) in [0, 1], features (batch, H/factor, W/factor, C)].
     Output: (batch, H/factor, W/factor, 1). The guidance must have the patch's size: anything else is
@@ -94,8 +142,7 @@ class GuidanceResizing(keras.layers.Layer):
         guidance = ops.cast(guidance, "float32")
         if self.binarize:
             guidance = ops.floor(guidance + 0.5)
-        size = ops.shape(features)[1:3]
-        resized = ops.image.resize(guidance, size, interpolation="bicubic", antialias=True, data_format="channels_last")
+        resized = antialiased_bicubic_resize(guidance, ops.shape(features)[1], ops.shape(features)[2])
         return ops.cast(resized, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):

@@ -39,7 +39,13 @@ ImageNet weights load by name and the optimizer tells pretrained from new layers
 import keras
 
 from hrsod_tf.models.backbone import build_vgg16_features, load_backbone_weights
-from hrsod_tf.models.layers import BilinearUpsampling, CaffePreprocessing, GuidanceResizing, msra
+from hrsod_tf.models.layers import (
+    SYNCHRONIZED_BATCH_NORM,
+    BilinearUpsampling,
+    CaffePreprocessing,
+    GuidanceResizing,
+    msra,
+)
 
 BACKBONE_PREFIX = "block"
 LEAKY_SLOPE = 0.01  # relu_param negative_slope of the released nets (deploy-GSN.prototxt:513)
@@ -55,7 +61,8 @@ def _bn(x, name, config):
     """Caffe BatchNorm (stored mean and variance) + Scale (gamma, beta) as one Keras layer."""
     # synchronized: under tf.distribute the batch statistics are those of the global batch, so training on
     # N replicas computes what one device computes (a no-op on one device and in inference).
-    return keras.layers.BatchNormalization(epsilon=config.bn_epsilon, synchronized=True, name=name)(x)
+    return keras.layers.BatchNormalization(
+        epsilon=config.bn_epsilon, synchronized=SYNCHRONIZED_BATCH_NORM, name=name)(x)
 
 
 def _leaky(x, name):

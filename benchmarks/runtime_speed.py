@@ -1,0 +1,149 @@
+#!/usr/bin/env python
+"""The full pipeline on every runtime and precision, side by side with TensorFlow float32, per stage.
+
+    python benchmarks/runtime_speed.py --presets official paper --sizes 1920x1080 3840x2160 --json OUT.json
+
+For each preset: a random-init run (`make_random_workdir`; speed does not depend on the weights' values) exported
+with ``export.py`` in every offered format and precision (int8 calibrated on synthetic training scenes of the
+preset), then, in one process, every pipeline timed stage by stage exactly as ``benchmarks/pipeline_time.py``
+times it (`--coarse synthetic`: a realistic APS patch count), the runtimes in alternation (TF float32, export 1,
+export 2, ..., TF float32, ...) so that a background load that comes and goes hits all of them alike: the
+ratio to TF float32 is the figure to read on a shared machine. Then, each export alone in a fresh process
+(``pipeline_time.py --model DIR``), the peak memory; the model's size on disk; the CPU's flags; and what each
+runtime actually ran (OpenVINO's kernels and execution precision, ONNX Runtime's op types, LiteRT's int8
+convolutions, oneDNN's kernels for TensorFlow from ONEDNN_VERBOSE).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import common
+import tensorflow as tf
+from pipeline_time import parse_size, run_once, staged_functions
+
+from hrsod_tf.deploy.model_loading import load_pipeline
+from hrsod_tf.deploy.runtimes.formats import EXPORT_FORMATS, RUNTIME_FORMATS
+from hrsod_tf.workdir import make_random_workdir
+
+PAIRS = [(f, p) for f in RUNTIME_FORMATS for p in EXPORT_FORMATS[f]]
+
+
+def export(workdir: Path, out: Path, fmt: str, precision: str, calibration: str, images: int) -> Path:
+    """``python export.py`` (the product's command) unless `out` exists."""
+    if not out.exists():
+        command = [sys.executable, "export.py", "--workdir", str(workdir), "--format", fmt, "--precision", precision,
+                   "--out", str(out), "--no-progress", "--calibration-data", calibration,
+                   "--calibration-images", str(images)]
+        subprocess.run(command, cwd=common.REPO_ROOT, check=True, capture_output=True, text=True)
+    return out
+
+
+def size_on_disk(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def tf_kernels(preset: str) -> dict:
+    """oneDNN's convolution kernels in a TensorFlow float32 GSN pass (ONEDNN_VERBOSE=1, a fresh process)."""
+    code = ("import common, numpy as np, keras; from hrsod_tf.models import build_stage_network; "
+            f"m = build_stage_network('gsn', common.model_config({preset!r})); "
+            "m(np.zeros((1, 224, 224, 3), 'float32'))")
+    completed = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent, capture_output=True,
+                               text=True, env={**os.environ, "ONEDNN_VERBOSE": "1"})
+    kernels = {}
+    for line in completed.stdout.splitlines():
+        match = re.match(r"onednn_verbose,(?:v\d+,)?(?:primitive,)?exec,cpu,(convolution|matmul|inner_product),"
+                         r"([^,]+),", line)
+        if match:
+            key = f"{match.group(1)}: {match.group(2)}"
+            kernels[key] = kernels.get(key, 0) + 1
+    return kernels
+
+
+def peak_memory(folder: Path, preset: str, size: str) -> int | None:
+    """Peak resident memory of ``pipeline_time.py --model`` alone, one run at `size` (bytes)."""
+    out = folder.parent / f".{folder.name}_memory.json"
+    command = [sys.executable, "benchmarks/pipeline_time.py", "--model", str(folder), "--preset", preset, "--sizes",
+               size, "--coarse", "synthetic", "--runs", "1", "--warmup", "0", "--json", str(out)]
+    subprocess.run(command, cwd=common.REPO_ROOT, check=True, capture_output=True, text=True)
+    return json.loads(out.read_text()).get("peak_rss_bytes")
+
+
+def alternate(pipelines: dict, height: int, width: int, runs: int, warmup: int) -> dict:
+    """{name: {stage: median seconds}} with every pipeline timed in turn, `runs` rounds."""
+    photo, mask = common.synthetic_scene(height, width, seed=1)
+    image = tf.constant(photo)
+    stages, samples, patches = {}, {}, {}
+    for name, pipeline in pipelines.items():
+        stages[name] = staged_functions(pipeline)
+        forced = tf.constant(common.blurred_coarse_map(mask, pipeline.config.model.gsn_input_size))
+        stages[name] = (stages[name], forced)
+        samples[name] = []
+    for round_index in range(warmup + runs):
+        for name, (functions, forced) in stages.items():
+            times, patches[name] = run_once(functions, image, forced)
+            if round_index >= warmup:
+                samples[name].append(times)
+    return {name: {"median_seconds": {k: statistics.median(s[k] for s in runs_) for k in runs_[0]},
+                   "patches": patches[name]} for name, runs_ in samples.items()}
+
+
+def main(argv=None) -> int:
+    parser = common.base_parser(__doc__.split("\n\n")[0])
+    parser.add_argument("--presets", nargs="+", default=["official", "paper"])
+    parser.add_argument("--sizes", nargs="+", default=["1920x1080", "3840x2160"], metavar="WxH")
+    parser.add_argument("--exports", type=Path, default=Path("runs/benchmarks/runtime_exports"),
+                        help="where the random-init runs and their exports are kept (made once, reused)")
+    parser.add_argument("--only", nargs="+", metavar="FORMAT:PRECISION", help="only these exports")
+    parser.add_argument("--calibration-images", type=int, default=8)
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    args = parser.parse_args(argv)
+    runs = common.repeats(args, full=3, quick=1)
+    pairs = [tuple(p.split(":")) for p in args.only] if args.only else PAIRS
+    result = {"benchmark": "runtime_speed", "runs": runs, "presets": {}}
+    for preset in args.presets:
+        root = (common.REPO_ROOT / args.exports / preset).resolve()
+        workdir = root / "run"
+        if not workdir.exists():
+            make_random_workdir(workdir, preset)
+        folders = {f"{fmt} {precision}": export(workdir, root / f"{fmt}_{precision}", fmt, precision,
+                                                f"synthetic:{preset}", args.calibration_images)
+                   for fmt, precision in pairs}
+        common.log(f"[{preset}] exports ready: {', '.join(folders)}")
+        pipelines = {"tensorflow float32": load_pipeline(workdir)}
+        pipelines.update({name: load_pipeline(folder) for name, folder in folders.items()})
+        entry = {"sizes": {}, "model_bytes": {name: size_on_disk(folder) for name, folder in folders.items()},
+                 "runtimes": {name: session_info(p) for name, p in pipelines.items()}}
+        entry["runtimes"]["tensorflow float32"] = {"kernels": tf_kernels(preset)}
+        for text in args.sizes:
+            height, width = parse_size(text)
+            timings = alternate(pipelines, height, width, runs, warmup=1)
+            base = timings["tensorflow float32"]["median_seconds"]["total"]
+            for timing in timings.values():
+                timing["ratio_to_tf_float32"] = base / timing["median_seconds"]["total"]
+            entry["sizes"][text] = timings
+            summary = [f"{n} {t['median_seconds']['total']:.2f} s x{t['ratio_to_tf_float32']:.2f}"
+                       for n, t in timings.items()]
+            common.log(f"[{preset}] {text}: " + ", ".join(summary))
+        if not args.no_memory:
+            entry["peak_rss_bytes"] = {name: peak_memory(folder, preset, args.sizes[-1])
+                                       for name, folder in {"tensorflow float32": workdir, **folders}.items()}
+        result["presets"][preset] = entry
+    common.emit(result, args)
+    return 0
+
+
+def session_info(pipeline) -> dict:
+    """What each network's runtime reports it runs (`describe()` of its session), or {} for Keras networks."""
+    functions = {stage: getattr(pipeline.networks, stage) for stage in ("gsn", "lrn", "glfn")}
+    return {stage: f.session.describe() for stage, f in functions.items() if hasattr(f, "session")}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
