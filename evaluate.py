@@ -31,6 +31,7 @@ import sys
 from pathlib import Path
 
 from hrsod_tf.config import RELEASE_OPT_HELP
+from hrsod_tf.deploy.runtimes.formats import RuntimeNotInstalledError
 from hrsod_tf.evaluation import folders as evaluation
 from hrsod_tf.evaluation import plots
 from hrsod_tf.evaluation.folders import EvaluationError
@@ -167,8 +168,6 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--limit must be at least 1")
     elif not (args.pred_dir and args.gt_dir):
         parser.error("give --pred-dir and --gt-dir, or --workdir (or --model) and --dataset")
-
-    from hrsod_tf.deploy.runtimes.formats import RuntimeNotInstalledError
 
     try:
         if args.workdir or args.model:

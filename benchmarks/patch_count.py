@@ -26,7 +26,15 @@ import shutil
 import time
 from pathlib import Path
 
+import tensorflow as tf
 from common import REPO_ROOT, base_parser, emit, full_resolution_stages, log
+
+from hrsod_tf.aps import inference_boxes_tf, random_boxes_tf
+from hrsod_tf.data.synthetic import generate_split
+from hrsod_tf.evaluation.folders import evaluate_arrays
+from hrsod_tf.evaluation.plots import plot_patch_count
+from hrsod_tf.pipeline import SaliencyPipeline
+from hrsod_tf.workdir import WorkDir
 
 PATCH_COUNTS = (1, 2, 4, 8, 16)
 DEFAULT_FIGURE = REPO_ROOT / "docs" / "figures" / "patch_count.png"
@@ -34,9 +42,6 @@ DEFAULT_FIGURE = REPO_ROOT / "docs" / "figures" / "patch_count.png"
 
 def load_pipeline(workdir: str):
     """(pipeline, None) for a run with a trained GSN and LRN, else (None, the reason)."""
-    from hrsod_tf.pipeline import SaliencyPipeline
-    from hrsod_tf.workdir import WorkDir
-
     run = WorkDir(workdir)
     if not run.has_config():
         return None, f"{workdir} has no config.json: train the demo first (`python train.py`)"
@@ -48,10 +53,6 @@ def load_pipeline(workdir: str):
 
 def refiners(pipeline):
     """{sampler: tf.function (image, coarse, count) -> (fused map, patches used)} for "aps" and "random"."""
-    import tensorflow as tf
-
-    from hrsod_tf.aps import inference_boxes_tf, random_boxes_tf
-
     stages = full_resolution_stages(pipeline)
     networks, aps = pipeline.networks, pipeline.config.aps
     functions = {}
@@ -93,8 +94,6 @@ def run_images(pipeline, scenes) -> tuple[dict, dict]:
 
 def curves_of(pairs: dict, used: dict) -> dict:
     """{sampler: {"S_measure": [...], "MAE": [...], "mean_patches": [...]}} over PATCH_COUNTS."""
-    from hrsod_tf.evaluation.folders import evaluate_arrays
-
     curves = {}
     for sampler in ("aps", "random"):
         rows = {"S_measure": [], "MAE": [], "mean_patches": []}
@@ -119,10 +118,6 @@ def main(argv=None) -> dict:
     if pipeline is None:
         log(f"not measured: {reason}")
         return emit({"benchmark": "patch_count", "measured": False, "reason": reason, "workdir": args.workdir}, args)
-
-    from hrsod_tf.data.synthetic import generate_split
-    from hrsod_tf.evaluation.plots import plot_patch_count
-    from hrsod_tf.workdir import WorkDir
 
     data = pipeline.config.data
     count = args.count or (4 if args.quick else data.synthetic_test_size)

@@ -38,6 +38,8 @@ import numpy as np
 import tensorflow as tf
 
 from hrsod_tf.config import PRESETS
+from hrsod_tf.deploy.model_loading import load_pipeline
+from hrsod_tf.deploy.runtimes.formats import RuntimeNotInstalledError
 from hrsod_tf.pipeline import SaliencyPipeline
 
 IMAGE = tf.TensorSpec([None, None, 3], tf.uint8)
@@ -140,9 +142,6 @@ def main(argv=None) -> int:
     if args.model and args.workdir:
         parser.error("give --model or --workdir, not both")
     if args.model:
-        from hrsod_tf.deploy.model_loading import load_pipeline
-        from hrsod_tf.deploy.runtimes.formats import RuntimeNotInstalledError
-
         try:
             pipeline = load_pipeline(args.model, preset=args.preset, threads=args.threads)
         except (OSError, ValueError, RuntimeNotInstalledError) as error:

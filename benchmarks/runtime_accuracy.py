@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import common
+import cv2
 import numpy as np
 
 from hrsod_tf.deploy.runtimes.formats import EXPORT_FORMATS
@@ -48,8 +49,6 @@ def run(command: list[str]) -> tuple[float, str]:
 
 def level_differences(maps: Path, reference: Path) -> dict:
     """Mean and largest per-pixel difference, in 8-bit levels, between the PNG maps of two folders (by name)."""
-    import cv2
-
     total, count, largest = 0.0, 0, 0
     for path in sorted(reference.glob("*.png")):
         ours = cv2.imread(str(maps / path.name), cv2.IMREAD_UNCHANGED)

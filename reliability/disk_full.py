@@ -31,6 +31,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from fuzzing import scene, tiny_run
+from kills import weights_equal
+from PIL import Image
+
+from hrsod_tf.caffe.converter import caffe_layers_from_keras, official_config
+from hrsod_tf.caffe.netparameter import write_caffemodel
+from hrsod_tf.models import build_glfn, build_gsn, build_lrn
+
 
 @contextlib.contextmanager
 def file_size_limit(nbytes: int):
@@ -94,9 +102,6 @@ def _hidden(folder) -> list[str]:
 
 def mask_scenario(disk, scratch) -> dict:
     """predict.py --overwrite into a full disk that holds the previous cut-outs."""
-    from fuzzing import scene, tiny_run
-    from PIL import Image
-
     run = tiny_run(Path(scratch) / "mask")
     photos = Path(scratch) / "photos"
     photos.mkdir(parents=True, exist_ok=True)
@@ -133,8 +138,6 @@ def checkpoint_scenario(disk, scratch) -> dict:
     leftovers = sorted(p.name for p in checkpoints.glob("*_temp*"))
     (Path(disk) / "filler").unlink()
     resumed = _run("train.py", *TRAIN_ARGS, "--workdir", workdir, "--resume")
-    from kills import weights_equal
-
     same = weights_equal(clean, workdir, ("gsn",)) if (workdir / "gsn" / "final.weights.h5").exists() else None
     return {"status": process.returncode, "stderr": lines[-3:], "checkpoints_kept": kept,
             "state_points_to": re.findall(r'model_checkpoint_path: "([^"]+)"', state), "temporary_left": leftovers,
@@ -143,10 +146,6 @@ def checkpoint_scenario(disk, scratch) -> dict:
 
 def converted_scenario(disk, scratch) -> dict:
     """convert_caffe.py --overwrite into a full disk that holds the previous conversion."""
-    from hrsod_tf.caffe.converter import caffe_layers_from_keras, official_config
-    from hrsod_tf.caffe.netparameter import write_caffemodel
-    from hrsod_tf.models import build_glfn, build_gsn, build_lrn
-
     config = official_config("dh").model
     files = {}
     for name, build in (("gsn", build_gsn), ("lrn", build_lrn), ("glfn", build_glfn)):

@@ -48,11 +48,32 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import dataclasses
+import importlib.util
+import types
+import typing
+
+import cv2
+import keras
 import numpy as np  # noqa: E402
+import tensorflow as tf
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import seed as hypothesis_seed  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from PIL import Image  # noqa: E402
+
+from hrsod_tf import image_io
+from hrsod_tf.caffe.converter import caffe_layers_from_keras, load_caffe_weights, official_config
+from hrsod_tf.caffe.netparameter import CaffeLayer, CaffeModelError, write_caffemodel
+from hrsod_tf.config import Config, ConfigError, get_preset
+from hrsod_tf.deploy import video
+from hrsod_tf.deploy.model_loading import load_predictor
+from hrsod_tf.deploy.prediction import error_message, per_file_errors
+from hrsod_tf.deploy.saved_model import export_workdir
+from hrsod_tf.deploy.serving_model import MASK_OUTPUT, SERVING_SIGNATURE, load_serving_model
+from hrsod_tf.image_io import DataError
+from hrsod_tf.models import build_glfn, build_gsn, build_lrn
+from hrsod_tf.workdir import make_random_workdir
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TIME_BOUND = 60.0  # seconds per input (per batch for predict_cli) before the watchdog calls it a hang
@@ -114,8 +135,6 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 def video_seeds(directory) -> dict[str, bytes]:
     """Eight-frame 64x48 clips in the containers and codecs OpenCV writes: mp4 and mov (mp4v), avi (MJPG, FFV1),
     webm (VP8)."""
-    import cv2
-
     clips = {}
     for name, fourcc in (("mp4v.mp4", "mp4v"), ("mjpg.avi", "MJPG"), ("ffv1.avi", "FFV1"), ("mp4v.mov", "mp4v"),
                          ("vp8.webm", "VP80")):
@@ -295,8 +314,6 @@ def run_campaign(strategy, check, examples: int, seed: int) -> None:
 
 
 def fuzz_decode(examples: int, seed: int = 0, time_bound: float = TIME_BOUND) -> Tally:
-    from hrsod_tf import image_io
-
     tally = Tally("decode", time_bound)
     checks = {image_io.decode_image: 3, image_io.decode_mask: 2, image_io.decode_map: 2}
 
@@ -320,9 +337,6 @@ def fuzz_decode(examples: int, seed: int = 0, time_bound: float = TIME_BOUND) ->
 
 
 def fuzz_video(examples: int, seed: int = 0, time_bound: float = TIME_BOUND) -> Tally:
-    from hrsod_tf.deploy import video
-    from hrsod_tf.image_io import DataError
-
     tally = Tally("video", time_bound)
     folder = tempfile.mkdtemp(prefix="fuzz-video-")
 
@@ -350,13 +364,6 @@ def fuzz_video(examples: int, seed: int = 0, time_bound: float = TIME_BOUND) -> 
 
 def _caffe_setup():
     """Tiny-preset GSN, LRN and GLFN, and a .caffemodel of each (the released layer names, random weights)."""
-    import keras
-
-    from hrsod_tf.caffe.converter import caffe_layers_from_keras
-    from hrsod_tf.caffe.netparameter import write_caffemodel
-    from hrsod_tf.config import get_preset
-    from hrsod_tf.models import build_glfn, build_gsn, build_lrn
-
     config = get_preset("tiny").model
     keras.utils.set_random_seed(0)
     models = {"gsn": build_gsn(config), "lrn": build_lrn(config), "glfn": build_glfn(config)}
@@ -376,8 +383,6 @@ STRUCTURAL = ("nan", "inf", "shape", "drop", "rename", "duplicate", "empty_blob"
 @st.composite
 def structural_caffemodel(draw, layers: dict, folder: str):
     """(network, change, bytes): a network's layers with one structural change, written as a .caffemodel."""
-    from hrsod_tf.caffe.netparameter import CaffeLayer, write_caffemodel
-
     network = draw(st.sampled_from(sorted(layers)))
     edited = [CaffeLayer(layer.name, layer.type, layer.bottoms, layer.tops, [np.array(b) for b in layer.blobs])
               for layer in layers[network]]
@@ -409,9 +414,6 @@ def structural_caffemodel(draw, layers: dict, folder: str):
 
 
 def fuzz_caffe(examples: int, seed: int = 0, time_bound: float = TIME_BOUND) -> Tally:
-    from hrsod_tf.caffe.converter import load_caffe_weights
-    from hrsod_tf.caffe.netparameter import CaffeModelError
-
     tally = Tally("caffe", time_bound)
     config, models, layers, files, folder = _caffe_setup()
     path = os.path.join(folder, "fuzzed.caffemodel")
@@ -457,8 +459,6 @@ def _paths(tree, prefix=()):
 def mutated_config(draw):
     """(preset, change, bytes): a preset's config.json with a value replaced, a key deleted or added, or bytes
     mutated."""
-    from hrsod_tf.config import get_preset
-
     preset = draw(st.sampled_from(("tiny", "small", "paper", "official")))
     tree = json.loads(get_preset(preset).to_json())
     kind = draw(st.sampled_from(("value", "delete", "add", "bytes")))
@@ -480,10 +480,6 @@ def mutated_config(draw):
 
 def wrongly_typed_fields(obj, prefix: str = "") -> list[str]:
     """Dotted names of the fields of a (nested) config dataclass whose value is not of the field's declared type."""
-    import dataclasses
-    import types
-    import typing
-
     wrong = []
     hints = typing.get_type_hints(type(obj))
     for field in dataclasses.fields(obj):
@@ -502,8 +498,6 @@ def wrongly_typed_fields(obj, prefix: str = "") -> list[str]:
 
 
 def fuzz_config(examples: int, seed: int = 0, time_bound: float = TIME_BOUND) -> Tally:
-    from hrsod_tf.config import Config, ConfigError
-
     tally = Tally("config", time_bound)
     folder = tempfile.mkdtemp(prefix="fuzz-config-")
     path = os.path.join(folder, "config.json")
@@ -532,15 +526,11 @@ def fuzz_config(examples: int, seed: int = 0, time_bound: float = TIME_BOUND) ->
 
 def tiny_run(folder) -> Path:
     """A random-initialised `tiny` work directory in `folder`/run (the models the fuzz targets load)."""
-    from hrsod_tf.workdir import make_random_workdir
-
     return make_random_workdir(Path(folder) / "run").root
 
 
 def tiny_export(folder) -> Path:
     """`tiny_run` exported as a SavedModel: the version folder."""
-    from hrsod_tf.deploy.saved_model import export_workdir
-
     return Path(export_workdir(tiny_run(folder), Path(folder) / "models"))
 
 
@@ -549,9 +539,6 @@ WORKDIR_FILES = ("config.json", "gsn/DONE.json", "gsn/final.weights.h5", "lrn/fi
 
 
 def fuzz_workdir(examples: int, seed: int = 0, time_bound: float = TIME_BOUND) -> Tally:
-    from hrsod_tf.deploy.model_loading import load_predictor
-    from hrsod_tf.deploy.prediction import error_message, per_file_errors
-
     tally = Tally("workdir", time_bound)
     folder = Path(tempfile.mkdtemp(prefix="fuzz-workdir-"))
     source = tiny_run(folder)
@@ -591,11 +578,6 @@ def fuzz_workdir(examples: int, seed: int = 0, time_bound: float = TIME_BOUND) -
 
 
 def fuzz_serving(examples: int, seed: int = 0, time_bound: float = TIME_BOUND, saved_model=None) -> Tally:
-    import tensorflow as tf
-
-    from hrsod_tf.deploy.prediction import error_message
-    from hrsod_tf.deploy.serving_model import MASK_OUTPUT, SERVING_SIGNATURE, load_serving_model
-
     tally = Tally("serving", time_bound)
     folder = tempfile.mkdtemp(prefix="fuzz-serving-")
     serve = load_serving_model(saved_model or tiny_export(folder)).loaded.signatures[SERVING_SIGNATURE]
@@ -687,12 +669,6 @@ def fuzz_predict_cli(examples: int, seed: int = 0, time_bound: float = TIME_BOUN
 
 def fuzz_convert_cli(examples: int, seed: int = 0, time_bound: float = TIME_BOUND) -> Tally:
     """convert_caffe.py on a mutated GLFN file (official networks, random weights); the GSN and LRN files intact."""
-    import importlib.util
-
-    from hrsod_tf.caffe.converter import caffe_layers_from_keras, official_config
-    from hrsod_tf.caffe.netparameter import write_caffemodel
-    from hrsod_tf.models import build_glfn, build_gsn, build_lrn
-
     tally = Tally("convert_cli", time_bound)
     folder = Path(tempfile.mkdtemp(prefix="fuzz-convert-"))
     config = official_config("dh").model

@@ -27,7 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import h5py
 import numpy as np
+from fuzzing import scene, tiny_export
+from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("gsn", "lrn", "glfn")
@@ -62,8 +65,6 @@ def run_killed_at(command, stage=None, step=None) -> tuple[int, str | None, int 
 
 def final_weights(workdir, stages=STAGES) -> dict[str, np.ndarray]:
     """Every array of the stages' final.weights.h5, by stage/path."""
-    import h5py
-
     arrays = {}
     for stage in stages:
         with h5py.File(Path(workdir) / stage / "final.weights.h5", "r") as handle:
@@ -116,9 +117,6 @@ def train_kills(root, plans: int = 3, kills: int = 3, seed: int = 0) -> dict:
 
 
 def _photos(folder, count: int):
-    from fuzzing import scene
-    from PIL import Image
-
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(count):
         Image.fromarray(scene(320, 240, i)).save(folder / f"photo_{i:03d}.jpg", quality=90)
@@ -126,8 +124,6 @@ def _photos(folder, count: int):
 
 def _pngs_complete(folder) -> tuple[int, list[str]]:
     """(visible PNGs, names of visible files that are not complete PNGs)."""
-    from PIL import Image
-
     count, partial = 0, []
     for path in sorted(folder.rglob("*.png")):
         if path.name.startswith("."):
@@ -147,8 +143,6 @@ def batch_predict_kills(root, images: int = 40, kills: int = 2, saved_model=None
     photos = root / "photos"
     _photos(photos, images)
     if saved_model is None:
-        from fuzzing import tiny_export
-
         saved_model = tiny_export(root / "model")
     base = ("--saved-model", saved_model)
     started = time.perf_counter()

@@ -33,8 +33,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
+import tensorflow as tf
 from fuzzing import png_header, scene  # noqa: E402
 from PIL import Image  # noqa: E402
+
+from hrsod_tf.deploy.saved_model import export_workdir
+from hrsod_tf.deploy.serving_model import MASK_OUTPUT, SERVING_SIGNATURE, load_serving_model
+from hrsod_tf.workdir import make_random_workdir
 
 SIZES = ((3840, 2160), (1920, 1080), (1000, 1500), (640, 480), (333, 777), (64, 48))
 MEMORY_BOUND_MIB = 256  # about the working set one more concurrent 4K request adds (see the warm-up figures)
@@ -59,10 +64,6 @@ def payloads(sizes=SIZES, seed: int = 0) -> tuple[list, list]:
 def soak(saved_model, seconds: float, threads: int, sizes=SIZES, bad_every: int = 10,
          memory_bound_mib: float = MEMORY_BOUND_MIB, sample_every: float = 1.0) -> dict:
     """Runs the soak (see the module docstring) and returns its figures."""
-    import tensorflow as tf
-
-    from hrsod_tf.deploy.serving_model import MASK_OUTPUT, SERVING_SIGNATURE, load_serving_model
-
     model = load_serving_model(saved_model)
     serve = model.loaded.signatures[SERVING_SIGNATURE]
     good, bad = payloads(sizes)
@@ -162,9 +163,6 @@ def _run_threads(target, count: int) -> None:
 
 def exported(workdir, folder) -> Path:
     """The SavedModel of `workdir` (a random-initialised `small` run when None), exported into `folder`."""
-    from hrsod_tf.deploy.saved_model import export_workdir
-    from hrsod_tf.workdir import make_random_workdir
-
     if workdir is None:
         workdir = make_random_workdir(Path(folder) / "run", preset="small").root
     return Path(export_workdir(workdir, Path(folder) / "models"))

@@ -15,6 +15,9 @@ except ModuleNotFoundError:
     pytest.exit("hrsod-tf is not installed in this Python: run `pip install -r requirements.txt` (it ends with "
                 "`-e .`), or `pip install -e .`, in the repository first", returncode=4)
 
+from hrsod_tf.deploy.saved_model import export_workdir  # noqa: E402  (after the check above)
+from hrsod_tf.workdir import make_random_workdir  # noqa: E402
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
 
@@ -37,8 +40,5 @@ def shared_dir():
 @pytest.fixture(scope="session")
 def tiny_saved_model(tmp_path_factory):
     """A random-init `tiny` run exported once per test session with export.py's library: the version directory."""
-    from hrsod_tf.deploy.saved_model import export_workdir
-    from hrsod_tf.workdir import make_random_workdir
-
     root = tmp_path_factory.mktemp("tiny_export")
     return export_workdir(make_random_workdir(root / "run").root, root / "models")

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 from caffe_reference import encode_net, random_blobs
+from disk_full import file_size_limit
 from helpers import load_script
 from PIL import Image
 from release_networks import GSN_TABLE, LRN_TABLE, glfn_table, parse_table
@@ -91,8 +92,6 @@ def test_cli_refuses_a_missing_file_and_an_existing_run(release_files, tmp_path,
 @pytest.mark.slow
 def test_a_full_disk_during_overwrite_leaves_the_previous_conversion_usable_and_says_so(release_files, tmp_path,
                                                                                          capsys):
-    from disk_full import file_size_limit
-
     convert = load_script("convert_caffe.py")
     workdir = tmp_path / "authors"
     assert convert.main(_args(release_files, workdir, "--glfn-variant", "low_res")) == 0

@@ -1,6 +1,8 @@
 """Decoding images, masks and maps, and writing PNGs (hrsod_tf.image_io): one set of rules for every reader."""
 
 import io
+import struct
+import zlib
 
 import cv2
 import numpy as np
@@ -125,9 +127,6 @@ def test_to_uint8_rounds_and_clips():
 
 def _png_header(width, height):
     """A PNG that is only its signature, IHDR (width x height, 8-bit RGB) and IEND: Pillow reads its size."""
-    import struct
-    import zlib
-
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 

@@ -3,6 +3,7 @@ same code, loaded with a TensorFlow run's weights, they give TensorFlow's output
 GLFN to 1e-4, see `TOLERANCE`), and neither they nor
 benchmarks/network_speed.py import TensorFlow. JAX runs in a subprocess (the backend is chosen at import)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -78,8 +79,6 @@ def test_network_speed_runs_under_jax_without_tensorflow(tmp_path):
                                 "--runs", "1", "--warmup", "1", "--json", str(out)], env=environment, cwd=REPO,
                                capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr[-3000:]
-    import json
-
     result = json.loads(out.read_text())
     assert result["backend"] == "jax" and result["tensorflow_imported"] is False
     assert set(result["networks"]) == set(STAGES)

@@ -1,11 +1,19 @@
 """The project installs as a package: every package folder is listed in pyproject.toml, the installed packages
 are this checkout's, and no file edits the module search path (imports work because of the install)."""
 
+import ast
+import importlib.metadata
 import re
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 import tomllib
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 import hrsod_tf
 import hrsod_tf_datasets
@@ -64,8 +72,6 @@ def _requirement_lines(path):
 
 
 def test_the_workers_requirements_are_lines_beam_can_pip_download_one_by_one():
-    from packaging.requirements import Requirement
-
     lines = _requirement_lines(WORKERS)
     assert lines
     for line in lines:  # Beam's stager runs `pip download <line> --no-deps` for each line
@@ -74,10 +80,21 @@ def test_the_workers_requirements_are_lines_beam_can_pip_download_one_by_one():
         assert requirement.url is None and requirement.name.lower() not in ("hrsod-tf", "apache-beam"), line
 
 
+def _module_level_imports(tree):
+    """The Import / ImportFrom nodes that run when the module is imported: not those inside functions, which
+    load optional packages only when used (pymatting, pydensecrf, the runtimes' quantizers)."""
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+        elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            todo.extend(ast.iter_child_nodes(node))
+
+
 def _imported_modules(start: str):
     """The hrsod_tf modules that importing `start` runs (parent packages included) and the other top-level
     modules they import, read from the sources."""
-    import ast
 
     def source(name):
         path = REPO.joinpath(*name.split("."))
@@ -91,7 +108,7 @@ def _imported_modules(start: str):
             if name in seen or not source(name).is_file():
                 continue
             seen.add(name)
-            for node in ast.walk(ast.parse(source(name).read_text())):
+            for node in _module_level_imports(ast.parse(source(name).read_text())):
                 if isinstance(node, ast.Import):
                     names = [alias.name for alias in node.names]
                 elif isinstance(node, ast.ImportFrom) and node.level == 0:
@@ -104,12 +121,6 @@ def _imported_modules(start: str):
 
 
 def test_the_workers_requirements_cover_every_package_batch_prediction_imports():
-    import importlib.metadata
-    import sys
-
-    from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
-
     _, modules = _imported_modules("hrsod_tf.deploy.batch_prediction")
     distributions = importlib.metadata.packages_distributions()
     needed = {canonicalize_name(d) for m in modules if m not in sys.stdlib_module_names
@@ -124,11 +135,6 @@ def test_requirements_txt_installs_the_workers_list_so_versions_are_written_once
 
 @pytest.mark.slow
 def test_the_wheel_builds_offline_holds_only_the_project_and_batch_prediction_imports_from_it(tmp_path):
-    import shutil
-    import subprocess
-    import sys
-    import zipfile
-
     source = tmp_path / "source"  # a copy: setuptools writes build/ and *.egg-info/ beside the sources
     source.mkdir()
     for name in ("pyproject.toml", "README.md", "hrsod_tf", "datasets"):

@@ -9,6 +9,7 @@ import tensorflow as tf
 from helpers import load_script
 from PIL import Image
 
+from hrsod_tf.config import Config
 from hrsod_tf.deploy import prediction
 from hrsod_tf.deploy.compositing import render
 from hrsod_tf.deploy.model_loading import load_predictor
@@ -190,8 +191,6 @@ def test_error_message_is_a_graph_assertions_own_text_or_the_first_line():
 
 
 def test_an_image_above_the_runs_pixel_limit_is_refused_before_decoding_saying_how_to_raise_it(tmp_path, capsys):
-    from hrsod_tf.config import Config
-
     run = make_random_workdir(tmp_path / "run")
     config = run.load_config()
     Config.save(config.replace(inference=config.inference.__class__(**{

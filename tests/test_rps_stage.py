@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 
 from hrsod_tf.config import get_preset
+from hrsod_tf.data import pipelines
 from hrsod_tf.evaluation.folders import EvaluationResult
 from hrsod_tf.evaluation.variant_report import RANDOM_PATCHES_NOTE, TRAINED_RPS_NOTE, markdown_table
 from hrsod_tf.pipeline import SaliencyPipeline
+from hrsod_tf.training import stages
 from hrsod_tf.training.stages import stage_seed
 from hrsod_tf.workdir import StageNotTrainedError, WorkDir, make_random_workdir
 
@@ -70,9 +72,6 @@ def test_sampler_rps_is_for_the_lrn_stage_only(tmp_path):
 
 
 def test_rps_training_data_are_random_boxes(monkeypatch, tmp_path):
-    from hrsod_tf.data import pipelines
-    from hrsod_tf.training import stages
-
     seen = {}
 
     def fake_lrn_dataset(examples, cache, config, *, sampler="aps", **kwargs):

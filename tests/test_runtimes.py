@@ -14,6 +14,7 @@ import pytest
 import tensorflow as tf
 from helpers import load_script
 
+from hrsod_tf.config import get_preset
 from hrsod_tf.deploy.model_loading import ModelNotFoundError, load_pipeline, load_predictor, model_kind
 from hrsod_tf.deploy.runtimes import formats
 from hrsod_tf.deploy.runtimes.calibration import CalibrationError, run_training_data
@@ -37,8 +38,6 @@ def workdir(tmp_path_factory):
 
 def _fake_export(folder, fmt="onnx", preset_config=None, files=True):
     """A folder with an export's settings file and empty network files (enough for the checks before loading)."""
-    from hrsod_tf.config import get_preset
-
     folder.mkdir(parents=True, exist_ok=True)
     config = preset_config or get_preset("tiny")
     names = formats.NETWORK_FILES[fmt]

@@ -12,6 +12,7 @@ from helpers import load_script
 
 from hrsod_tf.deploy import video
 from hrsod_tf.deploy.compositing import OutputKind, render
+from hrsod_tf.image_io import DataError
 
 RATE, WIDTH, HEIGHT, FRAMES, SAMPLE_RATE = Fraction(25, 2), 64, 48, 9, 44100
 
@@ -137,8 +138,6 @@ def test_frames_are_read_one_at_a_time(tmp_path):
 
 
 def test_a_broken_video_is_one_error_line_without_ffmpegs_log_lines(tmp_path, capfd):
-    from hrsod_tf.image_io import DataError
-
     path = tmp_path / "broken.mp4"
     path.write_bytes(np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes())
     with pytest.raises(DataError, match="cannot decode .*broken.mp4"):

@@ -14,12 +14,14 @@ unchanged; every later layer then saw colours scaled by the wrong factor. The sw
 
 from __future__ import annotations
 
+import os
 import pathlib
 import tempfile
 import threading
 import warnings
 
 import numpy as np
+import tensorflow as tf
 
 from hrsod_tf.deploy.runtimes.formats import import_runtime
 
@@ -36,8 +38,6 @@ def write_litert(model, path, samples=None, keep_float_op_types=(), progress=lam
     Returns:
         The op types kept in float (empty for float32).
     """
-    import tensorflow as tf
-
     with tempfile.TemporaryDirectory(prefix="hrsod-litert-") as folder:
         model.export(folder, format="tf_saved_model", verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(folder)
@@ -74,8 +74,6 @@ class LiteRTSession:
 
     def __init__(self, path, precision: str = "float32", threads: int | None = None, input_names=("image",)):
         litert = import_runtime("ai_edge_litert.interpreter", "ai-edge-litert", "to run a LiteRT export")
-        import os
-
         threads = threads or len(os.sched_getaffinity(0))
         self.path, self.precision = pathlib.Path(path), precision
         self.interpreter = litert.Interpreter(model_path=str(path), num_threads=threads)

@@ -56,7 +56,7 @@ def quantize_onnx(float_path, out_path, samples, keep_float_op_types=(), progres
         The names of the nodes kept in float.
     """
     quantization = import_runtime("onnxruntime.quantization", "onnxruntime", "to quantize ONNX files")
-    from onnxruntime.quantization.shape_inference import quant_pre_process
+    from onnxruntime.quantization.shape_inference import quant_pre_process  # optional, as its runtime
 
     out_path = pathlib.Path(out_path)
     prepared = out_path.with_name(f".prepared-{out_path.name}")
@@ -104,7 +104,7 @@ class ONNXRuntimeSession:
 
     def describe(self) -> dict:
         """What runs: the provider, and which op types the graph holds (int8 QDQ pairs or float ops)."""
-        import onnx
+        import onnx  # optional: installed with the ONNX tools, imported only when asked
 
         types = {}
         for node in onnx.load(str(self.path)).graph.node:

@@ -48,6 +48,7 @@ def quantize_openvino(onnx_path, xml_path, samples, keep_float_op_types=()) -> l
     """
     ov = import_runtime("openvino", purpose="to write OpenVINO models")
     nncf = import_runtime("nncf", purpose="to quantize OpenVINO models to int8")
+    # optional, as its runtime: imported once import_runtime has found NNCF
     from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
     from nncf.quantization.range_estimator import RangeEstimatorParametersSet
 

@@ -13,7 +13,15 @@ import pathlib
 
 import tensorflow as tf
 
+from hrsod_tf.config import Config
+from hrsod_tf.deploy.runtimes.formats import RUNTIME_PACKAGES, ModelFolderError, import_runtime, read_settings
+from hrsod_tf.deploy.runtimes.litert_files import LiteRTSession
+from hrsod_tf.deploy.runtimes.network_files import input_side
+from hrsod_tf.deploy.runtimes.onnx_files import ONNXRuntimeSession
+from hrsod_tf.deploy.runtimes.openvino_files import OpenVINOSession
+from hrsod_tf.models import build_stage_network
 from hrsod_tf.pipeline import PipelineNetworks
+from hrsod_tf.pipeline.folded_glfn import FoldedGLFN
 
 __all__ = ["check_sessions", "graph_function", "load_export", "open_sessions", "session_networks"]
 
@@ -46,17 +54,11 @@ def session_networks(sessions: dict, runtime: str) -> PipelineNetworks:
 
 def _session_classes() -> dict:
     # The runtime modules import their packages only when a session is made (optional dependencies).
-    from hrsod_tf.deploy.runtimes.litert_files import LiteRTSession
-    from hrsod_tf.deploy.runtimes.onnx_files import ONNXRuntimeSession
-    from hrsod_tf.deploy.runtimes.openvino_files import OpenVINOSession
-
     return {"openvino": OpenVINOSession, "onnx": ONNXRuntimeSession, "litert": LiteRTSession}
 
 
 def open_sessions(folder, settings: dict, threads: int | None = None) -> dict:
     """{stage: session} for the networks of an export folder (settings from `formats.read_settings`)."""
-    from hrsod_tf.deploy.runtimes.formats import RUNTIME_PACKAGES, import_runtime
-
     fmt, precision = settings["format"], settings["precision"]
     module, package = RUNTIME_PACKAGES[fmt]
     import_runtime(module, package, f"to run the {fmt} export in {folder}")
@@ -70,9 +72,6 @@ def open_sessions(folder, settings: dict, threads: int | None = None) -> dict:
 
 def check_sessions(folder, sessions: dict, model_config) -> None:
     """Raises `ModelFolderError` when a network's input side is not the one the config's pipeline feeds it."""
-    from hrsod_tf.deploy.runtimes.formats import ModelFolderError
-    from hrsod_tf.deploy.runtimes.network_files import input_side
-
     for stage, session in sessions.items():
         side = input_side(stage, model_config)
         shape = tuple(session.input_shapes[0])
@@ -93,9 +92,6 @@ def load_export(folder, threads: int | None = None, preset: str | None = None):
         ModelFolderError: incomplete folder, another preset, networks that do not fit the config.
         RuntimeNotInstalledError: the format's runtime is not installed.
     """
-    from hrsod_tf.config import Config
-    from hrsod_tf.deploy.runtimes.formats import ModelFolderError, read_settings
-
     settings = read_settings(folder)
     config = Config.from_dict(settings["config"])
     if preset is not None and config.preset != preset:
@@ -111,10 +107,6 @@ def load_export(folder, threads: int | None = None, preset: str | None = None):
 
 def folded_glfn(folder: pathlib.Path, model_config):
     """The export's GLFN as TensorFlow's `FoldedGLFN`, from its Keras weights (int8 exports keep it float32)."""
-    from hrsod_tf.deploy.runtimes.formats import ModelFolderError
-    from hrsod_tf.models import build_stage_network
-    from hrsod_tf.pipeline.folded_glfn import FoldedGLFN
-
     path = folder / "glfn.weights.h5"
     if not path.is_file():
         raise ModelFolderError(f"{folder} is incomplete: {path.name} (the GLFN's weights) is missing; export again")
