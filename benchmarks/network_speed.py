@@ -15,7 +15,6 @@ Nothing here imports TensorFlow unless it is the backend. `--precision` sets Ker
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -74,8 +73,7 @@ def main(argv=None) -> int:
               "preset": args.preset, "batch": args.batch, "precision": args.precision, "networks": results,
               "machine": common.machine_info(), "date": common.now_utc()}
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
+        common.write_json(result, args.json)
     return 0
 
 

@@ -27,7 +27,6 @@ is refused.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -164,9 +163,8 @@ def main(argv=None) -> int:
         results.append(benchmark(pipeline, height, width, args.runs, args.warmup, args.coarse))
         print(format_row(results[-1]), flush=True)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"model": label, "coarse": args.coarse, "results": results,
-                                         "peak_rss_bytes": common.peak_rss_bytes()}, indent=1) + "\n")
+        common.write_json({"model": label, "coarse": args.coarse, "results": results,
+                           "peak_rss_bytes": common.peak_rss_bytes()}, args.json)
     return 0
 
 

@@ -166,7 +166,7 @@ def step_header(title: str, record: dict) -> list:
 
 
 def section_compute(record: dict) -> tuple[list, dict | None]:
-    lines = step_header("1. Compute efficiency: GSN forward pass vs float32 matmul", record)
+    lines = step_header("Compute efficiency: GSN forward pass vs float32 matmul", record)
     data = record["data"]
     if not data:
         return lines, None
@@ -190,7 +190,7 @@ GLFN_TITLE = "GLFN forward: FoldedGLFN >= 4x the Keras GLFN; GLFN at 1080p / GSN
 
 def section_glfn_speed(record: dict) -> tuple[list, dict | None]:
     """Where the GLFN's time goes (per-layer profile) and FoldedGLFN vs the Keras GLFN (glfn_speed.py)."""
-    lines = step_header("11. GLFN forward: profile, FoldedGLFN, and the ratio to the GSN", record)
+    lines = step_header("GLFN forward: profile, FoldedGLFN, and the ratio to the GSN", record)
     data = record["data"]
     if not data:
         return lines, None
@@ -231,7 +231,7 @@ def section_glfn_speed(record: dict) -> tuple[list, dict | None]:
 
 def section_patch_count(record: dict) -> tuple[list, dict | None]:
     """The paper's Figure 9: S-measure and MAE against the number of patches, APS vs random (patch_count.py)."""
-    lines = step_header("13. Figure 9: refinement quality against the number of patches (trained demo run)", record)
+    lines = step_header("Figure 9: refinement quality against the number of patches (trained demo run)", record)
     data = record["data"]
     if not data:
         return lines, None
@@ -255,7 +255,7 @@ def section_patch_count(record: dict) -> tuple[list, dict | None]:
 def section_glfn_training_input(record: dict) -> tuple[list, dict | None]:
     """The GLFN trained on warped images vs full-resolution crops, on the validation images
     (glfn_training_input.py)."""
-    lines = step_header("12. GLFN training input: whole images warped vs full-resolution crops", record)
+    lines = step_header("GLFN training input: whole images warped vs full-resolution crops", record)
     data = record["data"]
     if not data or "fused" not in data:
         return lines, (data or {}).get("target")
@@ -291,7 +291,7 @@ def section_glfn_training_input(record: dict) -> tuple[list, dict | None]:
 
 def section_cutout_colors(record: dict) -> tuple[list, dict | None]:
     """Edge colours of cut-outs with and without foreground estimation (cutout_colors.py)."""
-    lines = step_header("13. Cut-out edge colours: foreground estimation vs the photo's own colours", record)
+    lines = step_header("Cut-out edge colours: foreground estimation vs the photo's own colours", record)
     data = record["data"]
     if not data:
         return lines, None
@@ -328,7 +328,7 @@ def section_cutout_colors(record: dict) -> tuple[list, dict | None]:
 
 def section_video_flicker(record: dict) -> tuple[list, dict | None]:
     """Flicker and MAE of video maps per temporal method (video_flicker.py)."""
-    lines = step_header("14. Video flicker: the temporal step (none, ema, ofd)", record)
+    lines = step_header("Video flicker: the temporal step (none, ema, ofd)", record)
     data = record["data"]
     if not data:
         return lines, None
@@ -361,7 +361,7 @@ def network_seconds(compute: dict | None, patches: int, pixels: int) -> float | 
 
 
 def section_pipeline(record: dict, compute: dict | None) -> tuple[list, dict | None]:
-    lines = step_header("2. Full pipeline at 1920x1080 and 3840x2160 (paper preset, random init)", record)
+    lines = step_header("Full pipeline at 1920x1080 and 3840x2160 (paper preset, random init)", record)
     data = record["data"]
     if not data:
         return lines, None
@@ -403,7 +403,7 @@ def section_pipeline(record: dict, compute: dict | None) -> tuple[list, dict | N
 
 
 def section_aps(record: dict) -> tuple[list, dict | None]:
-    lines = step_header("3. APS vs dense tiling at equal patch size (trained demo run)", record)
+    lines = step_header("APS vs dense tiling at equal patch size (trained demo run)", record)
     data = record["data"]
     if not data:
         return lines, None
@@ -420,7 +420,7 @@ def section_aps(record: dict) -> tuple[list, dict | None]:
 
 
 def section_memory(record: dict) -> tuple[list, dict | None]:
-    lines = step_header("4. Peak memory of the full pipeline at 3840x2160 (paper preset, float32, random init)",
+    lines = step_header("Peak memory of the full pipeline at 3840x2160 (paper preset, float32, random init)",
                         record)
     data = record["data"]
     if not data:
@@ -438,7 +438,7 @@ def section_memory(record: dict) -> tuple[list, dict | None]:
 
 
 def section_precision(record: dict) -> tuple[list, dict | None]:
-    lines = step_header("5. Precision: float32 vs mixed_bfloat16 (GSN, paper preset, 384x384, batch 1)", record)
+    lines = step_header("Precision: float32 vs mixed_bfloat16 (GSN, paper preset, 384x384, batch 1)", record)
     data = record["data"]
     if not data:
         return lines, None
@@ -490,7 +490,7 @@ def _bf16_reading(ratio: float, flags: list) -> str:
 
 def section_training_input(records: dict) -> tuple[list, dict | None]:
     throughput, step = records["lrn_pipeline_throughput"], records["train_step_time"]
-    lines = ["", "## 6. Training input: LRN tf.data pipeline vs the LRN training step", ""]
+    lines = ["", "## Training input: LRN tf.data pipeline vs the LRN training step", ""]
     for record in (throughput, step):
         if record.get("command"):
             took = f" ({fmt(record['seconds'], '.0f')} s)" if record.get("seconds") is not None else ""
@@ -517,7 +517,7 @@ def section_training_input(records: dict) -> tuple[list, dict | None]:
 
 
 def section_roundtrip(record: dict) -> tuple[list, dict | None]:
-    lines = step_header("8. The ground truth after a low-resolution round trip (synthetic test scenes)", record)
+    lines = step_header("The ground truth after a low-resolution round trip (synthetic test scenes)", record)
     data = record["data"]
     if not data:
         return lines, None
@@ -534,7 +534,7 @@ def section_roundtrip(record: dict) -> tuple[list, dict | None]:
 
 
 def section_serving(records: list) -> tuple[list, dict | None]:
-    lines = ["", "## 9. TF Serving export: size on disk and latency (random init, 1920x1080 JPEG)", ""]
+    lines = ["", "## TF Serving export: size on disk and latency (random init, 1920x1080 JPEG)", ""]
     rows = []
     for record in records:
         if record.get("command"):
@@ -557,7 +557,7 @@ def section_serving(records: list) -> tuple[list, dict | None]:
 
 
 def section_paper(compute: dict | None) -> list:
-    lines = ["", "## 7. The paper's figures beside ours", ""]
+    lines = ["", "## The paper's figures beside ours", ""]
     if not compute:
         return lines + ["Not measured (step 1 did not run)."]
     paper, ours = compute["paper_comparison"]["paper"], compute["paper_comparison"]["ours"]
@@ -572,7 +572,7 @@ def section_paper(compute: dict | None) -> list:
 
 
 def section_beam(record: dict) -> list:
-    lines = step_header("10. Batch inference: predict.py vs Apache Beam (DirectRunner, 1 and 2 workers)", record)
+    lines = step_header("Batch inference: predict.py vs Apache Beam (DirectRunner, 1 and 2 workers)", record)
     data = record["data"]
     if not data:
         return lines
@@ -606,7 +606,7 @@ SPEED_TARGET = 3.0
 
 def section_runtime_speed(record: dict) -> tuple[list, dict | None]:
     """The full pipeline on every runtime and precision beside TF float32 (runtime_speed.py)."""
-    lines = step_header("13. CPU runtimes: the full pipeline in int8, bfloat16 and float32", record)
+    lines = step_header("CPU runtimes: the full pipeline in int8, bfloat16 and float32", record)
     data = record["data"]
     if not data:
         return lines, None
@@ -649,7 +649,7 @@ def section_runtime_speed(record: dict) -> tuple[list, dict | None]:
 
 def section_runtime_accuracy(record: dict) -> tuple[list, dict | None]:
     """Every export against the float32 SavedModel on the demo's test scenes (runtime_accuracy.py)."""
-    lines = step_header("14. CPU runtimes: accuracy of every format and precision (trained demo networks)", record)
+    lines = step_header("CPU runtimes: accuracy of every format and precision (trained demo networks)", record)
     data = record["data"]
     if not data:
         return lines, None
@@ -704,7 +704,7 @@ def write_document(records: dict, args, started: str, machine: dict, path: Path,
                for step in STEPS}
     old_sections, old_verdicts = _document_parts(path)
     compute = records["compute_efficiency"]["data"]
-    sections, verdicts, kept_any = [], [], False
+    sections, verdicts, kept_any, number = [], [], False, 0
     for title, steps, (lines, verdict) in (
         ("Compute efficiency (GSN >= 85% of matmul rate)", ["compute_efficiency"],
          section_compute(records["compute_efficiency"])),
@@ -730,7 +730,11 @@ def write_document(records: dict, args, started: str, machine: dict, path: Path,
         (RUNTIME_ACCURACY_TITLE, ["runtime_accuracy"], section_runtime_accuracy(records["runtime_accuracy"])),
     ):
         kept = all(records[name]["status"] == "kept" for name in steps)
-        heading = next(line for line in lines if line.startswith("## "))
+        # Numbered by position, so that a section added in the middle renumbers the ones after it.
+        number += 1
+        at = next(i for i, line in enumerate(lines) if line.startswith("## "))
+        heading = f"## {number}. {lines[at][3:]}"
+        lines = [*lines[:at], heading, *lines[at + 1:]]
         if kept and heading in old_sections:
             lines, kept_any = old_sections[heading], True
         sections += lines

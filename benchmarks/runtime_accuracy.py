@@ -105,8 +105,7 @@ def main(argv=None) -> int:
               "reference": "_".join(REFERENCE), "rows": rows, "commands": commands, "machine": common.machine_info()}
     print(json.dumps(result, indent=1))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
+        common.write_json(result, args.json)
     return 0
 
 

@@ -22,6 +22,14 @@ from hrsod_tf.evaluation.metrics import BETA2, PRCurve  # noqa: E402
 __all__ = ["plot_pr_curves", "plot_example_grid"]
 
 
+def _save(fig, path, dpi: int) -> Path:
+    """Lays `fig` out, writes it to `path` as a PNG and frees it (pyplot keeps every open figure alive)."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
 def _curve_of(value) -> PRCurve:
     """Accept a PRCurve, an EvaluationResult (``.pr_curve``) or either's dict form."""
     if isinstance(value, PRCurve):
@@ -85,10 +93,7 @@ def plot_pr_curves(
     ax.legend(loc="lower left", fontsize=8)
     if title:
         ax.set_title("\n".join(textwrap.wrap(title, 48)), fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi)
 
 
 def plot_example_grid(
@@ -144,10 +149,7 @@ def plot_example_grid(
                 ax.set_title(title, fontsize=9)
             if col == 0 and row_labels is not None:
                 ax.set_ylabel(row_labels[row], fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi)
 
 
 def plot_patch_count(
@@ -190,7 +192,4 @@ def plot_patch_count(
         ax.legend(fontsize=8)
     if title:
         fig.suptitle("\n".join(textwrap.wrap(title, 90)), fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi)
