@@ -181,6 +181,10 @@ def _open(data: bytes, name: str, max_pixels: int | None = None, how_to_raise: s
         image.load()
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise _undecodable(name, e) from e
+    if image.mode in ("P", "PA") and image.palette is None:
+        # A PNG of colour type 3 without its PLTE chunk: libpng (and TF's decode_png) refuse it, and Pillow
+        # would fail later, inside a conversion, with a bare AssertionError.
+        raise _undecodable(name, ValueError("a palette image with no palette (PLTE chunk)"))
     return image
 
 

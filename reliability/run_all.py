@@ -88,6 +88,10 @@ FOUND_AND_FIXED = [
     ("An image above Pillow's decompression-bomb limit (179 MP) was 'corrupt, truncated or not an image'",
      "'too large' with its size, the limit and how to raise it; predict paths check the run's limit from the "
      "header before decoding", "tests/test_image_io.py, tests/test_predict.py"),
+    ("A palette PNG whose PLTE chunk was lost decoded as an image and a mask but crashed the map decoder with a "
+     "bare AssertionError inside Pillow — found by the fuzzer",
+     "refused by every decoder as libpng refuses it: 'a palette image with no palette (PLTE chunk)'",
+     "tests/test_image_io.py"),
     ("Decoder messages showed Python object addresses (`<_io.BytesIO object at 0x...>`)",
      "the file's name and what is wrong, in one line", "tests/test_image_io.py"),
     ("A config.json value of another type (a list for a size, a string for a step count) crashed with "
@@ -151,8 +155,8 @@ def section_fuzz(records: dict) -> list[str]:
                       for f in result["findings"][:10]]
         if data["targets"][0].get("startup_lines") or (data.get("targets") and result.get("startup_lines")):
             other = result.get("startup_lines") or {}
-            lines += ["", f"Other stderr lines (not about an input file: TensorFlow's start-up log, OpenCV's AVI "
-                      f"parser): {sum(other.values())} in {len(other)} kinds."]
+            lines += ["", f"Other stderr lines (not about an input file, such as TensorFlow's start-up "
+                      f"log): {sum(other.values())} in {len(other)} kinds."]
         lines.append("")
     lines += ["### What the fuzzing and the full-disk runs found, fixed and kept fixed", ""]
     lines += _table(["defect", "now", "kept fixed by"], FOUND_AND_FIXED)

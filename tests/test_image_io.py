@@ -79,6 +79,24 @@ def test_truncated_jpeg_raises_data_error_naming_the_file(tmp_path):
         image_io.read_image(path)
 
 
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def test_a_palette_png_without_its_palette_chunk_is_refused_by_every_decoder_naming_the_file():
+    # Found by the decode fuzzer: PLTE renamed (one bit flipped, CRC fixed); decode_map raised AssertionError.
+    encoded = io.BytesIO()
+    Image.fromarray(np.arange(48 * 64, dtype=np.uint8).reshape(48, 64) % 16, mode="P").save(
+        encoded, format="PNG", transparency=0)
+    data = encoded.getvalue()
+    start = data.index(b"PLTE") - 4
+    length = struct.unpack(">I", data[start:start + 4])[0]
+    data = data[:start] + _chunk(b"PlTE", data[start + 8:start + 8 + length]) + data[start + 12 + length:]
+    for decode in (image_io.decode_image, image_io.decode_mask, image_io.decode_map):
+        with pytest.raises(image_io.DataError, match=r"no_palette\.png: a palette image with no palette"):
+            decode(data, "no_palette.png")
+
+
 def test_evaluating_palette_png_masks_equals_evaluating_the_same_masks_as_0_255_gray(tmp_path):
     gt_palette, gt_gray, pred_dir = tmp_path / "gt_palette", tmp_path / "gt_gray", tmp_path / "pred"
     for d in (gt_palette, gt_gray, pred_dir):
@@ -127,11 +145,8 @@ def test_to_uint8_rounds_and_clips():
 
 def _png_header(width, height):
     """A PNG that is only its signature, IHDR (width x height, 8-bit RGB) and IEND: Pillow reads its size."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IEND", b""))
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + _chunk(b"IEND", b""))
 
 
 def test_an_image_above_pillows_bomb_limit_is_too_large_not_corrupt_with_the_limit_and_the_remedy():

@@ -7,6 +7,7 @@ marked slow; the checks of folders, formats and messages run without converting 
 """
 
 import json
+import pathlib
 import sys
 
 import numpy as np
@@ -132,6 +133,42 @@ def test_export_refuses_a_pair_it_does_not_offer_in_one_line(tmp_path, capsys):
 def test_a_run_without_its_training_data_asks_for_calibration_data(workdir):
     with pytest.raises(CalibrationError, match="--calibration-data"):
         run_training_data(workdir.root)
+
+
+def _relu_ir(folder):
+    ov = pytest.importorskip("openvino")
+    ops = pytest.importorskip("openvino.opset13")
+    image = ops.parameter([1, 4], np.float32, name="image")
+    ov.save_model(ov.Model([ops.relu(image)], [image], "relu"), str(folder / "relu.xml"))
+    return folder / "relu.xml"
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bfloat16_on_a_cpu_without_native_bfloat16_warns_once_naming_the_precisions_to_use(
+        tmp_path, monkeypatch, caplog, native):
+    openvino_files = pytest.importorskip("hrsod_tf.deploy.runtimes.openvino_files")
+    path = _relu_ir(tmp_path)
+    monkeypatch.setattr(openvino_files, "native_bfloat16", lambda core: native)
+    openvino_files._warn_emulated_bfloat16.cache_clear()
+    with caplog.at_level("WARNING", logger=openvino_files.__name__):
+        for precision in ("bfloat16", "bfloat16", "float32"):
+            session = openvino_files.OpenVINOSession(path, precision)
+    warnings = [r.getMessage() for r in caplog.records if "no native bfloat16" in r.getMessage()]
+    assert len(warnings) == (0 if native else 1)
+    if not native:
+        assert "--precision int8" in warnings[0] and "float32" in warnings[0]
+    np.testing.assert_allclose(session(np.array([[-1, 0, 1, 2]], np.float32)), [[0, 0, 1, 2]])
+
+
+def test_openvino_finds_native_bfloat16_exactly_where_the_cpu_flags_show_it():
+    ov = pytest.importorskip("openvino")
+    from hrsod_tf.deploy.runtimes.openvino_files import native_bfloat16
+
+    cpuinfo = pathlib.Path("/proc/cpuinfo")
+    if not cpuinfo.is_file() or "flags" not in cpuinfo.read_text():
+        pytest.skip("no x86 /proc/cpuinfo flags to compare with")
+    flags = set(next(line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")).split())
+    assert native_bfloat16(ov.Core()) == bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
 def test_session_calls_run_inside_the_graph_with_static_shapes():

@@ -12,11 +12,15 @@ which clipped: 0.80 levels mean difference on the demo GSN instead of 0.35) and 
 
 Precision at run time is OpenVINO's ``INFERENCE_PRECISION_HINT``: "f32" for float32 and for the float layers
 of int8 models, "bf16" for bfloat16 (OpenVINO's CPU default is bf16 on CPUs with AMX, so float32 is asked for
-explicitly). The IR on disk is float32 for float32 and bfloat16 alike.
+explicitly). The IR on disk is float32 for float32 and bfloat16 alike. On a CPU without native bfloat16 (no
+AVX-512 BF16, no AMX) the plugin emulates it, "significant performance degradation in comparison with FP32"
+(OpenVINO's bfloat16 guide, 2021.4), so loading such a model there warns and names the precisions to use.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import pathlib
 import threading
 
@@ -24,9 +28,24 @@ import numpy as np
 
 from hrsod_tf.deploy.runtimes.formats import import_runtime
 
-__all__ = ["OpenVINOSession", "onnx_to_openvino", "quantize_openvino"]
+__all__ = ["OpenVINOSession", "native_bfloat16", "onnx_to_openvino", "quantize_openvino"]
 
 INFERENCE_PRECISION = {"float32": "f32", "bfloat16": "bf16", "int8": "f32"}
+
+logger = logging.getLogger(__name__)
+
+
+def native_bfloat16(core) -> bool:
+    """Whether OpenVINO's CPU plugin computes bfloat16 natively here: "BF16" among its optimisation
+    capabilities (CPUs with AVX-512 BF16 or AMX)."""
+    return "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+@functools.cache  # once per process, not once per network
+def _warn_emulated_bfloat16(capabilities: tuple[str, ...]) -> None:
+    logger.warning("this CPU has no native bfloat16 (OpenVINO's CPU capabilities: %s): OpenVINO emulates it, "
+                   "slower than float32; on this CPU export with --precision int8 (fastest) or float32",
+                   ", ".join(capabilities))
 
 
 def onnx_to_openvino(onnx_path, xml_path) -> pathlib.Path:
@@ -82,6 +101,8 @@ class OpenVINOSession:
         if threads:
             config["INFERENCE_NUM_THREADS"] = int(threads)
         self.path, self.precision = pathlib.Path(path), precision
+        if precision == "bfloat16" and not native_bfloat16(core):
+            _warn_emulated_bfloat16(tuple(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")))
         self.compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
         self.request = self.compiled.create_infer_request()
         self.input_names = [port.get_any_name() for port in self.compiled.inputs]
