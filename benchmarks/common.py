@@ -164,7 +164,18 @@ def first_call_seconds(fn) -> float:
 
 
 def peak_rss_bytes() -> int:
-    """Peak resident set size of this process so far (getrusage ru_maxrss is in KiB on Linux)."""
+    """Peak resident set size of this process so far.
+
+    Read from VmHWM in /proc/self/status: Linux keeps getrusage's ru_maxrss across fork and exec, so a process
+    started by a large parent (runtime_speed.py holding eight pipelines) would report the parent's peak. Where
+    /proc is absent, ru_maxrss (KiB on Linux) is the fallback."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 

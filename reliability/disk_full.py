@@ -100,6 +100,17 @@ def _hidden(folder) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in Path(folder).rglob(".*"))
 
 
+def _overwrite_on_a_full_disk(script: str, args: tuple, disk, out: Path, expected_files: int) -> dict:
+    """Runs `script` once on space, fills `disk`, runs it again with --overwrite: what it said and what was kept."""
+    first = _run(script, *args)
+    before = _files(out)
+    fill(disk)
+    second = _run(script, *args, "--overwrite")
+    return {"first_status": first.returncode, "status": second.returncode, "stderr": _error_lines(second.stderr),
+            "previous_unchanged": _files(out) == before and len(before) == expected_files,
+            "hidden_files": _hidden(out)}
+
+
 def mask_scenario(disk, scratch) -> dict:
     """predict.py --overwrite into a full disk that holds the previous cut-outs."""
     run = tiny_run(Path(scratch) / "mask")
@@ -108,15 +119,11 @@ def mask_scenario(disk, scratch) -> dict:
     for i in range(3):
         Image.fromarray(scene(640, 480, i)).save(photos / f"photo_{i}.png")
     out = Path(disk) / "cutouts"
-    args = (photos, "--workdir", run, "--out", out, "--output", "rgba", "--no-progress")
-    first = _run("predict.py", *args)
-    before = _files(out)
-    fill(disk)
-    second = _run("predict.py", *args, "--overwrite")
-    lines = _error_lines(second.stderr)
-    return {"first_status": first.returncode, "status": second.returncode, "stderr": lines,
-            "one_line_per_input": len(lines) == 3 and all("No space left on device" in line for line in lines),
-            "previous_unchanged": _files(out) == before and len(before) == 3, "hidden_files": _hidden(out)}
+    result = _overwrite_on_a_full_disk("predict.py", (photos, "--workdir", run, "--out", out, "--output", "rgba",
+                                                      "--no-progress"), disk, out, expected_files=3)
+    lines = result["stderr"]
+    result["one_line_per_input"] = len(lines) == 3 and all("No space left on device" in line for line in lines)
+    return result
 
 
 def checkpoint_scenario(disk, scratch) -> dict:
@@ -152,15 +159,12 @@ def converted_scenario(disk, scratch) -> dict:
         files[name] = Path(scratch) / f"{name.upper()}.caffemodel"
         write_caffemodel(files[name], caffe_layers_from_keras(build(config), name, config))
     workdir = Path(disk) / "authors"
-    args = ["--gsn", files["gsn"], "--lrn", files["lrn"], "--glfn", files["glfn"], "--workdir", workdir]
-    first = _run("convert_caffe.py", *args)
-    before = _files(workdir)
-    fill(disk)
-    second = _run("convert_caffe.py", *args, "--overwrite")
-    lines = _error_lines(second.stderr)
-    return {"first_status": first.returncode, "status": second.returncode, "stderr": lines,
-            "one_line": len(lines) == 1 and "No space left on device" in lines[0],
-            "previous_unchanged": _files(workdir) == before and len(before) == 7, "hidden_files": _hidden(workdir)}
+    result = _overwrite_on_a_full_disk("convert_caffe.py", ("--gsn", files["gsn"], "--lrn", files["lrn"], "--glfn",
+                                                            files["glfn"], "--workdir", workdir), disk, workdir,
+                                       expected_files=7)
+    lines = result["stderr"]
+    result["one_line"] = len(lines) == 1 and "No space left on device" in lines[0]
+    return result
 
 
 SCENARIOS = {"mask": (mask_scenario, "64m"), "checkpoint": (checkpoint_scenario, "64m"),
