@@ -87,7 +87,8 @@ def _pipeline(mode, opt=1):
                                        build_glfn(config.model))
 
 
-@pytest.mark.parametrize("mode", ["low_res", pytest.param("high_res", marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["low_res", "high_res"])
 def test_release_protocol_returns_maps_at_the_images_size(mode):
     pipeline = _pipeline(mode)
     image = np.random.default_rng(4).integers(0, 256, (90, 130, 3), dtype=np.uint8)

@@ -35,6 +35,7 @@ def test_rps_lrn_starts_from_the_aps_lrns_seed_and_settings():
     assert config.train.stage("rps_lrn") is config.train.lrn
 
 
+@pytest.mark.slow
 def test_pipeline_of_a_run_uses_its_rps_trained_lrn(tmp_path):
     workdir = make_random_workdir(tmp_path / "run", stages=("gsn", "lrn"))
     assert not SaliencyPipeline.from_workdir(workdir.root).rps_is_trained
@@ -64,6 +65,7 @@ def test_train_py_trains_the_rps_lrn_into_its_own_folder(tmp_path):
     assert workdir.final_weights("rps_lrn").parent.name == "rps_lrn"
 
 
+@pytest.mark.slow
 def test_sampler_rps_is_for_the_lrn_stage_only(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run([sys.executable, "train.py", "--stage", "glfn", "--sampler", "rps", "--workdir",
