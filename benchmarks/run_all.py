@@ -29,7 +29,7 @@ from hrsod_tf.files import atomic_write
 BENCH_DIR = Path(__file__).resolve().parent
 DOC_PATH = common.REPO_ROOT / "docs" / "BENCHMARKS.md"
 PIPELINE_OVERHEAD_TARGET = 0.15
-KEPT_NOTE = "- the sections kept from the previous document were measured by an earlier run"
+KEPT_NOTE = "- the sections kept from the previous document were measured by earlier runs, the first of them"
 
 
 @dataclass
@@ -694,12 +694,14 @@ def section_runtime_accuracy(record: dict) -> tuple[list, dict | None]:
 # ------------------------------------------------------------------------------------------ document
 
 
-def _load_warning(machine: dict) -> list:
-    """A warning paragraph when the machine was busy with other work when the run started."""
+def _load_warning(machine: dict, measured: list) -> list:
+    """A warning paragraph when the machine was busy with other work when the run started (`measured`: the steps
+    this run ran, named when the others were kept from earlier runs)."""
     load, cores = (machine.get("load_average_1_5_15") or [0])[0], machine.get("usable_cores") or 1
     if load <= 0.5 * cores:
         return []
-    return [f"**Warning: the machine was busy (load {load:.1f} on {cores} cores) when this run started.** "
+    which = f" (its steps: {', '.join(measured)})" if measured else ""
+    return [f"**Warning: the machine was busy (load {load:.1f} on {cores} cores) when this run{which} started.** "
             "Absolute times are then slower than this machine can do, and even same-loop ratios are noisy; "
             "re-run `python benchmarks/run_all.py` on an idle machine before quoting figures.", ""]
 
@@ -769,7 +771,8 @@ def write_document(records: dict, args, started: str, machine: dict, path: Path,
         f"`{args.results}`",
         *([_kept_note(old_sections.get("", []))] if kept_any else []),
         "",
-        *_load_warning(machine),
+        *_load_warning(machine, [name for name, record in records.items() if record["status"] != "kept"]
+                       if kept_any else []),
         "## Targets", "", *verdicts,
     ]
     atomic_write(path, "\n".join(header + sections) + "\n")
@@ -778,8 +781,8 @@ def write_document(records: dict, args, started: str, machine: dict, path: Path,
 def _kept_note(old_header: list) -> str:
     """The header line saying when and where the kept sections were measured (carried over once written)."""
     for line in old_header:
-        if line.startswith(KEPT_NOTE):
-            return line
+        if line.startswith(KEPT_NOTE.split(" were ")[0]) and " (" in line:  # also the wording before this one
+            return f"{KEPT_NOTE} ({line.split(' (', 1)[1]}"
     measured = "; ".join(line[2:] for line in old_header if line.startswith(("- date:", "- machine:")))
     return f"{KEPT_NOTE} ({measured})"
 
