@@ -1,9 +1,13 @@
-"""Test helpers: the top-level command-line scripts imported as modules (so their main() runs in-process), and
-small image files."""
+"""Test helpers: the top-level command-line scripts imported as modules (so their main() runs in-process), code run
+beside the benchmark scripts, and small image files."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +22,16 @@ def load_script(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def run_beside_the_benchmarks(code: str) -> str:
+    """Runs Python `code` in a fresh process that imports benchmarks/ scripts as they import each other (the folder
+    is scripts, not a package); fails the test with its stderr unless it exits 0. Returns its stdout."""
+    environment = {**os.environ, "PYTHONPATH": str(REPO / "benchmarks")}
+    completed = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=REPO, env=environment,
+                               capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return completed.stdout
 
 
 def random_rgb(w: int = 64, h: int = 48, seed: int = 0):

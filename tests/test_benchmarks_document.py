@@ -1,25 +1,10 @@
 """docs/BENCHMARKS.md's header, when run_all.py --only keeps sections of earlier runs: it says when those were
 first measured, and a busy-machine warning names the steps it concerns."""
-import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _run_in_benchmarks(code: str) -> None:
-    # benchmarks/ is a folder of scripts, not a package: the child finds run_all.py and common.py as they find each
-    # other.
-    environment = {**os.environ, "PYTHONPATH": str(REPO / "benchmarks")}
-    completed = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=REPO, env=environment,
-                               capture_output=True, text=True)
-    assert completed.returncode == 0, completed.stderr[-3000:]
+from helpers import run_beside_the_benchmarks
 
 
 def test_kept_sections_note_carries_the_first_runs_date_and_machine_also_from_the_earlier_wording():
-    _run_in_benchmarks("""
+    run_beside_the_benchmarks("""
         import run_all
         header = ["# Benchmarks", "", "- date: 2026-12-02 (now)", "- machine: this one",
                   "- the sections kept from the previous document were measured by an earlier run "
@@ -30,7 +15,7 @@ def test_kept_sections_note_carries_the_first_runs_date_and_machine_also_from_th
 
 
 def test_busy_machine_warning_names_the_steps_this_run_measured_and_is_absent_when_idle():
-    _run_in_benchmarks("""
+    run_beside_the_benchmarks("""
         import run_all
         busy, idle = {"load_average_1_5_15": [1.5, 1, 1], "usable_cores": 2}, {"load_average_1_5_15": [0.3, 1, 1],
                                                                                "usable_cores": 2}
