@@ -29,7 +29,10 @@ from hrsod_tf.files import atomic_write
 BENCH_DIR = Path(__file__).resolve().parent
 DOC_PATH = common.REPO_ROOT / "docs" / "BENCHMARKS.md"
 PIPELINE_OVERHEAD_TARGET = 0.15
-KEPT_NOTE = "- the sections kept from the previous document were measured by earlier runs, the first of them"
+# The header line naming the first of the runs whose sections --only kept; found again by its prefix (whatever
+# wording followed it), so that its date and machine carry over from document to document.
+KEPT_NOTE_PREFIX = "- the sections kept from the previous document"
+KEPT_NOTE = f"{KEPT_NOTE_PREFIX} were measured by earlier runs, the first of them"
 
 
 @dataclass
@@ -781,7 +784,7 @@ def write_document(records: dict, args, started: str, machine: dict, path: Path,
 def _kept_note(old_header: list) -> str:
     """The header line saying when and where the kept sections were measured (carried over once written)."""
     for line in old_header:
-        if line.startswith(KEPT_NOTE.split(" were ")[0]) and " (" in line:  # also the wording before this one
+        if line.startswith(KEPT_NOTE_PREFIX) and " (" in line:
             return f"{KEPT_NOTE} ({line.split(' (', 1)[1]}"
     measured = "; ".join(line[2:] for line in old_header if line.startswith(("- date:", "- machine:")))
     return f"{KEPT_NOTE} ({measured})"
