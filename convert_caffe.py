@@ -1,55 +1,9 @@
 #!/usr/bin/env python
-"""Imports the authors' trained Caffe networks (their three .caffemodel files) into a work directory.
+"""`python convert_caffe.py`: the same as `hrsod convert-caffe` (see `hrsod convert-caffe --help` and hrsod_tf/cli/convert_caffe.py)."""
 
-    python convert_caffe.py --gsn GSN.caffemodel --lrn LRN.caffemodel --glfn GLFN.caffemodel --workdir runs/authors
-    python predict.py photos/ --workdir runs/authors --out masks/
-
-The work directory holds config.json (the `official` preset) and the three networks' weights, so predict.py,
-evaluate.py and export.py use it like a trained run. --glfn-variant picks the released GLFN definition the
-weights belong to: dh (Ours-DH, default), low_res (Ours-DH at 384), duts (Ours-D), duts_low_res.
-Exit status: 0 on success, 2 on a usage error or a file that does not hold the expected network.
-"""
-
-from __future__ import annotations
-
-import argparse
-import os
 import sys
 
-# Before TensorFlow is first imported: its C++ info and warnings are noise for a command-line user.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from hrsod_tf.caffe.converter import GLFN_VARIANTS, import_release  # noqa: E402
-from hrsod_tf.caffe.netparameter import CaffeModelError  # noqa: E402
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Import the authors' released HRSOD Caffe weights.")
-    parser.add_argument("--gsn", required=True, metavar="FILE", help="the GSN's .caffemodel")
-    parser.add_argument("--lrn", required=True, metavar="FILE", help="the LRN's .caffemodel")
-    parser.add_argument("--glfn", required=True, metavar="FILE", help="the GLFN's .caffemodel")
-    parser.add_argument("--workdir", required=True, metavar="DIR", help="the work directory to write")
-    parser.add_argument("--glfn-variant", choices=tuple(GLFN_VARIANTS), default="dh",
-                        help="the released GLFN the weights belong to (default: dh, trained on DUTS+HRSOD)")
-    parser.add_argument("--overwrite", action="store_true", help="replace a work directory that holds a run")
-    parser.add_argument("--verbose", action="store_true", help="list the file layers that are not imported")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    def log(line):
-        if args.verbose or not line.startswith("  ignored"):
-            print(line)
-
-    try:
-        import_release({"gsn": args.gsn, "lrn": args.lrn, "glfn": args.glfn}, args.workdir,
-                       glfn_variant=args.glfn_variant, overwrite=args.overwrite, log=log)
-    except (CaffeModelError, OSError) as err:  # user errors: one line, no traceback
-        print(f"convert_caffe.py: error: {err}", file=sys.stderr)
-        return 2
-    return 0
-
+from hrsod_tf.cli import run_command
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command("convert-caffe", script=True))

@@ -32,6 +32,7 @@ import keras
 import numpy as np
 from keras.src.saving import saving_lib  # H5IOStore on a file object: see weights_file_bytes
 
+from hrsod_tf.commands import command
 from hrsod_tf.config import Config, get_preset
 from hrsod_tf.files import atomic_write
 from hrsod_tf.models.stage_networks import build_stage_network
@@ -203,11 +204,11 @@ class WorkDir:
         why = f" (the {STAGE_NAMES[needed_by]} stage needs it)" if needed_by else ""
         state = ""
         if self.has_checkpoints(stage):
-            state = f"; its training stopped before the end: continue it with `python train.py {train_flags(stage)} " \
-                    f"--workdir {self.root} --resume`"
+            state = (f"; its training stopped before the end: continue it with "
+                     f"`{command('train')} {train_flags(stage)} --workdir {self.root} --resume`")
         raise StageNotTrainedError(
             f"no trained {name} in {self.root}{why}: train it with "
-            f"`python train.py {train_flags(stage)} --workdir {self.root}`{state}")
+            f"`{command('train')} {train_flags(stage)} --workdir {self.root}`{state}")
 
     def require_dependencies(self, stage: str) -> None:
         """Raises `StageNotTrainedError` for the first stage that `stage` needs and that is not trained."""
@@ -230,7 +231,7 @@ class WorkDir:
         model_config = dataclasses.replace(config.model, backbone_weights="none")
         model = build_stage_network(stage, model_config, input_size=input_size)
         load_weights_checked(model, path, f"the {STAGE_NAMES[stage]} network", (
-            f"train the stage again: `python train.py --stage {stage} --workdir {self.root} --overwrite`"))
+            f"train the stage again: `{command('train')} --stage {stage} --workdir {self.root} --overwrite`"))
         return model
 
     def load_models(self, config: Config | None = None, stages=STAGES, strict: bool = True) -> TrainedModels:

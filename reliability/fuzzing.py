@@ -49,7 +49,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import dataclasses
-import importlib.util
+import importlib
 import types
 import typing
 
@@ -605,7 +605,7 @@ def fuzz_serving(examples: int, seed: int = 0, time_bound: float = TIME_BOUND, s
     return tally
 
 
-_PREDICT_LINE = re.compile(r"^predict\.py: (?P<path>.+?): (?P<message>.+)$")
+_PREDICT_LINE = re.compile(r"^(?:python predict\.py|hrsod predict): (?P<path>.+?): (?P<message>.+)$")
 
 
 def fuzz_predict_cli(examples: int, seed: int = 0, time_bound: float = TIME_BOUND, batch: int = 100) -> Tally:
@@ -677,9 +677,7 @@ def fuzz_convert_cli(examples: int, seed: int = 0, time_bound: float = TIME_BOUN
         files[name] = folder / f"{name.upper()}.caffemodel"
         write_caffemodel(files[name], caffe_layers_from_keras(build(config), name, config))
     glfn = files["glfn"].read_bytes()
-    spec = importlib.util.spec_from_file_location("convert_caffe_cli", REPO_ROOT / "convert_caffe.py")
-    convert = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(convert)
+    convert = importlib.import_module("hrsod_tf.cli.convert_caffe")
     fuzzed = folder / "fuzzed_GLFN.caffemodel"
 
     def check(case):
@@ -699,7 +697,7 @@ def fuzz_convert_cli(examples: int, seed: int = 0, time_bound: float = TIME_BOUN
         if status == 0:
             tally.accept(None if (run / "glfn" / "DONE.json").is_file() else "exit 0 without a run", ("GLFN", steps))
         elif status == 2 and len(lines) == 1:
-            tally.refuse(lines[0].removeprefix("convert_caffe.py: error: "), [str(fuzzed)], ("GLFN", steps))
+            tally.refuse(lines[0].split(": error: ", 1)[-1], [str(fuzzed)], ("GLFN", steps))
             if run.exists() and any(run.iterdir()):
                 tally.finding("a refused conversion wrote files", ("GLFN", steps), str(sorted(run.iterdir())[:3]))
         else:

@@ -1,9 +1,9 @@
-"""Test helpers: the top-level command-line scripts imported as modules (so their main() runs in-process), code run
-beside the benchmark scripts, and small image files."""
+"""Test helpers: the command-line modules (so their main() runs in-process), code run beside the benchmark scripts,
+and small image files."""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
 import subprocess
 import sys
@@ -16,12 +16,10 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 
 
-def load_script(name: str):
-    """The top-level script `name` (e.g. "predict.py") as a module; a subprocess would re-import TensorFlow."""
-    spec = importlib.util.spec_from_file_location(name.replace(".py", "_cli"), REPO / name)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def command_module(name: str):
+    """The module of command `name` (e.g. "predict" for `hrsod predict` and predict.py), whose ``main(argv)`` runs
+    in this process; a subprocess would re-import TensorFlow."""
+    return importlib.import_module(f"hrsod_tf.cli.{name}")
 
 
 def run_beside_the_benchmarks(code: str) -> str:

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import load_script
+from helpers import command_module
 from PIL import Image
 
 from hrsod_tf.deploy import batch_prediction
@@ -43,7 +43,7 @@ def test_two_workers_match_predict_py_byte_for_byte_dead_letter_the_corrupt_file
     photos = _photos(tmp_path / "in")
     before = {p: p.read_bytes() for p in (tmp_path / "in").rglob("*") if p.is_file()}
     out = tmp_path / "beam"
-    cli = load_script("batch_predict.py")
+    cli = command_module("batch_predict")
 
     status = cli.main([str(tmp_path / "in" / "**"), "--saved-model", str(tiny_saved_model), "--out", str(out),
                        *MULTI_PROCESS])
@@ -53,7 +53,7 @@ def test_two_workers_match_predict_py_byte_for_byte_dead_letter_the_corrupt_file
 
     # predict.py --saved-model on the same files: the same bytes, at the mirrored names
     reference = tmp_path / "reference"
-    predict = load_script("predict.py")
+    predict = command_module("predict")
     assert predict.main([str(tmp_path / "in"), "--saved-model", str(tiny_saved_model), "--out", str(reference),
                          "--no-progress"]) == 1
     assert predict.main([str(tmp_path / "in" / "sub"), "--saved-model", str(tiny_saved_model),
@@ -95,7 +95,7 @@ def test_rgba_outputs_in_process_runner(tiny_saved_model, tmp_path):
 
 
 def test_a_pattern_that_matches_nothing_is_a_usage_error(tiny_saved_model, tmp_path, capsys):
-    status = load_script("batch_predict.py").main(
+    status = command_module("batch_predict").main(
         [str(tmp_path / "*.jpg"), "--saved-model", str(tiny_saved_model), "--out", str(tmp_path / "out")])
     assert status == 2
     err = capsys.readouterr().err
@@ -105,7 +105,7 @@ def test_a_pattern_that_matches_nothing_is_a_usage_error(tiny_saved_model, tmp_p
 
 def test_a_missing_model_is_a_usage_error(tmp_path, capsys):
     (tmp_path / "a.png").write_bytes(b"")
-    status = load_script("batch_predict.py").main(
+    status = command_module("batch_predict").main(
         [str(tmp_path / "a.png"), "--saved-model", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")])
     assert status == 2
     assert "holds no SavedModel" in capsys.readouterr().err

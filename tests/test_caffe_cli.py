@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from caffe_reference import encode_net, random_blobs
 from disk_full import file_size_limit
-from helpers import load_script
+from helpers import command_module
 from PIL import Image
 from release_networks import GSN_TABLE, LRN_TABLE, glfn_table, parse_table
 
@@ -43,7 +43,7 @@ def _args(files, workdir, *extra):
 
 
 def test_converted_work_directory_predicts_a_photo_with_predict_py(release_files, tmp_path, capsys):
-    convert = load_script("convert_caffe.py")
+    convert = command_module("convert_caffe")
     workdir = tmp_path / "authors"
     assert convert.main(_args(release_files, workdir, "--glfn-variant", "low_res", "--verbose")) == 0
     out = capsys.readouterr().out
@@ -61,14 +61,14 @@ def test_converted_work_directory_predicts_a_photo_with_predict_py(release_files
     photo = tmp_path / "photos" / "cat.png"
     photo.parent.mkdir()
     Image.fromarray(np.random.default_rng(4).integers(0, 256, (120, 160, 3), dtype=np.uint8)).save(photo)
-    predict = load_script("predict.py")
+    predict = command_module("predict")
     assert predict.main([str(photo), "--workdir", str(workdir), "--out", str(tmp_path / "masks"),
                          "--no-progress"]) == 0
     assert Image.open(tmp_path / "masks" / "cat.png").size == (160, 120)
 
 
 def test_cli_refuses_swapped_files_with_one_line_naming_the_file(release_files, tmp_path, capsys):
-    convert = load_script("convert_caffe.py")
+    convert = command_module("convert_caffe")
     swapped = dict(release_files, gsn=release_files["lrn"], lrn=release_files["gsn"])
     assert convert.main(_args(swapped, tmp_path / "run")) == 2
     err = capsys.readouterr().err
@@ -77,7 +77,7 @@ def test_cli_refuses_swapped_files_with_one_line_naming_the_file(release_files, 
 
 
 def test_cli_refuses_a_missing_file_and_an_existing_run(release_files, tmp_path, capsys):
-    convert = load_script("convert_caffe.py")
+    convert = command_module("convert_caffe")
     missing = dict(release_files, glfn=tmp_path / "nowhere.caffemodel")
     assert convert.main(_args(missing, tmp_path / "run")) == 2
     assert "nowhere.caffemodel does not exist" in capsys.readouterr().err
@@ -92,7 +92,7 @@ def test_cli_refuses_a_missing_file_and_an_existing_run(release_files, tmp_path,
 @pytest.mark.slow
 def test_a_full_disk_during_overwrite_leaves_the_previous_conversion_usable_and_says_so(release_files, tmp_path,
                                                                                          capsys):
-    convert = load_script("convert_caffe.py")
+    convert = command_module("convert_caffe")
     workdir = tmp_path / "authors"
     assert convert.main(_args(release_files, workdir, "--glfn-variant", "low_res")) == 0
     before = {p.relative_to(workdir): p.read_bytes() for p in workdir.rglob("*") if p.is_file()}

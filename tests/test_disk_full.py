@@ -6,7 +6,7 @@ real full tmpfs."""
 import numpy as np
 import pytest
 from disk_full import file_size_limit
-from helpers import load_script
+from helpers import command_module
 from PIL import Image
 
 from hrsod_tf.config import get_preset
@@ -31,7 +31,7 @@ def test_predict_on_a_full_disk_keeps_the_previous_cutout_and_says_so_in_one_lin
     (tmp_path / "in.png").rename(tmp_path / "in" / "photo.png")
     args = [str(tmp_path / "in"), "--workdir", str(run.root), "--out", str(tmp_path / "out"), "--output", "rgba",
             "--no-progress"]
-    predict = load_script("predict.py")
+    predict = command_module("predict")
     assert predict.main(args) == 0
     before = (tmp_path / "out" / "photo.png").read_bytes()
     capsys.readouterr()

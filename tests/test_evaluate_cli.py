@@ -1,6 +1,5 @@
 """The folder evaluation (hrsod_tf.evaluation.folders), its reports and plots, and the evaluate.py command line."""
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -9,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from helpers import command_module
 
 from hrsod_tf import image_io
 from hrsod_tf.evaluation import folders as evaluation
@@ -33,11 +33,8 @@ PYSODMETRICS_KEYS = {
 
 
 def _load_cli():
-    """evaluate.py as a module, to call main() in-process where a subprocess would only cost time."""
-    spec = importlib.util.spec_from_file_location("evaluate_cli", REPO / "evaluate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """`hrsod evaluate`'s module, to call main() in-process where a subprocess would only cost time."""
+    return command_module("evaluate")
 
 
 def run_cli(*args, cwd=REPO):

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import load_script
+from helpers import command_module
 
 from hrsod_tf.data.synthetic import save_scene_files
 from hrsod_tf.evaluation import folders as evaluation
@@ -42,7 +42,7 @@ def full_run(setup, tmp_path_factory):
     """One evaluate.py --workdir run with every output; returns (output folder, stdout, exit status)."""
     workdir, dataset, _ = setup
     out = tmp_path_factory.mktemp("outputs")
-    cli = load_script("evaluate.py")
+    cli = command_module("evaluate")
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
         status = cli.main(["--workdir", str(workdir.root), "--dataset", dataset, "--no-progress",
@@ -102,7 +102,7 @@ def test_save_maps_refuses_a_folder_with_maps_in_it(full_run, setup, capsys):
     out, _, _ = full_run
     workdir, dataset, _ = setup
     before = sorted((out / "maps" / "gsn").iterdir())
-    status = load_script("evaluate.py").main(["--workdir", str(workdir.root), "--dataset", dataset, "--no-progress",
+    status = command_module("evaluate").main(["--workdir", str(workdir.root), "--dataset", dataset, "--no-progress",
                                "--variants", "gsn", "--save-maps", str(out / "maps")])
     assert status == 2
     err = capsys.readouterr().err
@@ -112,7 +112,7 @@ def test_save_maps_refuses_a_folder_with_maps_in_it(full_run, setup, capsys):
 
 def test_variants_and_limit(setup, tmp_path, capsys):
     workdir, dataset, _ = setup
-    status = load_script("evaluate.py").main(["--workdir", str(workdir.root), "--dataset", dataset, "--no-progress",
+    status = command_module("evaluate").main(["--workdir", str(workdir.root), "--dataset", dataset, "--no-progress",
                                "--variants", "gsn", "--limit", "2", "--json", str(tmp_path / "r.json")])
     assert status == 0
     results = json.loads((tmp_path / "r.json").read_text())
@@ -123,7 +123,7 @@ def test_variants_and_limit(setup, tmp_path, capsys):
 def test_a_run_without_a_trained_stage_names_the_command_to_train_it(setup, tmp_path, capsys):
     _, dataset, _ = setup
     run = make_random_workdir(tmp_path / "gsn_only", stages=("gsn",))
-    status = load_script("evaluate.py").main(["--workdir", str(run.root), "--dataset", dataset, "--variants", "full"])
+    status = command_module("evaluate").main(["--workdir", str(run.root), "--dataset", dataset, "--variants", "full"])
     assert status == 2
     assert "train.py --stage" in capsys.readouterr().err
 

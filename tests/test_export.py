@@ -16,7 +16,7 @@ import types
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import load_script
+from helpers import command_module
 from matplotlib import cbook
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
@@ -85,7 +85,7 @@ def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
     workdir = _make_workdir(root / "run")
     base = root / "models" / "hrsod"
-    assert load_script("export.py").main(["--workdir", str(workdir), "--out", str(base)]) == 0
+    assert command_module("export").main(["--workdir", str(workdir), "--out", str(base)]) == 0
     version = base / "1"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
@@ -286,7 +286,7 @@ def test_an_empty_request_gets_empty_outputs(served):
 def test_export_again_writes_the_next_version_and_never_overwrites(exported, capsys):
     workdir, base, version_1 = exported.workdir, exported.base, exported.version
     before = (version_1 / "saved_model.pb").stat().st_mtime_ns
-    cli = load_script("export.py")
+    cli = command_module("export")
     assert cli.main(["--workdir", str(workdir), "--out", str(base)]) == 0
     assert f"wrote {base / '2'}" in capsys.readouterr().out
     assert existing_versions(base) == [1, 2]
@@ -299,7 +299,7 @@ def test_export_again_writes_the_next_version_and_never_overwrites(exported, cap
 
 
 def test_cli_reports_a_missing_workdir_or_stage_without_traceback(tmp_path, capsys):
-    cli = load_script("export.py")
+    cli = command_module("export")
     assert cli.main(["--workdir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "m")]) == 2
     assert "does not exist" in capsys.readouterr().err
 

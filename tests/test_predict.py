@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import load_script
+from helpers import command_module
 from PIL import Image
 
 from hrsod_tf.config import Config
@@ -98,7 +98,7 @@ def test_grayscale_rgba_and_16_bit_inputs_are_accepted(predictor, tmp_path):
 
 def test_a_broken_file_is_reported_the_others_written_and_the_exit_status_is_1(workdir, photos, tmp_path, capsys):
     (tmp_path / "in" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
-    status = load_script("predict.py").main(
+    status = command_module("predict").main(
         [str(tmp_path / "in"), "--workdir", str(workdir.root), "--variant", "gsn", "--out", str(tmp_path / "out"),
          "--no-progress"])
     assert status == 1
@@ -108,7 +108,7 @@ def test_a_broken_file_is_reported_the_others_written_and_the_exit_status_is_1(w
 
 def test_refuses_to_write_into_an_input_folder(workdir, photos, tmp_path, capsys):
     before = {p: p.read_bytes() for p in photos}
-    status = load_script("predict.py").main([str(tmp_path / "in"), "--workdir", str(workdir.root),
+    status = command_module("predict").main([str(tmp_path / "in"), "--workdir", str(workdir.root),
                                              "--out", str(tmp_path / "in"), "--overwrite"])
     assert status == 2
     err = capsys.readouterr().err
@@ -171,7 +171,7 @@ def _save_contract_model(path):
 
 def test_saved_model_gives_maps_of_the_input_size(photos, tmp_path):
     models = _save_contract_model(tmp_path / "models")
-    status = load_script("predict.py").main([str(tmp_path / "in"), "--saved-model", str(models),
+    status = command_module("predict").main([str(tmp_path / "in"), "--saved-model", str(models),
                                "--out", str(tmp_path / "out"), "--no-progress"])
     assert status == 0
     wide = _read(tmp_path / "out" / "wide.png")
@@ -196,7 +196,7 @@ def test_an_image_above_the_runs_pixel_limit_is_refused_before_decoding_saying_h
     Config.save(config.replace(inference=config.inference.__class__(**{
         **config.inference.__dict__, "max_image_pixels": 1000})), run.config_path)
     _save(tmp_path / "in" / "photo.png", _photo(40, 30))
-    status = load_script("predict.py").main([str(tmp_path / "in"), "--workdir", str(run.root), "--out",
+    status = command_module("predict").main([str(tmp_path / "in"), "--workdir", str(run.root), "--out",
                                              str(tmp_path / "out"), "--no-progress"])
     lines = capsys.readouterr().err.strip().splitlines()
     assert status == 1 and len(lines) == 1

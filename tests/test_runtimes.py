@@ -8,12 +8,13 @@ marked slow; the checks of folders, formats and messages run without converting 
 
 import json
 import pathlib
+import re
 import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import load_script
+from helpers import command_module
 
 from hrsod_tf.config import get_preset
 from hrsod_tf.deploy.model_loading import ModelNotFoundError, load_pipeline, load_predictor, model_kind
@@ -72,9 +73,10 @@ def test_every_offered_pair_passes_the_check():
             formats.check_precision(fmt, precision)
 
 
-def test_a_missing_runtime_package_names_the_pip_command():
-    with pytest.raises(formats.RuntimeNotInstalledError, match="pip install not-a-runtime") as caught:
-        formats.import_runtime("not_a_runtime_module_17", "not-a-runtime", "to run an export")
+def test_a_missing_runtime_package_names_the_extra_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # as if not installed
+    with pytest.raises(formats.RuntimeNotInstalledError, match=re.escape('pip install "hrsod-tf[openvino]"')) as caught:
+        formats.import_runtime("openvino", "to run an export")
     assert "\n" not in str(caught.value)
 
 
@@ -116,14 +118,14 @@ def test_predict_with_a_missing_runtime_gives_one_line_and_exit_2(tmp_path, monk
     photo = tmp_path / "in" / "a.png"
     photo.parent.mkdir()
     tf.io.write_file(str(photo), tf.io.encode_png(np.zeros((8, 8, 3), np.uint8)))
-    status = load_script("predict.py").main([str(photo), "--model", str(folder), "--out", str(tmp_path / "out")])
+    status = command_module("predict").main([str(photo), "--model", str(folder), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert status == 2
-    assert "pip install onnxruntime" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert 'pip install "hrsod-tf[onnx]"' in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_export_refuses_a_pair_it_does_not_offer_in_one_line(tmp_path, capsys):
-    status = load_script("export.py").main(["--workdir", str(tmp_path), "--format", "litert", "--precision",
+    status = command_module("export").main(["--workdir", str(tmp_path), "--format", "litert", "--precision",
                                             "bfloat16", "--out", str(tmp_path / "out")])
     assert status == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -277,7 +279,7 @@ def test_model_finds_each_format_and_runs_the_pipeline_like_keras(workdir, expor
 @pytest.mark.slow
 def test_export_cli_writes_an_int8_folder_that_predict_and_evaluate_run(workdir, tmp_path, capsys):
     out = tmp_path / "models" / "onnx_int8"
-    status = load_script("export.py").main([
+    status = command_module("export").main([
         "--workdir", str(workdir.root), "--format", "onnx", "--precision", "int8", "--out", str(out),
         "--calibration-data", "synthetic:tiny", "--calibration-images", "2", "--no-progress"])
     printed = capsys.readouterr().out
@@ -286,10 +288,10 @@ def test_export_cli_writes_an_int8_folder_that_predict_and_evaluate_run(workdir,
     photo = tmp_path / "in" / "a.png"
     photo.parent.mkdir()
     tf.io.write_file(str(photo), tf.io.encode_png(np.random.default_rng(0).integers(0, 256, (60, 80, 3), np.uint8)))
-    assert load_script("predict.py").main([str(photo), "--model", str(out), "--out", str(tmp_path / "masks"),
+    assert command_module("predict").main([str(photo), "--model", str(out), "--out", str(tmp_path / "masks"),
                                            "--no-progress"]) == 0
     assert (tmp_path / "masks" / "a.png").is_file()
-    assert load_script("evaluate.py").main(["--model", str(out), "--dataset", "synthetic:tiny", "--limit", "1",
+    assert command_module("evaluate").main(["--model", str(out), "--dataset", "synthetic:tiny", "--limit", "1",
                                             "--no-boundary", "--no-progress"]) == 0
     assert "full" in capsys.readouterr().out
     with pytest.raises(FileExistsError):

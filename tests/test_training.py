@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import load_script
+from helpers import command_module
 
 from hrsod_tf import demo
 from hrsod_tf.config import get_preset
@@ -300,7 +300,7 @@ def test_train_py_help_and_dependency_error():
 
 
 def test_train_py_reports_a_missing_stage(tmp_path, capsys):
-    train = load_script("train.py")
+    train = command_module("train")
     assert train.main(["--stage", "lrn", "--workdir", str(tmp_path / "w"), "--preset", "tiny",
                        "--dataset", "synthetic", "--no-progress"]) == 2
     err = capsys.readouterr().err
@@ -312,7 +312,7 @@ def test_demo_reports_a_data_error_without_a_traceback(tmp_path, capsys, monkeyp
         raise DataError("the TFDS builders of datasets/ are not installed: install the project")
 
     monkeypatch.setattr(demo, "resolve_data_source", unavailable)
-    train = load_script("train.py")
+    train = command_module("train")
     assert train.main(["--demo", "--workdir", str(tmp_path / "demo"), "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: the TFDS builders") and "Traceback" not in err
+    assert err.startswith("hrsod train: error: the TFDS builders") and "Traceback" not in err

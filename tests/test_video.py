@@ -8,7 +8,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from helpers import load_script
+from helpers import command_module
 
 from hrsod_tf.deploy import video
 from hrsod_tf.deploy.compositing import OutputKind, render
@@ -151,7 +151,7 @@ def test_predict_py_writes_a_transparent_webm_with_the_clips_sound_and_names_bad
         tiny_saved_model, tmp_path, capsys):
     _clip(tmp_path / "in" / "good.mp4", frames=3)
     (tmp_path / "in" / "broken.mp4").write_bytes(b"this is not a video" * 20)
-    status = load_script("predict.py").main([str(tmp_path / "in"), "--saved-model", str(tiny_saved_model), "--out",
+    status = command_module("predict").main([str(tmp_path / "in"), "--saved-model", str(tiny_saved_model), "--out",
                                              str(tmp_path / "out"), "--output", "rgba", "--no-progress"])
     assert status == 1
     err = capsys.readouterr().err

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 import uvicorn
-from helpers import load_script
+from helpers import command_module
 from playwright.sync_api import sync_playwright
 
 from hrsod_tf.deploy.saliency_model import load
@@ -102,5 +102,5 @@ def test_a_file_above_the_upload_limit_gets_a_message_before_it_is_sent(page, tm
 
 
 def test_app_py_refuses_a_missing_run_with_one_line(tmp_path, capsys):
-    assert load_script("app.py").main(["--workdir", str(tmp_path / "nothing")]) == 2
-    assert "app.py: error:" in capsys.readouterr().err
+    assert command_module("app").main(["--workdir", str(tmp_path / "nothing")]) == 2
+    assert "hrsod app: error:" in capsys.readouterr().err

@@ -18,7 +18,7 @@ def run(tmp_path):
 def _refused(run, match):
     with pytest.raises(WeightsFileError, match=match) as raised:
         WorkDir(run.root).load_model("gsn")
-    assert "\n" not in str(raised.value) and "train.py --stage gsn" in str(raised.value)
+    assert "\n" not in str(raised.value) and "train --stage gsn" in str(raised.value)
 
 
 def test_a_weights_file_missing_a_layers_group_is_refused_in_one_line(run):

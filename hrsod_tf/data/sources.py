@@ -37,10 +37,10 @@ import os
 from typing import Any, Iterator
 
 import tensorflow as tf
-import tensorflow_datasets as tfds
 
 from hrsod_tf import config as config_lib
 from hrsod_tf.data import readers, synthetic
+from hrsod_tf.extras import import_optional
 from hrsod_tf.image_io import DataError
 
 logger = logging.getLogger(__name__)
@@ -174,14 +174,16 @@ class SyntheticSource(_GeneratorSource):
 
 
 class TFDSSource(DataSource):
-    """A data set prepared by TFDS (``tfds build``), read from `data_dir`."""
+    """A data set prepared by TFDS (``tfds build``), read from `data_dir` (the train extra: folders and the
+    in-memory synthetic set need no TFDS)."""
 
     def __init__(self, name: str, data_dir: str | None = None):
         self.name = name
+        self._tfds = import_optional("tensorflow_datasets", f"to read the TFDS data set {name!r}")
         base = name.split("/")[0].split(":")[0]
         if base in TFDS_NAMES:
             register_builders()
-        self._builder = tfds.builder(name, data_dir=data_dir)
+        self._builder = self._tfds.builder(name, data_dir=data_dir)
         if not self._builder.is_prepared():
             if base in MANUAL_TFDS_NAMES:
                 raise DataError(
@@ -201,7 +203,7 @@ class TFDSSource(DataSource):
 
     def filenames(self, split: str) -> list[str]:
         """The ``image/filename`` of every example of `split`, without decoding the images."""
-        skip = {"image": tfds.decode.SkipDecoding(), "mask": tfds.decode.SkipDecoding()}
+        skip = {"image": self._tfds.decode.SkipDecoding(), "mask": self._tfds.decode.SkipDecoding()}
         ds = self._builder.as_dataset(split=self._check_split(split), shuffle_files=False, decoders=skip)
         return [name.decode("utf-8") for name in ds.map(lambda ex: ex["image/filename"]).as_numpy_iterator()]
 

@@ -14,6 +14,8 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
+from hrsod_tf.commands import command
+
 SERVING_SIGNATURE = "serving_default"
 IMAGE_SIGNATURE = "predict_image"
 MASK_OUTPUT = "mask_png_bytes"
@@ -74,7 +76,7 @@ class ServingModel:
 
     @property
     def how_to_raise(self) -> str:
-        return "export the model again with a larger export.py --max-image-pixels if the image is genuine"
+        return f"export the model again with a larger `{command('export')} --max-image-pixels` if the image is genuine"
 
     @property
     def metadata(self) -> dict:

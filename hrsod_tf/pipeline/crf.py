@@ -24,6 +24,8 @@ import dataclasses
 
 import numpy as np
 
+from hrsod_tf.extras import import_optional
+
 
 @dataclasses.dataclass(frozen=True)
 class CRFParameters:
@@ -44,12 +46,7 @@ DSS_CRF = CRFParameters()
 
 def _densecrf():
     # Imported on use: only the two CRF variants need the compiled extension (a source build, see requirements.txt).
-    try:
-        import pydensecrf.densecrf as densecrf
-    except ImportError as error:
-        raise ImportError("the CRF variants need pydensecrf2: `pip install pydensecrf2` (it builds with a C++ "
-                          "compiler), or `pip install -r requirements.txt`") from error
-    return densecrf
+    return import_optional("pydensecrf.densecrf", "for the +crf variants (it builds with a C++ compiler)")
 
 
 def crf_available() -> bool:

@@ -18,6 +18,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from hrsod_tf.commands import command
 from hrsod_tf.pipeline.crf import dense_crf
 from hrsod_tf.pipeline.full_resolution import FullResolutionProtocol
 from hrsod_tf.pipeline.networks import PipelineNetworks
@@ -124,9 +125,8 @@ class SaliencyPipeline:
                 raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
             for stage in VARIANT_STAGES[variant]:
                 if getattr(self.networks, stage) is None:
-                    raise ValueError(
-                        f"variant {variant!r} needs a {stage.upper()}: train one with `python train.py --stage {stage}`"
-                    )
+                    raise ValueError(f"variant {variant!r} needs a {stage.upper()}: train one with "
+                                     f"`{command('train')} --stage {stage}`")
 
     def predict_variants(self, image, variants=("full",)) -> dict:
         """Maps for several variants of one image, sharing GSN and APS work.

@@ -7,9 +7,11 @@ which layers int8 kept in float and why, and where the calibration images came f
 
 from __future__ import annotations
 
-import importlib
 import json
 import pathlib
+
+from hrsod_tf.commands import command
+from hrsod_tf.extras import MissingExtraError, import_optional
 
 __all__ = [
     "EXPORT_FORMATS", "FORMATS", "NETWORK_FILES", "PRECISIONS", "RUNTIME_FORMATS", "SETTINGS_FILE",
@@ -52,12 +54,8 @@ NETWORK_FILES = {
     "litert": {stage: f"{stage}.tflite" for stage in STAGES},
 }
 
-#: format -> (module imported, pip package that provides it).
-RUNTIME_PACKAGES = {
-    "openvino": ("openvino", "openvino"),
-    "onnx": ("onnxruntime", "onnxruntime"),
-    "litert": ("ai_edge_litert", "ai-edge-litert"),
-}
+#: format -> the module that runs it (its extra: `hrsod_tf.extras.EXTRA_OF_MODULE`).
+RUNTIME_MODULES = {"openvino": "openvino", "onnx": "onnxruntime", "litert": "ai_edge_litert"}
 
 
 class ExportFormatError(ValueError):
@@ -68,8 +66,8 @@ class ModelFolderError(ValueError):
     """An export folder that cannot be run: incomplete, unreadable settings, or another preset than asked."""
 
 
-class RuntimeNotInstalledError(ImportError):
-    """The runtime a format needs is not installed; the message is the one line saying what to pip install."""
+class RuntimeNotInstalledError(MissingExtraError):
+    """The runtime a format needs is not installed; the message is the one line naming the extra to install."""
 
 
 def check_precision(fmt: str, precision: str) -> None:
@@ -82,21 +80,17 @@ def check_precision(fmt: str, precision: str) -> None:
         raise ExportFormatError(f"--format {fmt} is not offered in {precision}: {REFUSED[fmt, precision]}")
 
 
-def import_runtime(module: str, pip_name: str | None = None, purpose: str = ""):
-    """Imports an optional runtime package, or raises `RuntimeNotInstalledError` naming the pip command.
+def import_runtime(module: str, purpose: str = ""):
+    """Imports an optional runtime package, or raises `RuntimeNotInstalledError` naming the extra to install.
 
     Args:
         module: the module to import ("openvino", "onnxruntime.quantization", ...).
-        pip_name: the package that provides it (default: the module's top-level name).
         purpose: what it is needed for, for the message ("to run an OpenVINO export").
     """
     try:
-        return importlib.import_module(module)
-    except ImportError as error:
-        package = pip_name or module.split(".")[0]
-        raise RuntimeNotInstalledError(
-            f"{package} is not installed{' (' + purpose + ')' if purpose else ''}: pip install {package} "
-            f"(or pip install -r requirements.txt)") from error
+        return import_optional(module, purpose)
+    except MissingExtraError as error:
+        raise RuntimeNotInstalledError(str(error)) from error
 
 
 def read_settings(folder) -> dict:
@@ -113,7 +107,7 @@ def read_settings(folder) -> dict:
         files = settings["networks"]
     except FileNotFoundError:
         raise ModelFolderError(f"{folder} has no {SETTINGS_FILE}: it is not a complete export (write one with "
-                               "`python export.py --workdir RUN --format FORMAT --out DIR`)") from None
+                               f"`{command('export')} --model RUN --format FORMAT --out DIR`)") from None
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ModelFolderError(f"{path} is not an export's settings file ({error}): export the run again") from None
     if fmt not in RUNTIME_FORMATS:

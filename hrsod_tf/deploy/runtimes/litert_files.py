@@ -73,7 +73,7 @@ class LiteRTSession:
     runtime = "litert"
 
     def __init__(self, path, precision: str = "float32", threads: int | None = None, input_names=("image",)):
-        litert = import_runtime("ai_edge_litert.interpreter", "ai-edge-litert", "to run a LiteRT export")
+        litert = import_runtime("ai_edge_litert.interpreter", "to run a LiteRT export")
         threads = threads or len(os.sched_getaffinity(0))
         self.path, self.precision = pathlib.Path(path), precision
         self.interpreter = litert.Interpreter(model_path=str(path), num_threads=threads)

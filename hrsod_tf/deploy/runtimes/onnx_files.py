@@ -55,7 +55,7 @@ def quantize_onnx(float_path, out_path, samples, keep_float_op_types=(), progres
     Returns:
         The names of the nodes kept in float.
     """
-    quantization = import_runtime("onnxruntime.quantization", "onnxruntime", "to quantize ONNX files")
+    quantization = import_runtime("onnxruntime.quantization", "to quantize ONNX files")
     from onnxruntime.quantization.shape_inference import quant_pre_process  # optional, as its runtime
 
     out_path = pathlib.Path(out_path)

@@ -14,7 +14,7 @@ import pathlib
 import tensorflow as tf
 
 from hrsod_tf.config import Config
-from hrsod_tf.deploy.runtimes.formats import RUNTIME_PACKAGES, ModelFolderError, import_runtime, read_settings
+from hrsod_tf.deploy.runtimes.formats import RUNTIME_MODULES, ModelFolderError, import_runtime, read_settings
 from hrsod_tf.deploy.runtimes.litert_files import LiteRTSession
 from hrsod_tf.deploy.runtimes.network_files import input_side
 from hrsod_tf.deploy.runtimes.onnx_files import ONNXRuntimeSession
@@ -60,8 +60,7 @@ def _session_classes() -> dict:
 def open_sessions(folder, settings: dict, threads: int | None = None) -> dict:
     """{stage: session} for the networks of an export folder (settings from `formats.read_settings`)."""
     fmt, precision = settings["format"], settings["precision"]
-    module, package = RUNTIME_PACKAGES[fmt]
-    import_runtime(module, package, f"to run the {fmt} export in {folder}")
+    import_runtime(RUNTIME_MODULES[fmt], f"to run the {fmt} export in {folder}")
     cls = _session_classes()[fmt]
     sessions = {}
     for stage, name in settings["networks"].items():
