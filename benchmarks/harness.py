@@ -119,10 +119,10 @@ def run(document: Document, steps: list, args, argv: list) -> int:
             if args.only and step.name not in args.only:
                 continue
             records[step.name] = run_step(step, results)
-            store_fragments(document.store(), step.name, results)
+            store_step(document.store(), step.name, records[step.name], this_run, results)
             failed += records[step.name]["exit_status"] != 0
         this_run.update(finished=now_utc(), load_average_at_end=[round(x, 2) for x in os.getloadavg()])
-        for name, record in records.items():
+        for name, record in records.items():  # again, with the run's end
             write_json({**record, "run": this_run}, document.store() / f"{name}.json")
     atomic_write(document.path, assemble(document))
     print(f"wrote {document.path}; {failed} step(s) exited non-zero", file=sys.stderr)
@@ -151,14 +151,16 @@ def run_step(step: Step, results: Path) -> dict:
     return record
 
 
-def store_fragments(store: Path, name: str, results: Path) -> None:
-    """Replaces the stored fragments of step `name` with those it wrote in `results` (none when it failed)."""
+def store_step(store: Path, name: str, record: dict, this_run: dict, results: Path) -> None:
+    """Replaces the stored pieces of step `name`: its record, and its fragments by those it wrote in `results` (none
+    when it failed), so that an interrupted run leaves no record beside fragments of another."""
     store.mkdir(parents=True, exist_ok=True)
     for old in store.glob(f"{name}.*md"):
         if not old.name.endswith(".notes.md"):
             old.unlink()
     for fragment in results.glob(f"{name}.*md"):
         atomic_write(store / fragment.name, fragment.read_text())
+    write_json({**record, "run": this_run}, store / f"{name}.json")
 
 
 def write_json(data: dict, path: Path) -> None:
@@ -188,43 +190,50 @@ def _first_target(section: Section, records: dict) -> dict | None:
 
 
 def header(document: Document, records: dict) -> list:
-    """Title, the latest run (date, command, machine, software, load), the earliest of the other runs whose steps
-    are kept, and a warning when the latest run started on a busy machine."""
-    runs = sorted({json.dumps(r["run"], sort_keys=True) for r in records.values()}, key=lambda r: json.loads(r)[
-        "started"])
-    runs = [json.loads(r) for r in runs]
+    """Title, the latest run, the earliest of the other runs whose steps are kept, a warning when the latest run
+    started on a busy machine, and the header's notes."""
+    runs = []
+    for record in records.values():
+        if record["run"] not in runs:
+            runs.append(record["run"])
+    runs.sort(key=lambda run: run["started"])
     lines = [f"# {document.title}", "",
              f"Written by `python {document.script}` — do not edit by hand; re-run it instead.", ""]
     if not runs:
         return lines + ["Nothing measured yet.", ""]
     latest, earlier = runs[-1], runs[:-1]
-    machine = latest["machine"]
-    command = f"- command: `{latest['command']}`" if latest.get("command") else None
-    if command and latest.get("quick"):
-        command += " (quick smoke run: few repetitions — not for quoting)"
-    if command and " --only " in f"{latest['command']} ":
-        command += " (the steps not named after --only keep their results, dates and commands from the previous run)"
-    lines += [f"- date: {_when(latest)}", *([command] if command else []), f"- machine: {describe_machine(machine)}"]
-    software = describe_software(machine)
-    if software:
-        lines.append(f"- software: {software}")
-    if machine.get("load_average_1_5_15"):
-        lines.append(f"- load average {machine.get('load_average_when', 'when started')} (1/5/15 min): "
-                     f"{machine['load_average_1_5_15']} — other processes on the machine slow every absolute figure "
-                     "down; ratios are measured in alternation to stay comparable")
-    if latest.get("load_average_at_end"):
-        lines.append(f"- load average at the end (1/5/15 min): {latest['load_average_at_end']}")
+    lines += run_lines(latest)
     lines += [line.format(results=latest.get("results")) for line in document.header_lines]
     if earlier:
-        first = earlier[0]
         lines.append("- the sections kept from the previous document were measured by earlier runs, the first of "
-                     f"them (date: {_when(first)}; machine: {describe_machine(first['machine'])})")
+                     f"them (date: {_when(earlier[0])}; machine: {describe_machine(earlier[0]['machine'])})")
     lines.append("")
     steps_of_latest = [name for name, r in records.items() if r["run"] == latest] if earlier else []
-    lines += load_warning(machine, steps_of_latest, document.script)
+    lines += load_warning(latest["machine"], steps_of_latest, document.script)
     notes = document.store() / "header.notes.md"
     if notes.exists():
         lines += [notes.read_text().strip(), ""]
+    return lines
+
+
+def run_lines(run: dict) -> list:
+    """A run's date, command, machine, software and load averages, as the header's list items."""
+    machine = run["machine"]
+    lines = [f"- date: {_when(run)}"]
+    if run.get("command"):
+        lines.append(f"- command: `{run['command']}`"
+                     + (" (quick smoke run: few repetitions — not for quoting)" if run.get("quick") else "")
+                     + (" (the steps not named after --only keep their results, dates and commands from the previous "
+                        "run)" if " --only " in f"{run['command']} " else ""))
+    lines.append(f"- machine: {describe_machine(machine)}")
+    if describe_software(machine):
+        lines.append(f"- software: {describe_software(machine)}")
+    if machine.get("load_average_1_5_15"):
+        lines.append(f"- load average when started (1/5/15 min): {machine['load_average_1_5_15']} — other processes "
+                     "on the machine slow every absolute figure down; ratios are measured in alternation to stay "
+                     "comparable")
+    if run.get("load_average_at_end"):
+        lines.append(f"- load average at the end (1/5/15 min): {run['load_average_at_end']}")
     return lines
 
 
