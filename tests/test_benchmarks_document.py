@@ -5,6 +5,7 @@ records; `--only` re-runs one step and keeps the others' stored pieces."""
 import importlib.util
 import json
 
+import common
 import harness
 import run_all
 from helpers import REPO
@@ -66,6 +67,16 @@ def test_busy_machine_warning_names_the_steps_this_run_measured_and_is_absent_wh
                                                                                      script)[0]
     assert "this run started" in harness.load_warning(busy, [], script)[0]
     assert harness.load_warning(idle, ["runtime_accuracy"], script) == []
+
+
+def test_a_step_feeding_two_sections_writes_its_json_and_each_fragment_beside_it(tmp_path):
+    def render(result):
+        return {"": f"GSN {result['gsn_s']} s", "paper": f"paper {result['gsn_s']} s"}
+
+    common.write_result({"gsn_s": 0.49, "seconds": float("nan")}, tmp_path / "compute.json", render)
+    assert json.loads((tmp_path / "compute.json").read_text()) == {"gsn_s": 0.49, "seconds": None}
+    assert (tmp_path / "compute.md").read_text() == "GSN 0.49 s\n"
+    assert (tmp_path / "compute.paper.md").read_text() == "paper 0.49 s\n"
 
 
 STEP_SCRIPT = """
