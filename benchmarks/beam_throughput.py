@@ -33,7 +33,7 @@ from pathlib import Path
 
 import common
 import cv2
-from common import base_parser, emit, log
+from common import base_parser, emit, fmt, log, markdown, table
 
 from hrsod_tf import image_io
 from hrsod_tf.deploy.model_loading import load_predictor
@@ -119,6 +119,32 @@ def median_record(runs: list[dict]) -> dict:
             for key in runs[0]}
 
 
+RUNS = (("predict_py", "predict.py (one process)"), ("beam_1", "Beam DirectRunner, 1 worker process"),
+        ("beam_2", "Beam DirectRunner, 2 worker processes"))
+
+
+def render(result: dict) -> str:
+    rows = []
+    for name, label in RUNS:
+        run = result[name]
+        load = (fmt(run["load_seconds"], ".1f") + " (load + first image)" if name == "predict_py"
+                else fmt(run["model_load_seconds"], ".1f") + " per worker (RunInference metric)")
+        ratio = "1.00" if name == "predict_py" else fmt(result["ratio_to_predict_py"][name], ".2f")
+        rows.append([label, load, fmt(run["seconds_to_first_output"], ".1f"), fmt(run["images_per_second"], ".2f"),
+                     ratio, fmt(run["end_to_end_images_per_second"], ".2f")])
+    machine = result.get("machine", {})
+    return markdown(
+        f"{result['count']} synthetic JPEGs of {result['size']} px, model {result['model']}, written as 8-bit masks by "
+        "the commands as a user runs them (each in its own process), measured in turn in one run, "
+        f"{result.get('rounds', 1)} interleaved round(s), medians (a ratio is the median of the per-round ratios). "
+        "Images/s = (count - 1) / (last output written - first output written), from the PNGs' modification times: "
+        "the fixed cost (start-up, worker processes, model load, first call) is left out and given apart. CPU flags: "
+        f"{', '.join(machine.get('isa_flags', [])) or 'n/a'}; load average (1/5/15 min) when the result was written: "
+        f"{machine.get('load_average_1_5_15')}.",
+        table(["run", "model load s", "launch to first output s", "images/s", "ratio to predict.py",
+               "end-to-end images/s (start-up included)"], rows))
+
+
 def main(argv=None) -> int:
     parser = base_parser(__doc__)
     source = parser.add_mutually_exclusive_group()
@@ -160,7 +186,7 @@ def main(argv=None) -> int:
               for name in ("beam_1", "beam_2")}
     emit({"benchmark": "beam_throughput", "model": args.saved_model or args.workdir or f"{args.preset} (random init)",
           "count": args.count, "size": f"{args.width}x{args.height}", "rounds": args.rounds, **results,
-          "per_round": rounds, "ratio_to_predict_py": ratios}, args)
+          "per_round": rounds, "ratio_to_predict_py": ratios}, args, render)
     return 0
 
 

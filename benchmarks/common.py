@@ -4,8 +4,9 @@ Every benchmark script is runnable alone::
 
     python benchmarks/<script>.py [--quick] [--repeats N] [--json OUT]
 
-prints one JSON document on stdout (after any log lines) and, with ``--json OUT``, also writes it to OUT;
-``benchmarks/run_all.py`` runs each script in its own subprocess and collects those files.
+prints one JSON document on stdout (after any log lines) and, with ``--json OUT``, also writes it to OUT and its
+Markdown fragment (its figures as docs/BENCHMARKS.md shows them) to OUT with ``.md``; ``benchmarks/run_all.py``
+runs each script in its own subprocess and puts the fragments together (harness.py).
 
 ``hrsod_tf`` is imported as the installed package (``pip install -r requirements.txt`` installs the project);
 ``python benchmarks/x.py`` finds this module beside the script. Importing it quiets TensorFlow's C++ logging; it
@@ -341,14 +342,26 @@ def write_json(data: dict, path) -> Path:
     return path
 
 
-def emit(result: dict, args) -> dict:
-    """Adds the date and machine to `result`, prints it as JSON and writes it to --json when given."""
+def write_result(result: dict, path, render) -> None:
+    """Writes `result` as JSON to `path` and its Markdown fragment(s) beside it: `render(result)` gives the
+    fragment (`path` with ".md"), or {part: fragment} for a step that feeds several sections of the document (""
+    the main one, "<part>" into `path` with ".<part>.md"). See harness.py."""
+    path = Path(path)
+    write_json(result, path)
+    fragments = render(_clean(result))
+    for part, markdown in (fragments if isinstance(fragments, dict) else {"": fragments}).items():
+        path.with_suffix(f".{part}.md" if part else ".md").write_text(markdown.strip() + "\n")
+
+
+def emit(result: dict, args, render) -> dict:
+    """Adds the date and machine to `result`, prints it as JSON and, with --json, writes it and its Markdown
+    fragment (`write_result`)."""
     result = {"benchmark": result.pop("benchmark", None), "date": now_utc(), "machine": machine_info(),
               "quick": bool(getattr(args, "quick", False)), **result}
     text = json.dumps(_clean(result), indent=2, sort_keys=True)
     print(text, flush=True)
     if getattr(args, "json", None):
-        write_json(result, args.json)
+        write_result(result, args.json, render)
     return result
 
 
@@ -358,5 +371,27 @@ def log(message: str) -> None:
 
 
 def target(met: bool | None, measured: str, goal: str, why: str = "") -> dict:
-    """A target verdict: {"met": bool|None, "measured", "goal", "why"} (None: not measured)."""
+    """A target verdict: {"met": bool|None, "measured", "goal", "why"} (None: not measured). `why` holds figures
+    only (what the reasons are is written in the section's notes, docs/benchmarks/<section>.notes.md)."""
     return {"met": met, "measured": measured, "goal": goal, "why": why}
+
+
+# ------------------------------------------------------------------------------------------ Markdown
+
+
+def fmt(value, spec: str = ".3f", none: str = "n/a") -> str:
+    """Formats a number, or `none` for None / NaN."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return none
+    return format(value, spec)
+
+
+def table(header: list, rows: list) -> list:
+    """Markdown table lines."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+
+
+def markdown(*blocks) -> str:
+    """Paragraphs and tables (a string, or a list of lines) joined into a fragment, a blank line between."""
+    return "\n\n".join(block if isinstance(block, str) else "\n".join(block) for block in blocks if block)

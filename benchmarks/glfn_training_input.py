@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import base_parser, emit, log, target
+from common import base_parser, emit, fmt, log, markdown, table, target
 
 from hrsod_tf.data.sources import resolve_data_source
 from hrsod_tf.data.validation import plan_validation, training_examples, validation_examples
@@ -127,13 +127,42 @@ def main(argv=None) -> int:
           "target": target(warp_gains, f"warp: the GLFN improves all three metrics for {len(seeds)} seed(s): "
                            f"{'yes' if warp_gains else 'no'}",
                            "the GLFN trained on warped images improves adaptive Fβ, S and MAE over the fused map "
-                           "on the validation images, for every seed")}, args)
+                           "on the validation images, for every seed")}, args, render)
     return 0
+
+
+SCORES = (("Fbeta_adaptive", ".3f"), ("S_measure", ".3f"), ("MAE", ".4f"), ("Fbeta_mean", ".3f"),
+          ("mean_inside_objects", ".3f"), ("mean_outside_objects", ".4f"))
+
+
+def render(result: dict) -> str:
+    if "fused" not in result:
+        return f"**Not measured**: {result['target']['why']}"
+    validation = result["validation"]
+
+    def scores(row: dict) -> list:
+        return [fmt(row[key], spec) for key, spec in SCORES]
+
+    rows = [["GSN+APS+LRN (the GLFN's input)", "", *scores(result["fused"]), ""]]
+    if result.get("fused_training_images"):
+        rows.append(["GSN+APS+LRN on 24 training images", "", *scores(result["fused_training_images"]), ""])
+    rows += [[f"+ GLFN, {r['input_mode']}", str(r["seed"]), *scores(r), fmt(r["train_seconds"], ".0f")]
+             for r in result["glfn"]]
+    return markdown(
+        f"The GLFN stage of `{result['workdir']}` trained again for each input mode and seed ({result['steps']} steps, "
+        f"batch {result['batch_size']}, inputs of {result['input_size']} px: whole images warped, or random crops at "
+        "full resolution), everything else the run's own. Evaluated at full resolution on the run's "
+        f"{len(validation['filenames'])} validation images ({validation['how']}), on their cached GSN+APS+LRN maps; "
+        "the test split is not used. *Inside* / *outside*: the mean map value on object / background pixels (grey "
+        "objects have a low inside mean). The second row is the GLFN's input on training images: if it were much "
+        "better than on held-out ones, the GLFN would learn to trust it more than it should.",
+        table(["map", "seed", "Fβ adaptive ↑", "S ↑", "MAE ↓", "mean Fβ ↑", "inside ↑", "outside ↓", "training s"],
+              rows))
 
 
 def _not_measured(args, why: str) -> int:
     log(f"not measured: {why}")
-    emit({"benchmark": "glfn_training_input", "target": target(None, "not measured", "", why)}, args)
+    emit({"benchmark": "glfn_training_input", "target": target(None, "not measured", "", why)}, args, render)
     return 0
 
 

@@ -12,7 +12,6 @@ of the Python box choice alone.
 
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 import time
@@ -28,7 +27,7 @@ from hrsod_tf.data.map_cache import MapCache
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = common.base_parser(__doc__)
     parser.add_argument("--presets", nargs="+", default=["small", "paper"])
     parser.add_argument("--cores", type=int, default=2, help="CPU cores the process may use (affinity + TF threads)")
     parser.add_argument("--images", type=int, default=8, help="distinct synthetic images (cycled)")
@@ -111,14 +110,14 @@ def benchmark_preset(name: str, args, images, masks, names, workdir: str) -> lis
     return rows
 
 
-def print_table(rows: list[dict]) -> None:
-    columns = list(rows[0])
-    cells = [[f"{r[c]:.1f}" if isinstance(r[c], float) else str(r[c]) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    print(" | ".join(c.rjust(w) for c, w in zip(columns, widths)))
-    print("-+-".join("-" * w for w in widths))
-    for row in cells:
-        print(" | ".join(v.rjust(w) for v, w in zip(row, widths)))
+def render(result: dict) -> str:
+    """The setting and one table row per preset and grid."""
+    rows, setting = result["rows"], result["setting"]
+    cells = [[f"{r[c]:.1f}" if isinstance(r[c], float) else str(r[c]) for c in rows[0]] for r in rows]
+    return common.markdown(
+        f"LRN pipeline, {setting['images']} synthetic {setting['height']}x{setting['width']} images, "
+        f"sampler={setting['sampler']}, {setting['cores']} cores, {setting['batches']} timed batches:",
+        common.table(list(rows[0]), cells))
 
 
 def main(argv=None) -> None:
@@ -129,9 +128,8 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as workdir:
         for name in args.presets:
             rows += benchmark_preset(name, args, images, masks, names, workdir)
-    print(f"LRN pipeline, {args.images} synthetic {args.height}x{args.width} images, sampler={args.sampler}, "
-          f"{args.cores} cores, {args.batches} timed batches")
-    print_table(rows)
+    setting = {key: getattr(args, key) for key in ("images", "height", "width", "sampler", "cores", "batches")}
+    common.emit({"benchmark": "lrn_pipeline_throughput", "setting": setting, "rows": rows}, args, render)
 
 
 if __name__ == "__main__":

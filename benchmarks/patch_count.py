@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 import tensorflow as tf
-from common import REPO_ROOT, base_parser, emit, full_resolution_stages, log
+from common import REPO_ROOT, base_parser, emit, fmt, full_resolution_stages, log, markdown, table
 
 from hrsod_tf.aps import inference_boxes_tf, random_boxes_tf
 from hrsod_tf.data.synthetic import generate_split
@@ -117,7 +117,8 @@ def main(argv=None) -> dict:
     pipeline, reason = load_pipeline(args.workdir)
     if pipeline is None:
         log(f"not measured: {reason}")
-        return emit({"benchmark": "patch_count", "measured": False, "reason": reason, "workdir": args.workdir}, args)
+        return emit({"benchmark": "patch_count", "measured": False, "reason": reason, "workdir": args.workdir}, args,
+                    render)
 
     data = pipeline.config.data
     count = args.count or (4 if args.quick else data.synthetic_test_size)
@@ -137,7 +138,26 @@ def main(argv=None) -> dict:
     return emit({"benchmark": "patch_count", "measured": True, "workdir": args.workdir,
                  "preset": pipeline.config.preset, "patch_size": pipeline.config.aps.patch_size, "images": count,
                  "patches": list(PATCH_COUNTS), "random_lrn": random_lrn, "curves": curves,
-                 "figure": str(figure)}, args)
+                 "figure": str(figure)}, args, render)
+
+
+def render(result: dict) -> str:
+    """The setting, the figure (linked from docs/) and its curves as a table."""
+    if not result.get("measured"):
+        return f"**Not measured: train the demo first** (`python train.py`). {result.get('reason', '')}"
+    figure, docs = Path(result["figure"]), REPO_ROOT / "docs"
+    figure = figure.relative_to(docs) if figure.is_relative_to(docs) else figure
+    aps, rand = result["curves"]["aps"], result["curves"]["random"]
+    rows = [[str(k), fmt(aps["mean_patches"][i], ".1f"), fmt(aps["S_measure"][i], ".4f"), fmt(aps["MAE"][i], ".4f"),
+             fmt(rand["S_measure"][i], ".4f"), fmt(rand["MAE"][i], ".4f")] for i, k in enumerate(result["patches"])]
+    return markdown(
+        f"Run `{result['workdir']}` (preset {result['preset']}, D = {result['patch_size']} px), {result['images']} "
+        "synthetic test scenes; the LRN's output fused into the GSN map inside the uncertain region (the pipeline's "
+        "gsn+aps+lrn), for K patches: APS capped at the K cells with the most uncertain pixels (fewer when the "
+        f"uncertain pixels fit in fewer), random patches refined by the {result['random_lrn']}. The paper draws this "
+        "for HRSOD-Test (its Figure 9: APS is less sensitive to the number of patches).",
+        f"![Figure 9: S-measure and MAE against the number of patches]({figure})",
+        table(["K", "APS patches (mean)", "APS S ↑", "APS MAE ↓", "random S ↑", "random MAE ↓"], rows))
 
 
 if __name__ == "__main__":

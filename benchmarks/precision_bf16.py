@@ -22,7 +22,19 @@ import tempfile
 import keras
 import numpy as np
 import tensorflow as tf
-from common import base_parser, emit, log, model_config, random_images, repeats, synthetic_scene, time_interleaved
+from common import (
+    base_parser,
+    emit,
+    fmt,
+    log,
+    markdown,
+    model_config,
+    random_images,
+    repeats,
+    synthetic_scene,
+    table,
+    time_interleaved,
+)
 
 from hrsod_tf.models import build_gsn
 
@@ -84,7 +96,31 @@ def main(argv=None) -> dict:
         "speedup_bf16_over_f32": ratio,
         "output_difference": compare_outputs(outputs["float32"], outputs["mixed_bfloat16"]),
     }
-    return emit(result, args)
+    return emit(result, args, render)
+
+
+def render(result: dict) -> str:
+    t, d, flags = result["timing"], result["output_difference"], result["machine"]["isa_flags"]
+    ratio = result["speedup_bf16_over_f32"]
+    return markdown(
+        table(["policy", "median s", "compute dtype"],
+              [[k, fmt(v["median_s"]), result["compute_dtype"][k]] for k, v in t.items()]),
+        f"Speed ratio float32 time / bf16 time: **{ratio:.2f}x** (timed in alternation). Output map difference (same "
+        f"weights, {result['input']} input): max |diff| **{d['max_abs_diff']:.4f}**, mean {d['mean_abs_diff']:.5f}, "
+        f"decisions at 0.5 flipped on {100 * d['decision_flip_fraction']:.2f}% of pixels. CPU vector flags: "
+        f"{', '.join(flags) or 'none'}. {bf16_reading(ratio, flags)}")
+
+
+def bf16_reading(ratio: float, flags: list) -> str:
+    """One sentence placing the bf16 speed ratio beside the CPU's bf16 support (both figures of this run)."""
+    native = any(f in flags for f in ("avx512_bf16", "amx_bf16"))
+    support = "this CPU has native bf16 arithmetic" if native else (
+        "this CPU has no native bf16 arithmetic (no AVX512_BF16 / AMX): oneDNN converts around the float32 FMAs")
+    if ratio > 1.05:
+        return f"bf16 was faster here ({support}; halved memory traffic is what helps)."
+    if ratio < 0.95:
+        return f"bf16 was slower here ({support}); keep float32 (the `auto` precision does on CPU)."
+    return f"No meaningful speed difference ({support}); keep float32 (the `auto` precision does on CPU)."
 
 
 if __name__ == "__main__":

@@ -103,10 +103,35 @@ def main(argv=None) -> int:
         common.log(f"{name}: {json.dumps({k: v for k, v in row.items() if k not in ('format', 'precision')})}")
     result = {"workdir": args.workdir, "dataset": args.dataset, "split": args.split, "bounds": BOUNDS,
               "reference": "_".join(REFERENCE), "rows": rows, "commands": commands, "machine": common.machine_info()}
+    failing = [f"{row['format']} {row['precision']}" for row in rows if row.get("within_bounds") is False]
+    result["target"] = common.target(not failing, "all within" if not failing else "outside: " + ", ".join(failing),
+                                     "every format and precision within the bounds")
     print(json.dumps(result, indent=1))
     if args.json:
-        common.write_json(result, args.json)
+        common.write_result(result, args.json, render)
     return 0
+
+
+def render(result: dict) -> str:
+    bounds, fmt = result["bounds"], common.fmt
+    rows = []
+    for row in result["rows"]:
+        metrics = [fmt(row["metrics"][key], ".4f") for key in ("Fbeta_adaptive", "S_measure", "MAE")]
+        if "differences" not in row:
+            rows.append([f"{row['format']} {row['precision']} (reference)", *metrics, "", "", "", ""])
+            continue
+        d, levels = row["differences"], row["levels"]
+        rows.append([f"{row['format']} {row['precision']}", *metrics,
+                     f"{d['Fbeta_adaptive']:+.4f} / {d['S_measure']:+.4f} / {d['MAE']:+.4f}",
+                     fmt(levels["mean_levels"], ".3f"), levels["max_levels"],
+                     "yes" if row["within_bounds"] else "**no**"])
+    return common.markdown(
+        f"`{result['dataset']}` {result['split']} split, run `{result['workdir']}`, the full variant, each export run "
+        f"by `evaluate.py --model` and compared with the float32 SavedModel ({result['reference']}); bounds: adaptive "
+        f"Fβ and S within {bounds['Fbeta_adaptive']}, MAE within {bounds['MAE']}. Level differences are per pixel of "
+        "the 8-bit masks, over every pixel of every test image.",
+        common.table(["export", "Fβ adaptive", "S", "MAE", "Δ Fβ / S / MAE", "mean level diff", "max level diff",
+                      "within bounds"], rows))
 
 
 if __name__ == "__main__":

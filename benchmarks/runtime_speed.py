@@ -33,6 +33,8 @@ from hrsod_tf.deploy.runtimes.formats import EXPORT_FORMATS, RUNTIME_FORMATS
 from hrsod_tf.workdir import make_random_workdir
 
 PAIRS = [(f, p) for f in RUNTIME_FORMATS for p in EXPORT_FORMATS[f]]
+REFERENCE = "tensorflow float32"  # every runtime is timed in alternation with it
+SPEED_TARGET = 3.0  # the fastest path against the reference, official preset at 1920x1080
 
 
 def export(workdir: Path, out: Path, fmt: str, precision: str, calibration: str, images: int) -> Path:
@@ -116,15 +118,15 @@ def main(argv=None) -> int:
                                                 f"synthetic:{preset}", args.calibration_images)
                    for fmt, precision in pairs}
         common.log(f"[{preset}] exports ready: {', '.join(folders)}")
-        pipelines = {"tensorflow float32": load_pipeline(workdir)}
+        pipelines = {REFERENCE: load_pipeline(workdir)}
         pipelines.update({name: load_pipeline(folder) for name, folder in folders.items()})
         entry = {"sizes": {}, "model_bytes": {name: size_on_disk(folder) for name, folder in folders.items()},
                  "runtimes": {name: session_info(p) for name, p in pipelines.items()}}
-        entry["runtimes"]["tensorflow float32"] = {"kernels": tf_kernels(preset)}
+        entry["runtimes"][REFERENCE] = {"kernels": tf_kernels(preset)}
         for text in args.sizes:
             height, width = parse_size(text)
             timings = alternate(pipelines, height, width, runs, warmup=1)
-            base = timings["tensorflow float32"]["median_seconds"]["total"]
+            base = timings[REFERENCE]["median_seconds"]["total"]
             for timing in timings.values():
                 timing["ratio_to_tf_float32"] = base / timing["median_seconds"]["total"]
             entry["sizes"][text] = timings
@@ -133,10 +135,64 @@ def main(argv=None) -> int:
             common.log(f"[{preset}] {text}: " + ", ".join(summary))
         if not args.no_memory:
             entry["peak_rss_bytes"] = {name: peak_memory(folder, preset, args.sizes[-1])
-                                       for name, folder in {"tensorflow float32": workdir, **folders}.items()}
+                                       for name, folder in {REFERENCE: workdir, **folders}.items()}
         result["presets"][preset] = entry
-    common.emit(result, args)
+    result["target"] = speed_verdict(result)
+    common.emit(result, args, render)
     return 0
+
+
+def speed_verdict(result: dict) -> dict | None:
+    """The target on the fastest runtime other than TF float32 (`official`, 1920x1080), or None when not timed."""
+    timings = result["presets"].get("official", {}).get("sizes", {}).get("1920x1080")
+    if not timings:
+        return None
+    name = max((n for n in timings if n != REFERENCE), key=lambda n: timings[n]["ratio_to_tf_float32"], default=None)
+    if name is None:
+        return None
+    ratio, seconds = timings[name]["ratio_to_tf_float32"], timings[name]["median_seconds"]
+    return common.target(ratio >= SPEED_TARGET, f"{name}: {ratio:.2f}x", f">= {SPEED_TARGET:.0f}x",
+                         "" if ratio >= SPEED_TARGET else
+                         speed_shortfall(name, seconds, timings[REFERENCE]["median_seconds"]))
+
+
+def speed_shortfall(name: str, seconds: dict, reference: dict) -> str:
+    """The fastest path's stage times against TF float32's: the GLFN stays float32 in every export."""
+    rest, rest_reference = seconds["total"] - seconds["glfn"], reference["total"] - reference["glfn"]
+    return (f"the GLFN, float32 in every export, takes {seconds['glfn']:.2f} of {name}'s {seconds['total']:.2f} s "
+            f"({seconds['glfn'] / seconds['total']:.0%}; TF float32's takes {reference['glfn']:.2f} s); the "
+            f"other stages together are {rest_reference / rest:.2f}x faster than TF float32's")
+
+
+def render(result: dict) -> str:
+    """Per preset and size a table of stage times, peak memory and model size; what each runtime ran."""
+    machine, fmt = result["machine"], common.fmt
+    blocks = [
+        f"CPU: {machine['cpu_model']}, {machine['usable_cores']} cores; flags: {', '.join(machine['isa_flags'])}. "
+        "Random-init networks (speed does not depend on the weights), exported with `export.py`, timed as "
+        f"`pipeline_time.py --coarse synthetic` times them (median of {result['runs']}), every runtime in alternation "
+        "with TF float32 in one process: the ratio is the figure to read. Peak memory: each alone in a fresh process "
+        "(`pipeline_time.py --model`, one run at the largest size)."]
+    for preset, entry in result["presets"].items():
+        for size, timings in entry["sizes"].items():
+            rows = []
+            for name, timing in sorted(timings.items(), key=lambda kv: kv[1]["median_seconds"]["total"]):
+                seconds = timing["median_seconds"]
+                memory = (entry.get("peak_rss_bytes") or {}).get(name)
+                size_bytes = entry["model_bytes"].get(name)
+                rows.append([name, fmt(seconds["gsn"]), fmt(seconds["aps"]), fmt(seconds["lrn+fusion"]),
+                             fmt(seconds["glfn"]), f"**{fmt(seconds['total'])}**",
+                             f"{timing['ratio_to_tf_float32']:.2f}x", timing["patches"],
+                             fmt(memory / common.GIB if memory else None, ".2f"),
+                             fmt(size_bytes / common.MIB if size_bytes else None, ".1f")])
+            blocks += [f"**`{preset}`, {size}** (seconds per stage)",
+                       common.table(["runtime", "GSN", "APS", "LRN + fusion", "GLFN", "total", "vs TF float32",
+                                     "patches", "peak GiB", "model MiB"], rows)]
+        blocks += [f"What each runtime ran (`{preset}`):",
+                   [f"- {name}: " + "; ".join(
+                       f"{stage}: {json.dumps(info.get('kernels') or info.get('op_types') or info, sort_keys=True)}"
+                       for stage, info in networks.items()) for name, networks in entry["runtimes"].items()]]
+    return common.markdown(*blocks)
 
 
 def session_info(pipeline) -> dict:

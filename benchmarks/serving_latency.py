@@ -20,7 +20,7 @@ import tempfile
 import time
 
 import tensorflow as tf
-from common import base_parser, emit, log, repeats, summarize
+from common import base_parser, emit, fmt, log, repeats, summarize, table
 from matplotlib import cbook
 
 from hrsod_tf.deploy import saved_model as export
@@ -87,7 +87,17 @@ def main(argv=None) -> dict:
         workdir = args.workdir or make_random_workdir(pathlib.Path(scratch) / "run", args.preset).root
         result = measure(workdir, repeats(args, full=3, quick=1))
     return emit({"benchmark": "serving_latency", "source": str(args.workdir or f"{args.preset} (random init)"),
-                 "gpus": len(tf.config.list_physical_devices("GPU")), **result}, args)
+                 "gpus": len(tf.config.list_physical_devices("GPU")), **result}, args, render)
+
+
+def render(result: dict) -> str:
+    """One table row: the export's size, its export and load times and its latency."""
+    return "\n".join(table(
+        ["networks", "export size", "variables", "export time", "load time", "first call", "median call", "calls"],
+        [[result["source"], fmt(result["export_mb"], ".1f") + " MB", fmt(result["variables_mb"], ".1f") + " MB",
+          fmt(result["export_seconds"], ".0f") + " s", fmt(result["load_seconds"], ".1f") + " s",
+          fmt(result["first_call_seconds"], ".2f") + " s", fmt(result["median_seconds_1920x1080"], ".2f") + " s",
+          str(result["timing"]["repeats"])]]))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import time
 
 import cv2
 import numpy as np
-from common import base_parser, emit, log
+from common import base_parser, emit, fmt, log, markdown, table
 
 from hrsod_tf.data.synthetic import generate_split, thin_structure_mask
 from hrsod_tf.evaluation.metrics import boundary_displacement_error
@@ -83,7 +83,19 @@ def main(argv=None) -> dict:
     for row in rows:
         log(f"| {row['size']}x{row['size']} | {row['mae_soft']:.4f} | {row['mae_binary']:.4f} | {row['bde']:.2f} | "
             f"{100 * row['thin_lost']:.1f}% |")
-    return emit(result, args)
+    return emit(result, args, render)
+
+
+def render(result: dict) -> str:
+    low, high = result["shortest_edge_px"]
+    return markdown(
+        f"{result['scenes']} synthetic `{result['split']}` scenes, shortest edge {low}-{high} px, mean "
+        f"{result['mean_megapixels']:.2f} MP; thin structures are {100 * result['thin_structure_share_of_mask']:.1f}% "
+        "of the mask. Each mask is area-resized to S x S, resized back bilinearly and thresholded at 0.5: the best any "
+        "S x S predictor can do. BDE is the evaluation's (`hrsod_tf.evaluation.metrics`).",
+        table(["round trip", "MAE (soft)", "MAE (binarised)", "BDE (px)", "thin structures lost"],
+              [[f"{r['size']}x{r['size']}", fmt(r["mae_soft"], ".4f"), fmt(r["mae_binary"], ".4f"),
+                fmt(r["bde"], ".2f"), fmt(100 * r["thin_lost"], ".1f") + "%"] for r in result["rows"]]))
 
 
 if __name__ == "__main__":

@@ -18,15 +18,15 @@ import os
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import common  # before TensorFlow: quiets its C++ logging
+import numpy as np
+import tensorflow as tf
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from hrsod_tf.config import get_preset  # noqa: E402
-from hrsod_tf.models.stage_networks import STAGE_BUILDERS, build_stage_network  # noqa: E402
-from hrsod_tf.training import StageTrainer  # noqa: E402
+from hrsod_tf.config import get_preset
+from hrsod_tf.models.stage_networks import STAGE_BUILDERS, build_stage_network
+from hrsod_tf.training import StageTrainer
 
 SECOND_INPUT = {"lrn": "guidance", "glfn": "saliency"}
 
@@ -67,6 +67,25 @@ def time_stage(config, stage: str, steps: int, batch_size: int | None, precision
             "images_per_second": stage_config.batch_size / float(np.median(times))}
 
 
+def render(result: dict) -> str:
+    """The step times, and beside the input pipeline's patches/s (when given) the ratio of supply to demand."""
+    rows, fmt = result["rows"], common.fmt
+    blocks = [common.table(["preset", "stage", "batch", "input", "precision", "s / step", "images/s", "device"],
+                           [[r["preset"], r["stage"], r["batch_size"], r["input_size"], r["precision"],
+                             fmt(r["seconds_per_step"]), fmt(r["images_per_second"], ".2f"), r["device"]]
+                            for r in rows])]
+    supply = {r["preset"]: r["patches/s"] for r in (result.get("supply") or {}).get("rows", []) if r["grid"] != "full"}
+    demand = [r for r in rows if r["stage"] == "lrn" and r["preset"] in supply]
+    if demand:
+        blocks.append(common.table(
+            ["preset", "pipeline patches/s (default grid)", "train batch", "s / train step", "patches/s consumed",
+             "supply / demand"],
+            [[r["preset"], fmt(supply[r["preset"]], ".1f"), r["batch_size"], fmt(r["seconds_per_step"]),
+              fmt(r["images_per_second"], ".2f"), fmt(supply[r["preset"]] / r["images_per_second"], ".1f") + "x"]
+             for r in demand]))
+    return common.markdown(*blocks)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--presets", nargs="+", default=["small", "paper"])
@@ -74,7 +93,9 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=5, help="timed steps after 2 warm-up steps")
     parser.add_argument("--batch-size", type=int, help="override every stage's batch size (paper on a CPU)")
     parser.add_argument("--precision", default="auto")
-    parser.add_argument("--json", help="also write the rows to this JSON file")
+    parser.add_argument("--supply-from", type=Path, metavar="JSON",
+                        help="a lrn_pipeline_throughput.py result: the patches/s its input pipeline supplies")
+    parser.add_argument("--json", help="also write the rows to this JSON file (and their Markdown beside it)")
     args = parser.parse_args(argv)
     device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU ({os.cpu_count()} cores)"
     rows = []
@@ -87,8 +108,8 @@ def main(argv=None) -> int:
             print(f"{preset:8} {stage:5} {row['batch_size']:5d} {row['input_size']:6d} {row['precision']:>15} "
                   f"{row['seconds_per_step']:8.3f} {row['images_per_second']:7.2f}", flush=True)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
+        supply = json.loads(args.supply_from.read_text()) if args.supply_from and args.supply_from.exists() else None
+        common.write_result({"rows": rows, "supply": supply}, args.json, render)
     return 0
 
 

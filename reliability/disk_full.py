@@ -187,6 +187,32 @@ def bulk(json_path=None) -> dict:
     return results
 
 
+OVERWRITES = {"mask": "predict.py --overwrite of 3 cut-outs",
+              "converted_model": "convert_caffe.py --overwrite of a converted run"}
+
+
+def render(data: dict) -> str:
+    """How the disk was filled, then one item per scenario: exit status, what it said, what it left."""
+    lines = [f"How: {data['how']}, so every write fails with ENOSPC (`No space left on device`).", ""]
+    for name, result in data["scenarios"].items():
+        if "harness_error" in result:
+            lines.append(f"- **{name}**: harness error: {result['harness_error']}")
+            continue
+        said = "; ".join(f"`{line}`" for line in result.get("stderr", [])[:3])
+        if name == "checkpoint":
+            equal = "equal" if result["resumed_weights_equal_uninterrupted_run"] else "**differ from**"
+            lines.append(f"- **checkpoint** (train.py, the disk filled once `ckpt-10` existed): exit "
+                         f"{result['status']}; it said {said}; checkpoints left {result['checkpoints_kept']}, the "
+                         f"state points to {result['state_points_to']}, partial files left {result['temporary_left']}; "
+                         f"with space again `--resume` exited {result['resumed_status']} and its final weights "
+                         f"{equal} an uninterrupted run's, bit for bit.")
+        else:
+            unchanged = "unchanged" if result["previous_unchanged"] else "**changed**"
+            lines.append(f"- **{name}** ({OVERWRITES.get(name, name)}): exit {result['status']}; it said {said}; the "
+                         f"previous files {unchanged}; temporary files left: {len(result['hidden_files'])}.")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", help="write the results here")
@@ -209,6 +235,7 @@ def main(argv=None) -> int:
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+        Path(args.json).with_suffix(".md").write_text(render(result))
     print(json.dumps(result))
     return 0
 

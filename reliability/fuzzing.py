@@ -715,6 +715,29 @@ TARGETS = {"decode": fuzz_decode, "video": fuzz_video, "caffe": fuzz_caffe, "con
            "convert_cli": fuzz_convert_cli}
 
 
+def render(document: dict) -> str:
+    """Per target: the counts, the most frequent refusals by kind, the findings and the other stderr lines."""
+    lines = []
+    for result in document["targets"]:
+        kinds = sorted(result["refusals_by_kind"].items(), key=lambda kv: -kv[1])
+        lines += [f"**{result['target']}**: {result['tried']} inputs tried, {result['accepted']} accepted, "
+                  f"{result['refused']} refused, {len(result['findings'])} findings; slowest input "
+                  f"{result['slowest_input_s']:.2f} s (bound {result['time_bound_s']:.0f} s). The refusals by kind "
+                  "(file names, numbers and quoted values blanked)"
+                  + (f", the {min(6, len(kinds))} most frequent of {len(kinds)}" if len(kinds) > 6 else "") + ":", "",
+                  *(f"- {count} × {kind}" for kind, count in kinds[:6])]
+        if result["findings"]:
+            lines += ["", f"Findings ({len(result['findings'])}):", "",
+                      *(f"- {f['problem']} ({f['seed_file']}, {f['mutation']}): {f['message'][:200]}"
+                        for f in result["findings"][:10])]
+        other = result.get("startup_lines") or {}
+        if other:
+            lines += ["", "Other stderr lines (not about an input file, such as TensorFlow's start-up log): "
+                      f"{sum(other.values())} in {len(other)} kinds."]
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--target", choices=(*TARGETS, "all"), required=True)
@@ -737,6 +760,7 @@ def main(argv=None) -> int:
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(document, indent=1) + "\n")
+        Path(args.json).with_suffix(".md").write_text(render(document))
     print(json.dumps({r["target"]: {k: r[k] for k in ("tried", "accepted", "refused")} | {
         "findings": len(r["findings"])} for r in results}))
     return 1 if any(r["findings"] for r in results) else 0

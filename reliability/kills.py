@@ -177,6 +177,26 @@ def batch_predict_kills(root, images: int = 40, kills: int = 2, saved_model=None
     return results
 
 
+def render(data: dict) -> str:
+    """The train scenario: a table of the kill plans; the batch_predict scenario: one paragraph."""
+    if "plans" in data:
+        rows = [[i + 1, ", ".join(f"{k['killed_in']} step {k['killed_at_step']}" for k in plan["kills"]),
+                 plan["final_status"], f"{plan['arrays'] - plan['differing']} / {plan['arrays']}",
+                 "yes" if plan["identical"] else "**no**"] for i, plan in enumerate(data["plans"])]
+        return "\n".join([
+            f"Run: `{data['command']}` (all three stages of `tiny`, 30 steps each, a checkpoint every 5), "
+            f"uninterrupted in {data['clean_seconds']:.0f} s; then each plan SIGKILLs the same command at random steps "
+            "(read from its progress bar) and runs it again with `--resume` until it finishes.", "",
+            "| plan | killed at | final exit | arrays equal to the uninterrupted run | bit-exact |",
+            "|---|---|---|---|---|", *("| " + " | ".join(map(str, row)) + " |" for row in rows), ""])
+    return (f"{data['images']} photos; one clean run ({data['clean_seconds']:.0f} s), then the same command killed "
+            f"{len(data['runs'])} times (with {', '.join(str(r['killed_with_masks']) for r in data['runs'])} masks "
+            f"written) and run once more: {data['masks_after_kills']} masks, "
+            f"{'all' if data['identical'] else '**not all**'} byte-equal to the clean run's; partial files: "
+            f"{len(data['partial_files'])}; hidden temporary files left: {data['hidden_temporary_count']}. Its last "
+            f"line: `{' '.join(data['final_last_line'])}`.\n")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("scenario", choices=("train", "batch_predict"))
@@ -197,6 +217,7 @@ def main(argv=None) -> int:
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+        Path(args.json).with_suffix(".md").write_text(render(result))
     print(json.dumps(result))
     return 0 if result["identical"] else 1
 

@@ -168,6 +168,28 @@ def exported(workdir, folder) -> Path:
     return Path(export_workdir(workdir, Path(folder) / "models"))
 
 
+def render(data: dict) -> str:
+    """The load, a table of the answers and the latency, and the resident memory against its bound."""
+    sizes = ", ".join(f"{w}x{h}" for w, h in data["sizes"])
+    latency = data["latency_s"]
+    row = [data["requests"], data["good"], data["good_wrong"], data["good_refused"], data["bad"], data["bad_answered"],
+           f"{latency['median']:.2f} s / {latency['p95']:.2f} s" if latency["median"] is not None else "n/a"]
+    verdict = "within" if data["rss_growth_mib"] <= data["memory_bound_mib"] else "**above**"
+    per_request = (data["rss_warm_mib"] - data["rss_single_threaded_mib"]) / max(data["threads"] - 1, 1)
+    return "\n".join([
+        f"Model: {data['model']}. {data['threads']} threads for {data['seconds']:.0f} s after warm-up; sizes {sizes} "
+        f"(JPEG and PNG); every {data['bad_every']}th request of each thread a bad one (truncated JPEG, not an image, "
+        "a PNG header claiming 60 MP, WebP).", "",
+        "| requests | good answered | good answers ≠ single-threaded | good refused | bad refused | bad answered | "
+        "median / p95 latency (good) |", "|---|---|---|---|---|---|---|", "| " + " | ".join(map(str, row)) + " |", "",
+        f"Resident memory: {data['rss_single_threaded_mib']:.0f} MiB after the single-threaded answers, "
+        f"{data['rss_warm_mib']:.0f} MiB after the warm-up (every thread sending every size at once: "
+        f"{per_request:.0f} MiB per extra concurrent request), {data['rss_end_mib']:.0f} MiB at the end (max "
+        f"{data['rss_max_mib']:.0f} MiB): growth {data['rss_growth_mib']:+.0f} MiB, {verdict} the stated bound of "
+        f"{data['memory_bound_mib']:.0f} MiB; slope over the second half, while requests ran: "
+        f"{data['rss_slope_second_half_mib_per_min']} MiB/min.", ""])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     model = parser.add_mutually_exclusive_group()
@@ -187,6 +209,7 @@ def main(argv=None) -> int:
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+        Path(args.json).with_suffix(".md").write_text(render(result))
     print(json.dumps({k: v for k, v in result.items() if k != "rss_samples_mib"}))
     return 0 if result["passed"] else 1
 
