@@ -3,7 +3,7 @@
 The photo is one of the synthetic test scenes the demo evaluates (the run's own scene sizes when `--model` is a
 work directory, else the `small` preset's); the mask and the cut-out come from `hrsod_tf.load(MODEL)`.
 
-    python docs/figures/make_readme_figure.py --model runs/demo --out docs/figures/cutout.png [--scene 0]
+    python docs/figures/make_readme_figure.py --model runs/demo --out docs/figures/cutout.png [--scene 16]
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a work directory (runs/demo) or an export")
     parser.add_argument("--out", default="docs/figures/cutout.png", help="the PNG to write")
-    parser.add_argument("--scene", type=int, default=0, help="which synthetic test scene (default 0)")
+    parser.add_argument("--scene", type=int, default=16,
+                        help="which synthetic test scene (default 16: one object with a hole, in mid-frame)")
     args = parser.parse_args(argv)
 
     min_side, max_side = scene_sizes(Path(args.model))
@@ -60,7 +61,7 @@ def main(argv=None) -> None:
     height, width = photo.shape[:2]
     panels = [(photo, f"photo ({width}x{height})"), (mask, "mask (model.predict)"),
               (on_checkerboard(cutout), "cut-out (model.cutout)")]
-    figure, axes = plt.subplots(1, 3, figsize=(12, 12 * height / (3 * width) + 0.6), layout="constrained")
+    figure, axes = plt.subplots(1, 3, figsize=(12, 12 * height / (3 * width) + 0.35), layout="constrained")
     for axis, (picture, title) in zip(axes, panels):
         if picture.ndim == 2:
             axis.imshow(picture, cmap="gray", vmin=0.0, vmax=1.0)
