@@ -14,8 +14,8 @@ from hrsod_tf.precision import resolve_precision, set_precision
 TINY = get_preset("tiny").model
 PAPER_GSN_LRN_MB = 129.6  # Table 3 of the paper, float32 weights of GSN + LRN
 
-# Exact parameter counts (GSN, LRN, GLFN) of every preset, as the README's size table states them. A change of
-# an architecture changes these on purpose: update this table and the README's together.
+# Exact parameter counts (GSN, LRN, GLFN) of every preset, as docs/METHOD.md's size table states them. A change of
+# an architecture changes these on purpose: update this table and that one together.
 PARAMETER_COUNTS = {
     "paper": (16_199_412, 16_199_536, 1_658),
     "official": (16_199_412, 16_199_536, 1_658),

@@ -86,7 +86,7 @@ def test_a_folder_without_a_model_says_what_was_expected(tmp_path):
 @pytest.mark.slow  # loads and traces a tiny pipeline (about 20 s, once per module)
 def test_the_readme_example_runs_as_written(run, tmp_path, monkeypatch):
     readme = (REPO / "README.md").read_text()
-    example = re.search(r"## Python\n.*?```python\n(.*?)```", readme, re.S).group(1)
+    example = re.search(r"### Python\n.*?```python\n(.*?)```", readme, re.S).group(1)
     assert len(example.strip().splitlines()) == 3
     monkeypatch.chdir(tmp_path)  # the example's runs/demo and photo.jpg, as a user has them after the demo
     (tmp_path / "runs").mkdir()
