@@ -20,8 +20,10 @@ by people: what the figures mean, why a target was missed; it is placed under th
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
+import platform
 import shlex
 import subprocess
 import sys
@@ -29,9 +31,77 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import REPO_ROOT, machine_info, now_utc
-
 from hrsod_tf.files import atomic_write
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+GIB = 1024 ** 3
+
+
+# ------------------------------------------------------------------------------------------ machine
+
+
+def _cpuinfo_field(name: str) -> str | None:
+    """The first value of `name` in /proc/cpuinfo (None when the file or the field is missing)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == name:
+                    return value.strip()
+    except OSError:
+        pass
+    return None
+
+
+def _mem_total_bytes() -> int | None:
+    """Physical memory from /proc/meminfo (MemTotal, in bytes), or None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def machine_info() -> dict:
+    """CPU model, logical cores (total and usable by this process), memory, relevant ISA flags, the load
+    average when called (other processes on a shared machine slow every figure down), versions."""
+    flags = set((_cpuinfo_field("flags") or "").split())
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    memory = _mem_total_bytes()
+    info = {
+        "cpu_model": _cpuinfo_field("model name") or platform.processor() or "unknown",
+        "logical_cores": os.cpu_count(),
+        "usable_cores": usable,
+        "memory_gib": round(memory / GIB, 1) if memory else None,
+        "isa_flags": sorted(f for f in flags if f.startswith(("avx", "amx", "fma"))),
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    info.update(_library_versions())
+    return info
+
+
+def _library_versions() -> dict:
+    """TensorFlow / Keras / numpy versions from package metadata (without importing TensorFlow)."""
+    from importlib import metadata
+
+    versions = {}
+    for package in ("tensorflow", "keras", "numpy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def now_utc() -> str:
+    """The current date and time, ISO 8601 in UTC, to the second."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+
 
 # Above this load average per usable core when a run starts, its figures are flagged as measured on a busy machine.
 BUSY_LOAD_PER_CORE = 0.5
