@@ -35,6 +35,14 @@ class UnitScaling(keras.layers.Layer):
         return ops.cast(images, self.compute_dtype) / 127.5 - 1.0
 
 
+def caffe_batch_norm(x, name: str, epsilon: float):
+    """Caffe's BatchNorm (stored mean and variance, `epsilon`) and the Scale after it (gamma, beta) as one Keras
+    `BatchNormalization` named `name`; x (batch, H, W, C) -> the same shape."""
+    # synchronized: under tf.distribute the batch statistics are those of the global batch, so training on
+    # N replicas computes what one device computes (a no-op on one device and in inference).
+    return keras.layers.BatchNormalization(epsilon=epsilon, synchronized=SYNCHRONIZED_BATCH_NORM, name=name)(x)
+
+
 def msra():
     """Caffe's "msra" weight filler, the released prototxts' for every new convolution (deploy-GSN.prototxt:534-537;
     deploy_GLFN_high_res.prototxt:86-93): a Gaussian (not truncated, unlike Keras' "he_normal") with standard

@@ -40,10 +40,10 @@ import keras
 
 from hrsod_tf.models.backbone import build_vgg16_features, load_backbone_weights
 from hrsod_tf.models.layers import (
-    SYNCHRONIZED_BATCH_NORM,
     BilinearUpsampling,
     CaffePreprocessing,
     GuidanceResizing,
+    caffe_batch_norm,
     msra,
 )
 
@@ -55,14 +55,6 @@ HEAD_BLOCKS = (3, 4, 5)
 def is_backbone_variable(variable) -> bool:
     """True for the variables of the pretrained VGG16 layers (learning rate 1e-3 in the paper)."""
     return variable.path.split("/")[-2].startswith(BACKBONE_PREFIX)
-
-
-def _bn(x, name, config):
-    """Caffe BatchNorm (stored mean and variance) + Scale (gamma, beta) as one Keras layer."""
-    # synchronized: under tf.distribute the batch statistics are those of the global batch, so training on
-    # N replicas computes what one device computes (a no-op on one device and in inference).
-    return keras.layers.BatchNormalization(
-        epsilon=config.bn_epsilon, synchronized=SYNCHRONIZED_BATCH_NORM, name=name)(x)
 
 
 def _leaky(x, name):
@@ -87,7 +79,7 @@ def _score(x, names, use_bias, config):
     x = keras.layers.Conv2D(
         config.num_classes, 3, padding="same", use_bias=use_bias, kernel_initializer=msra(), name=conv
     )(x)
-    return _leaky(_bn(x, bn, config), relu)
+    return _leaky(caffe_batch_norm(x, bn, config.bn_epsilon), relu)
 
 
 def _upscore(x, factor, name, config):
@@ -151,24 +143,26 @@ def build_saliency_network(config, mode: str, input_size=None):
     guidance_inputs = _guidance_inputs(mode, input_size)
     x = CaffePreprocessing(name="caffe_preprocessing")(image)
     conv3, conv4, conv5 = build_vgg16_features(x, config.vgg_filters, last_activation=False)
-    conv5 = _leaky(_bn(conv5, "bn_conv5_3", config), "relu5_3")
+    conv5 = _leaky(caffe_batch_norm(conv5, "bn_conv5_3", config.bn_epsilon), "relu5_3")
     heads = {block: _dilated_head(f, block, config) for block, f in zip(HEAD_BLOCKS, (conv3, conv4, conv5))}
 
     score5 = _score(heads[5], ("conv5_3_score", "bn_conv5_3_score", "relu5_3_score"), False, config)
     score4 = _score(heads[4], ("conv4_score", "bn_conv4_score", "relu_conv4_score"), True, config)
     score3 = _score(heads[3], ("conv3_score", "bn_conv3_score", "relu_conv3_score"), True, config)
 
-    x = _leaky(_bn(_upscore(score5, 2, "upscore1", config), "bn_upscore1", config), "relu_upscore1")
+    x = _upscore(score5, 2, "upscore1", config)
+    x = _leaky(caffe_batch_norm(x, "bn_upscore1", config.bn_epsilon), "relu_upscore1")
     x = keras.layers.Add(name="fuse_score1")([x, score4])
     if guidance_inputs:
         guide28 = _guidance_at(guidance_inputs, 0, x, config)
         x = _refine_with_guidance(x, guide28, ("concat1", "R1_score", "bn_R1_score", "reluR1_score"), config)
-    x = _leaky(_bn(_upscore(x, 2, "upscore2", config), "bn_upscore2", config), "relu_upscore2")
+    x = _upscore(x, 2, "upscore2", config)
+    x = _leaky(caffe_batch_norm(x, "bn_upscore2", config.bn_epsilon), "relu_upscore2")
     x = keras.layers.Add(name="fuse_score2")([x, score3])
     if guidance_inputs:
         guide56 = _guidance_at(guidance_inputs, 1, x, config)
         x = _refine_with_guidance(x, guide56, ("concat2", "R2_score", "bn_R2_score", "reluR2_score"), config)
-    x = _bn(_upscore(x, 4, "upscore3", config), "bn_upscore3", config)
+    x = caffe_batch_norm(_upscore(x, 4, "upscore3", config), "bn_upscore3", config.bn_epsilon)
     probabilities = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(x)
     # The GSN's single input stays a tensor (not a one-element list), so callers pass the array itself.
     inputs = [image, *guidance_inputs] if guidance_inputs else image
