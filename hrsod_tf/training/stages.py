@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import logging
 
 import keras
@@ -332,18 +333,6 @@ def train_stage(config: Config, stage: str, workdir, data_source, *, strategy=No
     return result
 
 
-def _memoised(factory):
-    """`factory`, called at most once: the stages of one run share one data source."""
-    made = []
-
-    def get():
-        if not made:
-            made.append(factory())
-        return made[0]
-
-    return get
-
-
 def train_all(config: Config, workdir, data_source, *, stages=STAGES, **kwargs) -> dict:
     """Trains `stages` in order (finished ones are skipped); stops after an interrupted one.
 
@@ -352,7 +341,7 @@ def train_all(config: Config, workdir, data_source, *, stages=STAGES, **kwargs) 
     """
     results = {}
     if not hasattr(data_source, "as_tf_dataset"):
-        data_source = _memoised(data_source)
+        data_source = functools.cache(data_source)  # built once, when a stage first trains; shared by the rest
     for stage in stages:
         results[stage] = train_stage(config, stage, workdir, data_source, **kwargs)
         if results[stage] is not None and not results[stage].finished:
