@@ -225,9 +225,9 @@ def _fits_in_memory(config: Config, stage: str, source, plan=None) -> bool:
 
 
 # Stages trained from scratch for few steps, whose BatchNorm moving averages (momentum 0.99) can still be far from
-# their inputs' statistics when training ends: on the demo's GLFN trained on crops for 150 steps, the stored
-# moving variances of its first BatchNorm were half the true ones (validation MAE 0.052 with them, 0.039
-# recomputed); trained on warped images for 300 steps, the gain is small (0.0176 -> 0.0171, seed 0). The
+# their inputs' statistics when training ends: a GLFN trained on crops for 150 steps ends with its first
+# BatchNorm's moving variances at half the true ones (validation MAE 0.052 with them, 0.039 recomputed); on
+# warped images for 300 steps, as the small preset trains it, the gain is small (0.0176 -> 0.0171, seed 0). The
 # validation MAE decides which are kept (see hrsod_tf/training/batch_norm_statistics.py).
 PRECISE_BATCH_NORM_STAGES = ("glfn",)
 PRECISE_BATCH_NORM_BATCHES = 16
