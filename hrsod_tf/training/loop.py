@@ -26,10 +26,10 @@ from typing import Callable
 import keras
 import numpy as np
 import tensorflow as tf
-from tqdm.auto import tqdm
 
 from hrsod_tf.evaluation.metrics import Smeasure
 from hrsod_tf.precision import set_precision
+from hrsod_tf.progress import progress_bar
 from hrsod_tf.training import distribute, summaries
 from hrsod_tf.training.checkpoints import StageCheckpoints
 from hrsod_tf.training.losses import mean_absolute_error, pixel_cross_entropy
@@ -290,7 +290,8 @@ class StageTrainer:
         self._start(resume)
         start = self._current_step()
         iterator = iter(self.distribute(dataset_fn, skip_steps=start))
-        bar = _progress_bar(self.stage, start, self.steps, enabled=progress and self.chief)
+        bar = progress_bar(total=self.steps, initial=start, desc=f"train {self.stage}", unit="step",
+                           enabled=progress and self.chief)
         run = _FitRun()
         try:
             with _sigterm_as_interrupt():
@@ -324,8 +325,8 @@ class StageTrainer:
         self._check_finite(loss, step)
         run.interval_losses.append(loss)
         self.history.append(loss)
+        bar.set_postfix(loss=f"{loss:.4f}", refresh=False)  # before update: a log line shows this step's loss
         bar.update(1)
-        bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
         if step % self.log_every == 0 or step == self.steps:
             self._log_interval(step, run)
         best = self._validation_due(step, val_dataset) and self._validate(val_dataset, step)
@@ -373,15 +374,3 @@ class StageTrainer:
             for name, value in group_learning_rates(self.optimizer, self.groups, step - 1).items():
                 summaries.scalar(name, value)
 
-
-class _NoBar:
-    def update(self, n=1): pass
-    def set_postfix(self, **kwargs): pass
-    def close(self): pass
-
-
-def _progress_bar(stage: str, start: int, total: int, enabled: bool):
-    """A tqdm bar with loss, steps/s and ETA (a no-op when disabled)."""
-    if not enabled:
-        return _NoBar()
-    return tqdm(total=total, initial=start, desc=f"train {stage}", unit="step", dynamic_ncols=True)

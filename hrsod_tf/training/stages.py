@@ -23,7 +23,6 @@ import logging
 
 import keras
 import tensorflow as tf
-from tqdm.auto import tqdm
 
 from hrsod_tf.config import Config
 from hrsod_tf.data import pipelines
@@ -34,6 +33,7 @@ from hrsod_tf.pipeline import SaliencyPipeline
 from hrsod_tf.pipeline.graph_ops import gsn_map
 from hrsod_tf.pipeline.networks import keras_probability
 from hrsod_tf.precision import set_precision
+from hrsod_tf.progress import progress_bar
 from hrsod_tf.training.batch_norm_statistics import batch_norm_layers, recompute_batch_norm_statistics
 from hrsod_tf.training.distribute import is_chief
 from hrsod_tf.training.loop import StageResult, StageTrainer
@@ -85,12 +85,6 @@ def _filenames_and_images(source, split):
         yield example["image/filename"].decode("utf-8"), example["image"]
 
 
-def _progress(iterable, total, desc, enabled):
-    if not enabled:
-        return iterable
-    return tqdm(iterable, total=total, desc=desc, unit="img", dynamic_ncols=True)
-
-
 def fill_cache(cache, source, splits, compute, desc: str, progress: bool = True) -> int:
     """Writes `compute(image) -> float map [h, w, 1]` for every image of `splits` that `cache` lacks.
 
@@ -101,8 +95,8 @@ def fill_cache(cache, source, splits, compute, desc: str, progress: bool = True)
     for split in splits:
         total = source.num_examples(split) if hasattr(source, "num_examples") else None
         matches = cache.fingerprint_matches()
-        for filename, image in _progress(_filenames_and_images(source, split), total,
-                                         f"{desc} ({split})", progress):
+        for filename, image in progress_bar(_filenames_and_images(source, split), total=total,
+                                            desc=f"{desc} ({split})", unit="img", enabled=progress):
             if matches and cache.path_for(filename).is_file():
                 continue
             cache.write(filename, compute(image))
