@@ -7,9 +7,9 @@ Presets:
   * ``paper``    -- the values of the ICCV 2019 paper (GSN/LRN input 384, GLFN rates 1, 6, 12, 18, APS n=5).
   * ``official`` -- the authors' released networks and test protocol (yi94code/HRSOD): GSN input 224
                     (deploy-GSN.prototxt:3-6), APS n=3 in a 1024x1024 warp (test_iccv19_demo.m:23-43),
-                    inference protocol "release". The networks' structure is the release's in every preset
-                    (the paper is silent where they differ from our earlier reading); the DUTS-only GLFN
-                    (rates 1, 3, 5, 7) is `convert_caffe.py --glfn-variant duts`.
+                    inference protocol "release". The networks' structure is the release's in every preset,
+                    since the paper leaves those details open (see `hrsod_tf.models.saliency_net`); the DUTS-only
+                    GLFN (rates 1, 3, 5, 7) is `convert_caffe.py --glfn-variant duts`.
   * ``small``    -- a narrow VGG and small inputs: the three-stage demo trains in minutes on 2 CPU cores.
   * ``tiny``     -- for tests: seconds per stage.
 """
@@ -130,9 +130,10 @@ class StageConfig:
         patches_per_image: LRN only: cap on the APS patches taken from one image per pass.
         input_mode: GLFN only: "warp" resizes whole images to input_size (the paper: "warped into
             1024 x 1024"; every preset); "crop" takes random input_size crops at full resolution, the scale
-            the GLFN runs at. Crops fail with the paper's batch of 2: the GLFN greys objects (measured by
-            `benchmarks/glfn_training_input.py`, docs/BENCHMARKS.md section 12), most likely because most
-            crops are background only, so its BatchNorms' batch statistics swing from batch to batch.
+            the GLFN runs at. No preset uses crops: with the paper's batch of 2, a GLFN trained on them greys
+            objects (`benchmarks/glfn_training_input.py`; docs/BENCHMARKS.md, "GLFN training input: whole
+            images warped vs full-resolution crops"), most likely because most crops are background only, so
+            its BatchNorms' batch statistics swing from batch to batch.
     """
 
     input_size: int = 384
@@ -427,7 +428,7 @@ def _official() -> Config:
 
 def _small() -> Config:
     """An eighth-width VGG at 192 px and scenes of 1,200-1,440 px: the whole demo (data, three stages,
-    evaluation of every variant) runs in about 6 minutes on 2 CPU cores."""
+    evaluation of every variant) runs in minutes on 2 CPU cores."""
     model = ModelConfig(
         vgg_filters=(8, 16, 32, 64, 64),
         head_filters=8,
@@ -445,8 +446,8 @@ def _small() -> Config:
         train=TrainConfig(
             gsn=stage,
             lrn=stage,
-            # Whole images warped, as the paper (to 384, not 1024: the GLFN's thin full-resolution layers are
-            # slow on a CPU). Full-resolution 384 crops were tried and fail: see StageConfig.input_mode.
+            # Whole images warped, as the paper, to 384 rather than 1024 (the GLFN's thin full-resolution layers
+            # are slow on a CPU); not crops, which make the GLFN grey objects (see StageConfig.input_mode).
             glfn=dataclasses.replace(stage, input_size=384, batch_size=2, backbone_lr=1e-2),
         ),
         inference=InferenceConfig(lrn_batch_size=8, glfn_tile_size=1024, glfn_max_pixels=2048 * 2048),

@@ -161,17 +161,19 @@ def _open(data: bytes, name: str, max_pixels: int | None = None, how_to_raise: s
     """Opens and fully decodes an image (truncated files fail here, not later).
 
     With `max_pixels`, an image with more pixels is refused from its header, before its pixels are decoded
-    (`ImageTooLargeError`, saying `how_to_raise` the limit); Pillow's own limit is raised to `max_pixels` if lower.
+    (`ImageTooLargeError`, saying `how_to_raise` the limit); one within it that Pillow's own limit refuses is
+    opened by raising Pillow's limit (see `_raise_pillow_limit`).
     """
-    if max_pixels is not None and (pillow_pixel_limit() or max_pixels) < max_pixels:
-        Image.MAX_IMAGE_PIXELS = -(-max_pixels // 2)  # only ever raised, and only to what a caller allows
     try:
         image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as e:
-        pixels = int(_PILLOW_BOMB.search(str(e)).group(1)) if _PILLOW_BOMB.search(str(e)) else 0
-        if max_pixels is not None:
+        pixels = _bomb_pixels(e)
+        if max_pixels is None:
+            raise too_large_error(name, pixels, None, pillow_pixel_limit(), _PILLOW_HOW_TO_RAISE) from None
+        if not pixels or pixels > max_pixels:
             raise too_large_error(name, pixels, None, max_pixels, how_to_raise) from None
-        raise too_large_error(name, pixels, None, pillow_pixel_limit(), _PILLOW_HOW_TO_RAISE) from None
+        _raise_pillow_limit(max_pixels)
+        return _open(data, name, max_pixels, how_to_raise)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise _undecodable(name, e) from e
     width, height = image.size
@@ -186,6 +188,20 @@ def _open(data: bytes, name: str, max_pixels: int | None = None, how_to_raise: s
         # would fail later, inside a conversion, with a bare AssertionError.
         raise _undecodable(name, ValueError("a palette image with no palette (PLTE chunk)"))
     return image
+
+
+def _bomb_pixels(error: Image.DecompressionBombError) -> int:
+    """The image size in pixels that Pillow's decompression-bomb error names (0 if it names none)."""
+    match = _PILLOW_BOMB.search(str(error))
+    return int(match.group(1)) if match else 0
+
+
+def _raise_pillow_limit(max_pixels: int) -> None:
+    """Lets Pillow open images of up to `max_pixels` pixels (its limit is twice `Image.MAX_IMAGE_PIXELS`)."""
+    # Process-wide, as it must be: Pillow has no per-call limit (its decoders, GIF frames and ICO sizes included,
+    # read this one module setting), and a caller's limit (inference.max_image_pixels, the web app's max_pixels)
+    # is the one knob a user has. Done only when an image within that limit needs it; only ever raised.
+    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS, -(-max_pixels // 2))
 
 
 def _undecodable(name: str, error: BaseException) -> DataError:

@@ -1,8 +1,7 @@
 """Shared test fixtures: the project installed (else a clear exit), quiet TensorFlow, float32 policy restored
-after each test, the shared/ folder."""
+after each test. Data the tests read lives in tests/fixtures/."""
 
 import os
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -18,23 +17,12 @@ except ModuleNotFoundError:
 from hrsod_tf.deploy.saved_model import export_workdir  # noqa: E402  (after the check above)
 from hrsod_tf.workdir import make_random_workdir  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED = REPO_ROOT.parent / "shared"
-
 
 @pytest.fixture(autouse=True)
 def _float32_policy():
     """Tests that change the global dtype policy must not leak it into the next test."""
     yield
     keras.mixed_precision.set_global_policy("float32")
-
-
-@pytest.fixture
-def shared_dir():
-    """The project's shared/ folder (paper, fixtures) beside the clone: CI has it, a user's clone not."""
-    if not SHARED.is_dir():
-        pytest.skip(f"{SHARED} is absent: the known-answer fixtures live in ../shared/ beside the clone (CI has it)")
-    return SHARED
 
 
 @pytest.fixture(scope="session")

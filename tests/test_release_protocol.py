@@ -14,7 +14,7 @@ from hrsod_tf.config import get_preset
 from hrsod_tf.data.synthetic import generate_scene
 from hrsod_tf.deploy import saved_model as export
 from hrsod_tf.image_io import saliency_to_uint8
-from hrsod_tf.models import build_glfn, build_gsn, build_lrn
+from hrsod_tf.models import build_glfn, build_gsn, build_lrn, build_saliency_network
 from hrsod_tf.pipeline import SaliencyPipeline
 from hrsod_tf.pipeline.graph_ops import coarse_map, paste_patches
 from hrsod_tf.pipeline.imresize import round_like_uint8
@@ -128,7 +128,7 @@ def script_networks():
         model=dataclasses.replace(config.model, gsn_input_size=224, lrn_input_size=384),
         aps=dataclasses.replace(config.aps, patch_size=384, extra_columns=3))
     gsn, lrn, glfn = build_gsn(config.model), build_lrn(config.model), build_glfn(config.model)
-    scaled = build_lrn(config.model, guidance="scaled")
+    scaled = build_saliency_network(config.model, "lrn_scaled_guidance")
     scaled.set_weights(lrn.get_weights())
 
     def probability(model, *inputs):

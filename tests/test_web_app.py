@@ -81,7 +81,10 @@ def test_a_file_that_is_not_an_image_gets_a_message_and_the_server_goes_on(clien
 
 def test_a_photo_above_the_pixel_limit_is_refused_from_its_header(client):
     answer = _post(client, _png(101, 100), name="huge.png")
-    assert answer.status_code == 400 and "more than this server's limit" in answer.json()["error"]
+    error = answer.json()["error"]
+    assert answer.status_code == 400 and "\n" not in error
+    assert error.startswith("huge.png is too large: 100x101 = 10,100 pixels")
+    assert "above the limit of 10,000 pixels" in error and error.endswith("; send a smaller photo")
 
 
 def test_an_upload_above_the_size_limit_is_refused(client):

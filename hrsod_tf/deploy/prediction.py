@@ -24,10 +24,10 @@ from typing import Protocol
 
 import numpy as np
 import tensorflow as tf
-from tqdm.auto import tqdm
 
 from hrsod_tf.deploy.compositing import OutputKind, render
 from hrsod_tf.image_io import DataError, is_image_file_name, is_video_file_name, read_image, write_png
+from hrsod_tf.progress import progress_bar
 
 __all__ = [
     "MapPredictor",
@@ -184,7 +184,7 @@ def predict_files(
     output = output if isinstance(output, OutputKind) else OutputKind.parse(output)
     errors = per_file_errors()
     summary = PredictionSummary()
-    for source, target in tqdm(list(zip(inputs, outputs)), desc="predicting", unit="img", disable=not progress):
+    for source, target in progress_bar(list(zip(inputs, outputs)), desc="predicting", unit="img", enabled=progress):
         try:
             image = read_image(source, max_pixels=getattr(predictor, "max_image_pixels", None),
                                how_to_raise=getattr(predictor, "how_to_raise", ""))

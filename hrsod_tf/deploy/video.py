@@ -29,7 +29,6 @@ from pathlib import Path
 
 import av
 import numpy as np
-from tqdm.auto import tqdm
 
 from hrsod_tf.deploy.compositing import OutputKind, render
 from hrsod_tf.deploy.prediction import MapPredictor
@@ -43,6 +42,7 @@ from hrsod_tf.deploy.video_formats import (
 )
 from hrsod_tf.files import atomic_output
 from hrsod_tf.image_io import DataError
+from hrsod_tf.progress import progress_bar
 
 __all__ = [
     "VIDEO_FORMATS",
@@ -274,7 +274,8 @@ def predict_video(predictor: MapPredictor, source, target, output: OutputKind | 
         writer = _VideoWriter(source, temporary, video_format, output.has_alpha, info.fps, time_base,
                               info.audio_codec is not None)
         try:
-            with tqdm(total=info.frame_count or None, desc=source.name, unit="frame", disable=not progress) as bar:
+            with progress_bar(total=info.frame_count or None, desc=source.name, unit="frame",
+                              enabled=progress) as bar:
                 for picture, saliency in smooth_maps(pairs(), temporal):
                     pts, seconds = stamps.popleft()
                     writer.write(render(picture, saliency, output, foreground_estimation), pts, seconds)

@@ -23,7 +23,6 @@ What keeps it safe to leave running:
 from __future__ import annotations
 
 import base64
-import io
 import re
 import threading
 from importlib import resources
@@ -33,10 +32,9 @@ import numpy as np
 from fastapi import FastAPI, File, Form, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
-from PIL import Image
 
 from hrsod_tf.deploy.compositing import OutputKind, render
-from hrsod_tf.image_io import DataError, decode_image, encode_png
+from hrsod_tf.image_io import DataError, ImageTooLargeError, decode_image, encode_png
 
 __all__ = ["MAX_UPLOAD_BYTES", "create_app", "download_name"]
 
@@ -123,20 +121,7 @@ class _Gate:
             self.inside -= 1
 
 
-class _TooManyPixels(ValueError):
-    """An image above the server's pixel limit."""
-
-
-def _check_pixels(data: bytes, name: str, max_pixels: int) -> None:
-    """Refuses an image above `max_pixels` from its header (no decoding); lets `decode_image` judge the rest."""
-    try:
-        with Image.open(io.BytesIO(data)) as header:
-            width, height = header.size
-    except Exception:  # not an image, or an unreadable one: decode_image says so in its own words
-        return
-    if width * height > max_pixels:
-        raise _TooManyPixels(f"{name} is {width}x{height} = {width * height / 1e6:.1f} MP, more than this server's "
-                             f"limit of {max_pixels / 1e6:g} MP: send a smaller photo")
+TOO_MANY_PIXELS_REMEDY = "send a smaller photo"  # what ImageTooLargeError's one line ends with
 
 
 def create_app(predict, max_pixels: int, *, max_upload_bytes: int = MAX_UPLOAD_BYTES,
@@ -154,12 +139,12 @@ def create_app(predict, max_pixels: int, *, max_upload_bytes: int = MAX_UPLOAD_B
     page = resources.files("hrsod_tf.deploy").joinpath("web_page.html").read_text(encoding="utf-8")
 
     def work(photo: bytes, name: str, kind: OutputKind, estimate: bool, background: bytes | None) -> dict:
-        _check_pixels(photo, name, max_pixels)
-        image = decode_image(photo, name)
+        # Refused from the header, before any pixel is decoded (ImageTooLargeError, one line).
+        image = decode_image(photo, name, max_pixels=max_pixels, how_to_raise=TOO_MANY_PIXELS_REMEDY)
         background_picture = None
         if background is not None:
-            _check_pixels(background, "the background", max_pixels)
-            background_picture = decode_image(background, "the background")
+            background_picture = decode_image(background, "the background", max_pixels=max_pixels,
+                                              how_to_raise=TOO_MANY_PIXELS_REMEDY)
         with gate.work:
             saliency = np.asarray(predict(image), np.float32).reshape(*image.shape[:2], 1)
         mask = render(image, saliency, "mask")
@@ -195,7 +180,7 @@ def create_app(predict, max_pixels: int, *, max_upload_bytes: int = MAX_UPLOAD_B
             background = await background_photo.read() if output == "background" else None
             answer = await run_in_threadpool(work, data, photo.filename or "the photo", kind, estimate_foreground,
                                              background)
-        except _TooManyPixels as err:
+        except ImageTooLargeError as err:
             return _error(400, str(err))
         except DataError:
             return _error(400, f"{download_name(photo.filename, output).rsplit('_', 1)[0]} is not a photo this "

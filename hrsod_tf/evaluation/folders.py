@@ -15,7 +15,8 @@ Result JSON schema (:meth:`EvaluationResult.to_dict`)::
 A trained pipeline's variants are evaluated with one :class:`MapEvaluator` each and written up as a report by
 :mod:`hrsod_tf.evaluation.variant_report`.
 
-No TensorFlow imported here: numpy, OpenCV, tqdm, :mod:`hrsod_tf.image_io` and :mod:`hrsod_tf.evaluation.metrics`.
+No TensorFlow imported here: numpy, OpenCV, :mod:`hrsod_tf.progress`, :mod:`hrsod_tf.image_io` and
+:mod:`hrsod_tf.evaluation.metrics`.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm.auto import tqdm
 
 from hrsod_tf.evaluation.metrics import PRCurve, SODEvaluator
 from hrsod_tf.image_io import IMAGE_EXTENSIONS, DataError, is_image_file_name, read_map, read_mask
+from hrsod_tf.progress import progress_bar
 
 __all__ = [
     "EvaluationError",
@@ -188,13 +189,13 @@ def evaluate_arrays(
         pairs: iterable of ``(pred, gt)``: pred (h, w) uint8 0..255 or float in [0, 1], resized to the GT when
             its size differs; gt (H, W) uint8 (binarised > 128) or bool.
         boundary: compute BDE and mBA (the slow metrics at high resolution).
-        progress: show a tqdm bar; ``total`` is its length if ``pairs`` has no ``len``.
+        progress: show a progress bar (`hrsod_tf.progress`); ``total`` is its length if ``pairs`` has no ``len``.
 
     Returns:
         An :class:`EvaluationResult` with no missing or unreadable entries.
     """
     evaluator = MapEvaluator(boundary=boundary)
-    for pred, gt in tqdm(pairs, total=total, desc=desc, disable=not progress, unit="img"):
+    for pred, gt in progress_bar(pairs, total=total, desc=desc, unit="img", enabled=progress):
         evaluator.add(pred, gt)
     return evaluator.result()
 

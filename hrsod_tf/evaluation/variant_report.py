@@ -16,7 +16,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm.auto import tqdm
 
 from hrsod_tf.evaluation import plots
 from hrsod_tf.evaluation.folders import (
@@ -31,6 +30,7 @@ from hrsod_tf.evaluation.folders import (
 from hrsod_tf.image_io import saliency_to_uint8, write_png
 from hrsod_tf.pipeline.crf import crf_available
 from hrsod_tf.pipeline.variants import CRF_VARIANTS, stages_for_variant
+from hrsod_tf.progress import progress_bar
 
 __all__ = [
     "TABLE4_VARIANTS",
@@ -234,7 +234,8 @@ def evaluate_pipeline(
     map_dirs = prepare_map_dirs(save_maps_dir, variants, overwrite) if save_maps_dir is not None else {}
     evaluators = {v: MapEvaluator(boundary=boundary) for v in variants}
     kept: list[ExampleMaps] = []
-    for index, example in enumerate(tqdm(examples, total=total, desc="evaluating", unit="img", disable=not progress)):
+    bar = progress_bar(examples, total=total, desc="evaluating", unit="img", enabled=progress)
+    for index, example in enumerate(bar):
         stem = _example_stem(example, index)
         gt = np.asarray(example["mask"])
         gt = gt[..., 0] if gt.ndim == 3 else gt

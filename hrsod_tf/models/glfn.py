@@ -31,7 +31,7 @@ untiled result.
 
 import keras
 
-from hrsod_tf.models.layers import SYNCHRONIZED_BATCH_NORM, CaffePreprocessing, UnitScaling, msra
+from hrsod_tf.models.layers import CaffePreprocessing, UnitScaling, caffe_batch_norm, msra
 
 GLFN_INPUT_SCALINGS = ("caffe", "unit")
 
@@ -46,14 +46,6 @@ def receptive_field_radius(config) -> int:
     """Pixels on each side of an output pixel that can influence it (one per 3x3 dense conv, the largest
     dilated conv's rate, one for the final 3x3 conv)."""
     return config.glfn_num_layers + max(config.glfn_rates) + 1
-
-
-def _batch_norm(x, name, config):
-    """Caffe BatchNorm (stored mean and variance, eps) followed by Scale (gamma, beta)."""
-    # synchronized: under tf.distribute the batch statistics are those of the global batch, so training on
-    # N replicas computes what one device computes (a no-op on one device and in inference).
-    return keras.layers.BatchNormalization(
-        epsilon=config.bn_epsilon, synchronized=SYNCHRONIZED_BATCH_NORM, name=name)(x)
 
 
 def _inputs_scaled(image, saliency, config):
@@ -91,17 +83,17 @@ def build_glfn(config, input_size=None):
     x = keras.layers.Concatenate(name="concat_1024")([scaled_image, scaled_map])
     g = config.glfn_growth_rate
     for i in range(1, config.glfn_num_layers + 1):
-        y = _batch_norm(x, f"conv2_{i}_x1_bn", config)
+        y = caffe_batch_norm(x, f"conv2_{i}_x1_bn", config.bn_epsilon)
         y = keras.layers.ReLU(name=f"relu2_{i}_x1")(y)
         y = keras.layers.Conv2D(4 * g, 1, use_bias=False, kernel_initializer=msra(), name=f"conv2_{i}_x1")(y)
-        y = _batch_norm(y, f"conv2_{i}_x2_bn", config)
+        y = caffe_batch_norm(y, f"conv2_{i}_x2_bn", config.bn_epsilon)
         y = keras.layers.ReLU(name=f"relu2_{i}_x2")(y)
         y = keras.layers.Conv2D(
             g, 3, padding="same", use_bias=False, kernel_initializer=msra(), name=f"conv2_{i}_x2"
         )(y)
         x = keras.layers.Concatenate(name=f"concat_2_{i}")([x, y])
     if config.glfn_transition:
-        x = _batch_norm(x, "conv2_blk_bn", config)
+        x = caffe_batch_norm(x, "conv2_blk_bn", config.bn_epsilon)
         x = keras.layers.ReLU(name="relu2_blk")(x)
     branches = []
     for name, rate in zip(dilated_branch_names(len(config.glfn_rates)), config.glfn_rates):

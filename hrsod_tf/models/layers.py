@@ -21,8 +21,8 @@ class CaffePreprocessing(keras.layers.Layer):
 
     def call(self, images):
         images = ops.cast(images, self.compute_dtype)
-        # A gather rather than ops.flip: the TFLite int8 quantizer gives a REVERSE_V2 output its own scale while
-        # the kernel copies the bytes unchanged, which made every LiteRT int8 map wrong (issue 17).
+        # A gather rather than ops.flip: the TFLite int8 quantizer gives a REVERSE_V2 output a scale of its own
+        # while the kernel copies the bytes unchanged, so a flip would corrupt every LiteRT int8 map.
         bgr = ops.take(images, [2, 1, 0], axis=-1)
         return bgr - ops.convert_to_tensor(CAFFE_BGR_MEAN, dtype=self.compute_dtype)
 
@@ -33,6 +33,14 @@ class UnitScaling(keras.layers.Layer):
 
     def call(self, images):
         return ops.cast(images, self.compute_dtype) / 127.5 - 1.0
+
+
+def caffe_batch_norm(x, name: str, epsilon: float):
+    """Caffe's BatchNorm (stored mean and variance, `epsilon`) and the Scale after it (gamma, beta) as one Keras
+    `BatchNormalization` named `name`; x (batch, H, W, C) -> the same shape."""
+    # synchronized: under tf.distribute the batch statistics are those of the global batch, so training on
+    # N replicas computes what one device computes (a no-op on one device and in inference).
+    return keras.layers.BatchNormalization(epsilon=epsilon, synchronized=SYNCHRONIZED_BATCH_NORM, name=name)(x)
 
 
 def msra():

@@ -40,10 +40,10 @@ import keras
 
 from hrsod_tf.models.backbone import build_vgg16_features, load_backbone_weights
 from hrsod_tf.models.layers import (
-    SYNCHRONIZED_BATCH_NORM,
     BilinearUpsampling,
     CaffePreprocessing,
     GuidanceResizing,
+    caffe_batch_norm,
     msra,
 )
 
@@ -55,14 +55,6 @@ HEAD_BLOCKS = (3, 4, 5)
 def is_backbone_variable(variable) -> bool:
     """True for the variables of the pretrained VGG16 layers (learning rate 1e-3 in the paper)."""
     return variable.path.split("/")[-2].startswith(BACKBONE_PREFIX)
-
-
-def _bn(x, name, config):
-    """Caffe BatchNorm (stored mean and variance) + Scale (gamma, beta) as one Keras layer."""
-    # synchronized: under tf.distribute the batch statistics are those of the global batch, so training on
-    # N replicas computes what one device computes (a no-op on one device and in inference).
-    return keras.layers.BatchNormalization(
-        epsilon=config.bn_epsilon, synchronized=SYNCHRONIZED_BATCH_NORM, name=name)(x)
 
 
 def _leaky(x, name):
@@ -87,7 +79,7 @@ def _score(x, names, use_bias, config):
     x = keras.layers.Conv2D(
         config.num_classes, 3, padding="same", use_bias=use_bias, kernel_initializer=msra(), name=conv
     )(x)
-    return _leaky(_bn(x, bn, config), relu)
+    return _leaky(caffe_batch_norm(x, bn, config.bn_epsilon), relu)
 
 
 def _upscore(x, factor, name, config):
@@ -98,74 +90,93 @@ def _upscore(x, factor, name, config):
     )(x)
 
 
-def build_saliency_network(config, with_guidance: bool, name: str, input_size=None, guidance: str = "patch"):
-    """Builds the GSN (`with_guidance=False`) or the LRN (`with_guidance=True`).
+#: What `build_saliency_network` builds: the GSN; the LRN with the GSN map of the patch at the patch's size as
+#: guidance (resized inside); or the LRN in the release's form, with the guidance already at 1/8 and 1/4 of the
+#: patch (deploy-LRN.prototxt:8-18: inputs `guide28` and `guide56`). Both LRN forms hold the same weights.
+NETWORK_MODES = ("gsn", "lrn", "lrn_scaled_guidance")
+
+
+def _guidance_inputs(mode, input_size):
+    """The LRN's guidance inputs of `mode` (none for the GSN), for patches of side `input_size` (None: any)."""
+    if mode == "gsn":
+        return []
+    if mode == "lrn":
+        return [keras.Input(shape=(input_size, input_size, 1), name="guidance")]
+    sides = (None, None) if input_size is None else (input_size // 8, input_size // 4)
+    return [keras.Input(shape=(side, side, 1), name=name) for side, name in zip(sides, ("guide28", "guide56"))]
+
+
+def _guidance_at(guidance_inputs, scale_index, features, config):
+    """The guidance at the scale of the decoder `features`: 1/8 of the patch (`scale_index` 0, the release's
+    guide28) or 1/4 (1, guide56); a given scaled input as it is, else the patch-sized map resized."""
+    if len(guidance_inputs) == 2:
+        return guidance_inputs[scale_index]
+    factor, name = ((8, "guide28"), (4, "guide56"))[scale_index]
+    return GuidanceResizing(factor, config.lrn_guidance_binarized, name=name)([guidance_inputs[0], features])
+
+
+def _refine_with_guidance(x, guide, block_names, config):
+    """concat(decoder features, guidance) -> 3x3 score conv + BatchNorm+Scale + leaky ReLU (the LRN's R1 / R2)."""
+    concat, *score_names = block_names
+    x = keras.layers.Concatenate(name=concat)([x, guide])
+    return _score(x, score_names, False, config)
+
+
+def build_saliency_network(config, mode: str, input_size=None):
+    """Builds the GSN or the LRN.
 
     Args:
         config: a `ModelConfig`.
-        with_guidance: add the LRN's second input, the GSN map of the patch, fused at 1/8 and 1/4.
-        name: model name.
+        mode: one of `NETWORK_MODES`: "gsn"; "lrn" (second input `guidance` (batch, H, W, 1), the GSN
+            probability of the patch in [0, 1], which the model rounds and resizes to the release's guide28 /
+            guide56, see `GuidanceResizing`); "lrn_scaled_guidance" (the release's inputs `guide28` (batch, H/8,
+            W/8, 1) and `guide56` (batch, H/4, W/4, 1) instead). The model is named "gsn" or "lrn".
         input_size: static side of the inputs, or None for any H x W (multiples of 16).
-        guidance: the LRN's guidance input: "patch" (the GSN map of the patch at the patch's size, resized
-            inside, see below) or "scaled" (the release's form, deploy-LRN.prototxt:8-18: two inputs `guide28`
-            and `guide56`, the map already at 1/8 and 1/4 of the patch). The weights are the same either way.
 
     Returns:
-        A functional `keras.Model`. Inputs: `image` (batch, H, W, 3) RGB in [0, 255]; for the LRN also
-        `guidance` (batch, H, W, 1), the GSN probability of the patch in [0, 1], which the model turns into
-        the release's guide28 / guide56 inputs (see `GuidanceResizing`). Output: (batch, H, W,
-        num_classes) float32 softmax probabilities; channel 1 is "salient".
+        A functional `keras.Model`. Inputs: `image` (batch, H, W, 3) RGB in [0, 255], then the guidance of
+        `mode`. Output: (batch, H, W, num_classes) float32 softmax probabilities; channel 1 is "salient".
     """
-    shape = (input_size, input_size)
-    image = keras.Input(shape=(*shape, 3), name="image")
-    inputs = [image]
+    if mode not in NETWORK_MODES:
+        raise ValueError(f"mode {mode!r} is not one of {', '.join(NETWORK_MODES)}")
+    image = keras.Input(shape=(input_size, input_size, 3), name="image")
+    guidance_inputs = _guidance_inputs(mode, input_size)
     x = CaffePreprocessing(name="caffe_preprocessing")(image)
     conv3, conv4, conv5 = build_vgg16_features(x, config.vgg_filters, last_activation=False)
-    conv5 = _leaky(_bn(conv5, "bn_conv5_3", config), "relu5_3")
+    conv5 = _leaky(caffe_batch_norm(conv5, "bn_conv5_3", config.bn_epsilon), "relu5_3")
     heads = {block: _dilated_head(f, block, config) for block, f in zip(HEAD_BLOCKS, (conv3, conv4, conv5))}
-    if guidance not in ("patch", "scaled"):
-        raise ValueError(f"guidance {guidance!r} is not one of patch, scaled")
-    scaled = with_guidance and guidance == "scaled"
-    if scaled:
-        scaled_shape = (None, None) if input_size is None else None
-        inputs += [keras.Input(shape=(*(scaled_shape or (input_size // 8,) * 2), 1), name="guide28"),
-                   keras.Input(shape=(*(scaled_shape or (input_size // 4,) * 2), 1), name="guide56")]
-    elif with_guidance:
-        guidance = keras.Input(shape=(*shape, 1), name="guidance")
-        inputs.append(guidance)
 
     score5 = _score(heads[5], ("conv5_3_score", "bn_conv5_3_score", "relu5_3_score"), False, config)
     score4 = _score(heads[4], ("conv4_score", "bn_conv4_score", "relu_conv4_score"), True, config)
     score3 = _score(heads[3], ("conv3_score", "bn_conv3_score", "relu_conv3_score"), True, config)
 
-    x = _leaky(_bn(_upscore(score5, 2, "upscore1", config), "bn_upscore1", config), "relu_upscore1")
+    x = _upscore(score5, 2, "upscore1", config)
+    x = _leaky(caffe_batch_norm(x, "bn_upscore1", config.bn_epsilon), "relu_upscore1")
     x = keras.layers.Add(name="fuse_score1")([x, score4])
-    if with_guidance:
-        guide28 = inputs[1] if scaled else GuidanceResizing(8, config.lrn_guidance_binarized, name="guide28")(
-            [guidance, x])
-        x = keras.layers.Concatenate(name="concat1")([x, guide28])
-        x = _score(x, ("R1_score", "bn_R1_score", "reluR1_score"), False, config)
-    x = _leaky(_bn(_upscore(x, 2, "upscore2", config), "bn_upscore2", config), "relu_upscore2")
+    if guidance_inputs:
+        guide28 = _guidance_at(guidance_inputs, 0, x, config)
+        x = _refine_with_guidance(x, guide28, ("concat1", "R1_score", "bn_R1_score", "reluR1_score"), config)
+    x = _upscore(x, 2, "upscore2", config)
+    x = _leaky(caffe_batch_norm(x, "bn_upscore2", config.bn_epsilon), "relu_upscore2")
     x = keras.layers.Add(name="fuse_score2")([x, score3])
-    if with_guidance:
-        guide56 = inputs[2] if scaled else GuidanceResizing(4, config.lrn_guidance_binarized, name="guide56")(
-            [guidance, x])
-        x = keras.layers.Concatenate(name="concat2")([x, guide56])
-        x = _score(x, ("R2_score", "bn_R2_score", "reluR2_score"), False, config)
-    x = _bn(_upscore(x, 4, "upscore3", config), "bn_upscore3", config)
+    if guidance_inputs:
+        guide56 = _guidance_at(guidance_inputs, 1, x, config)
+        x = _refine_with_guidance(x, guide56, ("concat2", "R2_score", "bn_R2_score", "reluR2_score"), config)
+    x = caffe_batch_norm(_upscore(x, 4, "upscore3", config), "bn_upscore3", config.bn_epsilon)
     probabilities = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(x)
-    # A single input stays a tensor (not a one-element list), so callers pass the array itself.
-    model = keras.Model(inputs if with_guidance else image, probabilities, name=name)
+    # The GSN's single input stays a tensor (not a one-element list), so callers pass the array itself.
+    inputs = [image, *guidance_inputs] if guidance_inputs else image
+    model = keras.Model(inputs, probabilities, name="gsn" if mode == "gsn" else "lrn")
     load_backbone_weights(model, config.backbone_weights)
     return model
 
 
 def build_gsn(config, input_size=None):
     """The Global Semantic Network: the whole image, resized to `config.gsn_input_size`."""
-    return build_saliency_network(config, with_guidance=False, name="gsn", input_size=input_size)
+    return build_saliency_network(config, "gsn", input_size)
 
 
-def build_lrn(config, input_size=None, guidance: str = "patch"):
-    """The Local Refinement Network: APS patches plus the GSN map of each patch as guidance (see
-    `build_saliency_network` for `guidance`)."""
-    return build_saliency_network(config, with_guidance=True, name="lrn", input_size=input_size, guidance=guidance)
+def build_lrn(config, input_size=None):
+    """The Local Refinement Network: APS patches plus the GSN map of each patch, at the patch's size, as guidance
+    (`build_saliency_network(config, "lrn_scaled_guidance")` is the release's form of it)."""
+    return build_saliency_network(config, "lrn", input_size)

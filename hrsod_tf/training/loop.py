@@ -26,10 +26,10 @@ from typing import Callable
 import keras
 import numpy as np
 import tensorflow as tf
-from tqdm.auto import tqdm
 
 from hrsod_tf.evaluation.metrics import Smeasure
 from hrsod_tf.precision import set_precision
+from hrsod_tf.progress import progress_bar
 from hrsod_tf.training import distribute, summaries
 from hrsod_tf.training.checkpoints import StageCheckpoints
 from hrsod_tf.training.losses import mean_absolute_error, pixel_cross_entropy
@@ -108,6 +108,27 @@ def _sigterm_as_interrupt():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@dataclasses.dataclass
+class _FitRun:
+    """What one `StageTrainer.fit` call has done so far.
+
+    Attributes:
+        began: when the call began (time.time(), seconds).
+        interval_losses: training losses of the steps since the last scalar log.
+        interval_start: when that interval began (time.time(), seconds).
+        final_loss: mean training loss of the last logged interval.
+        last_saved: prefix of the last checkpoint written by this call.
+        interrupted: stopped by Ctrl-C / SIGTERM.
+    """
+
+    began: float = dataclasses.field(default_factory=time.time)
+    interval_losses: list[float] = dataclasses.field(default_factory=list)
+    interval_start: float = dataclasses.field(default_factory=time.time)
+    final_loss: float = math.nan
+    last_saved: str | None = None
+    interrupted: bool = False
 
 
 class StageTrainer:
@@ -250,8 +271,8 @@ class StageTrainer:
         """Restores the latest loadable checkpoint; returns the step it was taken at (0 if none)."""
         path = self.checkpoints.restore()
         if path:
-            logger.info("%s: resumed from %s at step %d", self.stage, path, int(self.step.numpy()))
-        return int(self.step.numpy())
+            logger.info("%s: resumed from %s at step %d", self.stage, path, self._current_step())
+        return self._current_step()
 
     def fit(self, dataset_fn: DatasetFn, val_dataset: tf.data.Dataset | None = None, resume: bool = False,
             progress: bool = True, until: int | None = None) -> StageResult:
@@ -266,55 +287,77 @@ class StageTrainer:
             until: stop (with a checkpoint) at this step instead of `self.steps`, e.g. to train a stage in
                 several sessions; the schedule still spans `self.steps`.
         """
+        self._start(resume)
+        start = self._current_step()
+        iterator = iter(self.distribute(dataset_fn, skip_steps=start))
+        bar = progress_bar(total=self.steps, initial=start, desc=f"train {self.stage}", unit="step",
+                           enabled=progress and self.chief)
+        run = _FitRun()
+        try:
+            with _sigterm_as_interrupt():
+                while self._current_step() < min(self.steps, until or self.steps):
+                    self._train_one_step(iterator, run, bar, val_dataset)
+        except KeyboardInterrupt:
+            run.interrupted = True
+            logger.warning("%s: interrupted at step %d; saving a checkpoint", self.stage, self._current_step())
+        finally:
+            bar.close()
+        return self._finish(run, val_dataset)
+
+    def _current_step(self) -> int:
+        return int(self.step.numpy())
+
+    def _start(self, resume: bool) -> None:
+        """Restores the latest checkpoint with `resume`; without it, refuses a directory that holds some."""
         if resume:
             self.restore()
         elif self.checkpoints.latest.checkpoints:
             raise FileExistsError(
                 f"{self.checkpoints.directory} already holds {self.stage} checkpoints: resume them or "
                 "start over in an empty directory")
-        start = int(self.step.numpy())
-        iterator = iter(self.distribute(dataset_fn, skip_steps=start))
-        bar = _progress_bar(self.stage, start, self.steps, enabled=progress and self.chief)
-        began, interval_losses, final_loss, last_saved = time.time(), [], math.nan, None
-        interval_start = time.time()
-        interrupted = False
-        try:
-            with _sigterm_as_interrupt():
-                while int(self.step.numpy()) < min(self.steps, until or self.steps):
-                    loss = float(self.train_step(iterator))
-                    step = int(self.step.numpy())
-                    self._check_finite(loss, step)
-                    interval_losses.append(loss)
-                    self.history.append(loss)
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-                    if step % self.log_every == 0 or step == self.steps:
-                        final_loss = float(np.mean(interval_losses))
-                        self._log_scalars(step, final_loss, len(interval_losses) / (time.time() - interval_start))
-                        interval_losses, interval_start = [], time.time()
-                    best = False
-                    if val_dataset is not None and self.config.validate_every and \
-                            step % self.config.validate_every == 0 and step < self.steps:
-                        best = self._validate(val_dataset, step)
-                    if step % self.config.checkpoint_every == 0 or best:
-                        last_saved = self.checkpoints.save(step, best=best)
-        except KeyboardInterrupt:
-            interrupted = True
-            logger.warning("%s: interrupted at step %d; saving a checkpoint", self.stage, int(self.step.numpy()))
-        finally:
-            bar.close()
-        step = int(self.step.numpy())
-        if interval_losses:
-            final_loss = float(np.mean(interval_losses))
-        best = False
-        if step >= self.steps and not interrupted and val_dataset is not None:
-            best = self._validate(val_dataset, step)
-        if last_saved is None or not last_saved.endswith(f"-{step}") or best:
-            last_saved = self.checkpoints.save(step, best=best)
+
+    def _train_one_step(self, iterator, run: _FitRun, bar, val_dataset) -> None:
+        """One optimisation step, then what falls due at it: the scalars every `log_every` steps, a validation
+        every ``validate_every`` steps (before the last), a checkpoint every ``checkpoint_every`` steps or
+        when the validation MAE is the best so far."""
+        loss = float(self.train_step(iterator))
+        step = self._current_step()
+        self._check_finite(loss, step)
+        run.interval_losses.append(loss)
+        self.history.append(loss)
+        bar.set_postfix(loss=f"{loss:.4f}", refresh=False)  # before update: a log line shows this step's loss
+        bar.update(1)
+        if step % self.log_every == 0 or step == self.steps:
+            self._log_interval(step, run)
+        best = self._validation_due(step, val_dataset) and self._validate(val_dataset, step)
+        if step % self.config.checkpoint_every == 0 or best:
+            run.last_saved = self.checkpoints.save(step, best=best)
+
+    def _log_interval(self, step: int, run: _FitRun) -> None:
+        """Writes the mean loss and the speed (steps/s) of the steps since the last log, and starts a new interval."""
+        run.final_loss = float(np.mean(run.interval_losses))
+        self._log_scalars(step, run.final_loss, len(run.interval_losses) / (time.time() - run.interval_start))
+        run.interval_losses, run.interval_start = [], time.time()
+
+    def _validation_due(self, step: int, val_dataset) -> bool:
+        """A validation inside the loop (the last step's comes after it, in `_finish`)."""
+        every = self.config.validate_every
+        return val_dataset is not None and bool(every) and step % every == 0 and step < self.steps
+
+    def _finish(self, run: _FitRun, val_dataset) -> StageResult:
+        """After the loop: the last validation (when all steps are done), a checkpoint of the last step unless
+        one was just written, and the `StageResult`."""
+        step = self._current_step()
+        if run.interval_losses:
+            run.final_loss = float(np.mean(run.interval_losses))
+        finished = step >= self.steps and not run.interrupted
+        best = finished and val_dataset is not None and self._validate(val_dataset, step)
+        if run.last_saved is None or not run.last_saved.endswith(f"-{step}") or best:
+            run.last_saved = self.checkpoints.save(step, best=best)
         self.writer.flush()
         best_mae = float(self.best_mae.numpy())
-        return StageResult(self.stage, step, time.time() - began, final_loss,
-                           None if math.isinf(best_mae) else best_mae, interrupted, last_saved, self.steps)
+        return StageResult(self.stage, step, time.time() - run.began, run.final_loss,
+                           None if math.isinf(best_mae) else best_mae, run.interrupted, run.last_saved, self.steps)
 
     def _check_finite(self, loss: float, step: int):
         # Under mixed_float16 the loss scaler skips non-finite steps itself.
@@ -331,15 +374,3 @@ class StageTrainer:
             for name, value in group_learning_rates(self.optimizer, self.groups, step - 1).items():
                 summaries.scalar(name, value)
 
-
-class _NoBar:
-    def update(self, n=1): pass
-    def set_postfix(self, **kwargs): pass
-    def close(self): pass
-
-
-def _progress_bar(stage: str, start: int, total: int, enabled: bool):
-    """A tqdm bar with loss, steps/s and ETA (a no-op when disabled)."""
-    if not enabled:
-        return _NoBar()
-    return tqdm(total=total, initial=start, desc=f"train {stage}", unit="step", dynamic_ncols=True)

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import logging
 
 import keras
 import tensorflow as tf
-from tqdm.auto import tqdm
 
 from hrsod_tf.config import Config
 from hrsod_tf.data import pipelines
@@ -33,6 +33,7 @@ from hrsod_tf.pipeline import SaliencyPipeline
 from hrsod_tf.pipeline.graph_ops import gsn_map
 from hrsod_tf.pipeline.networks import keras_probability
 from hrsod_tf.precision import set_precision
+from hrsod_tf.progress import progress_bar
 from hrsod_tf.training.batch_norm_statistics import batch_norm_layers, recompute_batch_norm_statistics
 from hrsod_tf.training.distribute import is_chief
 from hrsod_tf.training.loop import StageResult, StageTrainer
@@ -84,12 +85,6 @@ def _filenames_and_images(source, split):
         yield example["image/filename"].decode("utf-8"), example["image"]
 
 
-def _progress(iterable, total, desc, enabled):
-    if not enabled:
-        return iterable
-    return tqdm(iterable, total=total, desc=desc, unit="img", dynamic_ncols=True)
-
-
 def fill_cache(cache, source, splits, compute, desc: str, progress: bool = True) -> int:
     """Writes `compute(image) -> float map [h, w, 1]` for every image of `splits` that `cache` lacks.
 
@@ -100,8 +95,8 @@ def fill_cache(cache, source, splits, compute, desc: str, progress: bool = True)
     for split in splits:
         total = source.num_examples(split) if hasattr(source, "num_examples") else None
         matches = cache.fingerprint_matches()
-        for filename, image in _progress(_filenames_and_images(source, split), total,
-                                         f"{desc} ({split})", progress):
+        for filename, image in progress_bar(_filenames_and_images(source, split), total=total,
+                                            desc=f"{desc} ({split})", unit="img", enabled=progress):
             if matches and cache.path_for(filename).is_file():
                 continue
             cache.write(filename, compute(image))
@@ -224,9 +219,9 @@ def _fits_in_memory(config: Config, stage: str, source, plan=None) -> bool:
 
 
 # Stages trained from scratch for few steps, whose BatchNorm moving averages (momentum 0.99) can still be far from
-# their inputs' statistics when training ends: on the demo's GLFN trained on crops for 150 steps, the stored
-# moving variances of its first BatchNorm were half the true ones (validation MAE 0.052 with them, 0.039
-# recomputed); trained on warped images for 300 steps, the gain is small (0.0176 -> 0.0171, seed 0). The
+# their inputs' statistics when training ends: a GLFN trained on crops for 150 steps ends with its first
+# BatchNorm's moving variances at half the true ones (validation MAE 0.052 with them, 0.039 recomputed); on
+# warped images for 300 steps, as the small preset trains it, the gain is small (0.0176 -> 0.0171, seed 0). The
 # validation MAE decides which are kept (see hrsod_tf/training/batch_norm_statistics.py).
 PRECISE_BATCH_NORM_STAGES = ("glfn",)
 PRECISE_BATCH_NORM_BATCHES = 16
@@ -332,18 +327,6 @@ def train_stage(config: Config, stage: str, workdir, data_source, *, strategy=No
     return result
 
 
-def _memoised(factory):
-    """`factory`, called at most once: the stages of one run share one data source."""
-    made = []
-
-    def get():
-        if not made:
-            made.append(factory())
-        return made[0]
-
-    return get
-
-
 def train_all(config: Config, workdir, data_source, *, stages=STAGES, **kwargs) -> dict:
     """Trains `stages` in order (finished ones are skipped); stops after an interrupted one.
 
@@ -352,7 +335,7 @@ def train_all(config: Config, workdir, data_source, *, stages=STAGES, **kwargs) 
     """
     results = {}
     if not hasattr(data_source, "as_tf_dataset"):
-        data_source = _memoised(data_source)
+        data_source = functools.cache(data_source)  # built once, when a stage first trains; shared by the rest
     for stage in stages:
         results[stage] = train_stage(config, stage, workdir, data_source, **kwargs)
         if results[stage] is not None and not results[stage].finished:

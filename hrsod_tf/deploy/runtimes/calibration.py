@@ -14,12 +14,12 @@ from __future__ import annotations
 import itertools
 
 import tensorflow as tf
-from tqdm.auto import tqdm
 
 from hrsod_tf.data.map_cache import MapCache
 from hrsod_tf.data.sources import resolve_data_source
 from hrsod_tf.deploy.runtimes.network_files import INPUT_NAMES
 from hrsod_tf.pipeline import PipelineNetworks, SaliencyPipeline
+from hrsod_tf.progress import progress_bar
 from hrsod_tf.workdir import WorkDir
 
 __all__ = ["CalibrationError", "calibration_samples", "run_training_data"]
@@ -90,7 +90,8 @@ def calibration_samples(config, networks: PipelineNetworks, spec: str, *, images
     pipeline = SaliencyPipeline(config, recording)
     count = min(images, source.num_examples(split))
     examples = itertools.islice(source.examples(split), count)
-    for example in tqdm(examples, total=count, desc=f"calibration ({spec}, {split})", unit="img", disable=not progress):
+    for example in progress_bar(examples, total=count, desc=f"calibration ({spec}, {split})", unit="img",
+                                enabled=progress):
         # Eagerly, so that the recording functions see the values.
         pipeline.variants_graph(tf.convert_to_tensor(example["image"], tf.uint8), ("gsn+aps+lrn",))
     if not recorded["gsn"]:

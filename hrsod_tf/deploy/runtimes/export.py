@@ -30,8 +30,6 @@ import pathlib
 import platform
 from importlib import metadata
 
-from tqdm.auto import tqdm
-
 from hrsod_tf.deploy.runtimes import litert_files, onnx_files, openvino_files
 from hrsod_tf.deploy.runtimes.calibration import calibration_samples, run_training_data
 from hrsod_tf.deploy.runtimes.formats import (
@@ -45,6 +43,7 @@ from hrsod_tf.deploy.runtimes.network_files import INPUT_NAMES, exportable_netwo
 from hrsod_tf.files import atomic_output, atomic_write
 from hrsod_tf.pipeline import PipelineNetworks
 from hrsod_tf.pipeline.saliency_pipeline import with_release_opt
+from hrsod_tf.progress import progress_bar
 from hrsod_tf.workdir import STAGES, WorkDir, weights_file_bytes
 
 __all__ = ["KEPT_FLOAT", "QUANTIZED_STAGES", "export_runtime_model"]
@@ -84,7 +83,7 @@ def _convert(fmt: str, stage: str, network, folder: pathlib.Path, samples, progr
     keep = KEPT_FLOAT.get(stage, ({}, ""))[0] or {}
 
     def bar(items):
-        return tqdm(items, desc=f"{stage.upper()} calibration", unit="sample", leave=False, disable=not progress)
+        return progress_bar(items, desc=f"{stage.upper()} calibration", unit="sample", leave=False, enabled=progress)
 
     if fmt == "litert":
         return litert_files.write_litert(network, folder / name, samples, keep.get(fmt, ()), bar)
