@@ -36,7 +36,7 @@ import cv2
 from common import base_parser, emit, fmt, log, markdown, table
 
 from hrsod_tf import image_io
-from hrsod_tf.deploy.model_loading import load_predictor
+from hrsod_tf.deploy.saliency_model import load
 from hrsod_tf.workdir import make_random_workdir
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -92,7 +92,7 @@ def run_command(command: list[str], out: Path, count: int) -> dict:
 def measure_load(model: Path, warmup: Path) -> float:
     """Seconds to load the SavedModel and predict one image (the first call traces), in this process."""
     start = time.perf_counter()
-    predictor = load_predictor(model)
+    predictor = load(model)
     predictor(image_io.read_image(warmup))
     return round(time.perf_counter() - start, 2)
 

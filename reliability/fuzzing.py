@@ -15,7 +15,7 @@ Targets (`TARGETS`), each with what it must do with every input:
     video        hrsod_tf.deploy.video.read_frames on mp4 (mp4v), avi (MJPG, FFV1), mov and webm (VP8) clips
     caffe        read_caffemodel + load_caffe_weights on GSN, LRN and GLFN files (the released layer names, tiny shapes)
     config       Config.load on config.json files
-    workdir      load_predictor(work directory) + one prediction, with a mutated config.json, DONE.json or weights
+    workdir      hrsod_tf.load(work directory) + one prediction, with a mutated config.json, DONE.json or weights
     serving      the exported SavedModel's serving_default on one mutated image per request
     predict_cli  predict.py (a subprocess per batch, its real stderr) on folders of mutated images and clips
     convert_cli  convert_caffe.py on a mutated GLFN file (with intact GSN and LRN files of the official networks)
@@ -67,8 +67,8 @@ from hrsod_tf.caffe.converter import caffe_layers_from_keras, load_caffe_weights
 from hrsod_tf.caffe.netparameter import CaffeLayer, CaffeModelError, write_caffemodel
 from hrsod_tf.config import Config, ConfigError, get_preset
 from hrsod_tf.deploy import video
-from hrsod_tf.deploy.model_loading import load_predictor
 from hrsod_tf.deploy.prediction import error_message, per_file_errors
+from hrsod_tf.deploy.saliency_model import load
 from hrsod_tf.deploy.saved_model import export_workdir
 from hrsod_tf.deploy.serving_model import MASK_OUTPUT, SERVING_SIGNATURE, load_serving_model
 from hrsod_tf.image_io import DataError
@@ -560,14 +560,14 @@ def fuzz_workdir(examples: int, seed: int = 0, time_bound: float = TIME_BOUND) -
         (run / name).write_bytes(data)
         with tally.one_input():
             try:
-                saliency = load_predictor(run)(image)
+                saliency = load(run)(image)
             except (*per_file_errors(), FileNotFoundError) as error:
                 tally.refuse(error_message(error), [str(run)], (name, steps))
                 return
             except Exception as error:  # noqa: BLE001
                 tally.unexpected(error, (name, steps))
                 return
-        bad = saliency.shape != (48, 64, 1) or not np.all(np.isfinite(saliency))
+        bad = saliency.shape != (48, 64) or not np.all(np.isfinite(saliency))
         tally.accept(f"a map of shape {saliency.shape} or not finite" if bad else None, (name, steps))
 
     try:

@@ -11,8 +11,8 @@ from PIL import Image
 
 from hrsod_tf.deploy import batch_prediction
 from hrsod_tf.deploy.compositing import render
-from hrsod_tf.deploy.model_loading import load_predictor
 from hrsod_tf.deploy.prediction import PredictionError
+from hrsod_tf.deploy.saliency_model import load
 
 pytestmark = pytest.mark.slow  # every test here trains, exports, or runs a subprocess or a video
 
@@ -90,7 +90,7 @@ def test_rgba_outputs_in_process_runner(tiny_saved_model, tmp_path):
     written = np.asarray(Image.open(tmp_path / "out" / "one.png"))
     assert written.shape == (20, 30, 4)
     # predict.py's cut-out: the map as alpha, the colours estimated at soft edges (compositing.render)
-    expected = render(image, load_predictor(tiny_saved_model)(image), "rgba")
+    expected = render(image, load(tiny_saved_model)(image), "rgba")
     np.testing.assert_allclose(written, expected, atol=1)
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 from hrsod_tf.config import Config
 from hrsod_tf.deploy import prediction
 from hrsod_tf.deploy.compositing import render
-from hrsod_tf.deploy.model_loading import load_predictor
+from hrsod_tf.deploy.saliency_model import load
 from hrsod_tf.workdir import make_random_workdir
 
 
@@ -23,7 +23,7 @@ def workdir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def predictor(workdir):
-    return load_predictor(workdir.root)
+    return load(workdir.root)
 
 
 def _photo(height, width, seed=0):

@@ -45,9 +45,10 @@ from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, Predi
 
 from hrsod_tf import image_io
 from hrsod_tf.deploy.compositing import OutputKind, render
-from hrsod_tf.deploy.model_loading import load_predictor, model_kind
+from hrsod_tf.deploy.model_loading import model_kind
 from hrsod_tf.deploy.prediction import PredictionError, error_message, output_name
 from hrsod_tf.deploy.runtimes.formats import SETTINGS_FILE
+from hrsod_tf.deploy.saliency_model import load
 from hrsod_tf.deploy.serving_model import load_serving_model, version_dir
 
 __all__ = [
@@ -167,7 +168,7 @@ def is_runtime_export(path: str) -> bool:
 
 class SavedModelHandler(ModelHandler[np.ndarray, np.ndarray, object]):
     """RunInference's model handler for a model written by ``export.py``: a SavedModel, or a local OpenVINO /
-    ONNX / LiteRT export folder (`hrsod_tf.deploy.model_loading.load_predictor`).
+    ONNX / LiteRT export folder (`hrsod_tf.load`).
 
     Examples are decoded images, uint8 [H, W, 3] RGB; each inference is the saliency map, float32 [H, W, 1] in
     [0, 1], from the SavedModel's ``predict_image`` signature. The model is loaded once per worker process
@@ -185,7 +186,7 @@ class SavedModelHandler(ModelHandler[np.ndarray, np.ndarray, object]):
 
     def load_model(self):
         if is_runtime_export(self.saved_model):
-            return load_predictor(self.saved_model)  # an OpenVINO / ONNX / LiteRT export: the same pipeline code
+            return load(self.saved_model)  # an OpenVINO / ONNX / LiteRT export: the same pipeline code
         return load_serving_model(self.saved_model)
 
     def run_inference(self, batch: Sequence[np.ndarray], model, inference_args=None) -> Iterable[PredictionResult]:

@@ -1,25 +1,23 @@
-"""One way in from a path to a model that predicts saliency maps: a trained run or an exported model.
+"""What a model folder holds, and its pipeline: the internals behind `hrsod_tf.load`, the one way in.
 
-    load_predictor("runs/demo")         a work directory (config.json and trained stages): its pipeline, any variant
-    load_predictor("models/hrsod")      a SavedModel (saved_model.pb, or a model base path of numbered versions):
-                                        its ``predict_image`` signature (the "full" variant, as exported)
-    load_predictor("models/hrsod_int8") an OpenVINO, ONNX or LiteRT export (hrsod_model.json beside its three
-                                        networks): the run's pipeline with those networks on their runtime
-                                        (`hrsod_tf.deploy.runtimes`), any variant
+    runs/demo           a work directory (config.json and trained stages): its pipeline, any variant
+    models/hrsod        a SavedModel (saved_model.pb, or a model base path of numbered versions): its
+                        ``predict_image`` signature (the "full" variant, as exported)
+    models/hrsod_int8   an OpenVINO, ONNX or LiteRT export (hrsod_model.json beside its three networks): the run's
+                        pipeline with those networks on their runtime (`hrsod_tf.deploy.runtimes`), any variant
 
 What a folder is comes from what it holds (`model_kind`); a folder that holds no model says what was looked for.
-`predict.py`, `evaluate.py` and `batch_predict.py` load their models here.
+`load_pipeline` gives the stage-by-stage pipeline that evaluation and the benchmarks run variant by variant;
+everything that predicts maps goes through `hrsod_tf.load` (`hrsod_tf.deploy.saliency_model`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import pathlib
 
 import numpy as np
 
 from hrsod_tf.config import Config
-from hrsod_tf.deploy.prediction import MapPredictor
 from hrsod_tf.deploy.runtimes.formats import (
     NETWORK_FILES,
     RUNTIME_FORMATS,
@@ -34,7 +32,8 @@ from hrsod_tf.pipeline import SaliencyPipeline, stages_for_variant
 from hrsod_tf.pipeline.saliency_pipeline import with_release_opt
 from hrsod_tf.workdir import WorkDir
 
-__all__ = ["MODEL_KINDS", "ModelNotFoundError", "SavedModelPipeline", "load_pipeline", "load_predictor", "model_kind"]
+__all__ = ["MODEL_KINDS", "ModelNotFoundError", "SavedModelPipeline", "check_image_size", "load_pipeline",
+           "model_kind"]
 
 #: what `model_kind` recognises, in the order it looks: a work directory, a SavedModel, a runtime export.
 MODEL_KINDS = ("workdir", "saved_model", *RUNTIME_FORMATS)
@@ -75,43 +74,6 @@ def check_image_size(image: np.ndarray, max_pixels: int, how_to_raise: str = "")
                               how_to_raise or "raise inference.max_image_pixels if the image is genuine")
 
 
-@dataclasses.dataclass
-class PipelinePredictor:
-    """A `MapPredictor` running one variant of a trained run's pipeline.
-
-    `max_image_pixels` and `how_to_raise` let a reader refuse a larger image from its header, before decoding it
-    (`hrsod_tf.deploy.prediction.predict_files`); a larger array is refused here too.
-    """
-
-    pipeline: SaliencyPipeline
-    variant: str
-    max_image_pixels: int
-    how_to_raise: str
-
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        check_image_size(image, self.max_image_pixels, self.how_to_raise)
-        return self.pipeline.predict(image, self.variant).numpy()
-
-
-def predictor_from_workdir(workdir, variant: str = "full", release_opt: int | None = None) -> PipelinePredictor:
-    """A predictor running one variant of the pipeline of a trained run (`hrsod_tf.pipeline.VARIANTS`);
-    `release_opt` overrides the run's `InferenceConfig.release_opt` (protocol "release" only).
-
-    Raises:
-        hrsod_tf.workdir.StageNotTrainedError: a stage the variant needs is not trained (says how to train it).
-        ValueError: unknown variant.
-    """
-    pipeline = SaliencyPipeline.from_workdir(workdir, require=stages_for_variant(variant), release_opt=release_opt)
-    return pipeline_predictor(pipeline, variant, f"raise inference.max_image_pixels in {WorkDir(workdir).config_path} "
-                                                 "if the image is genuine (memory grows with the pixels)")
-
-
-def pipeline_predictor(pipeline: SaliencyPipeline, variant: str, how_to_raise: str = "") -> PipelinePredictor:
-    """`pipeline`'s `variant` as a `MapPredictor`, with the run's pixel limit."""
-    pipeline.check_variants((variant,))
-    return PipelinePredictor(pipeline, variant, pipeline.config.inference.max_image_pixels, how_to_raise)
-
-
 class SavedModelPipeline:
     """A SavedModel where a `SaliencyPipeline` is expected (evaluation): ``predict_variants`` of "full" only.
 
@@ -131,8 +93,8 @@ class SavedModelPipeline:
         return {"full": self.model(image)}
 
 
-def load_pipeline(path, preset: str | None = None, threads: int | None = None,
-                  release_opt: int | None = None) -> SaliencyPipeline:
+def load_pipeline(path, preset: str | None = None, threads: int | None = None, release_opt: int | None = None,
+                  variant: str | None = None) -> SaliencyPipeline:
     """The pipeline of a work directory or of a runtime export (OpenVINO, ONNX, LiteRT): any variant, stage by stage.
 
     Args:
@@ -140,10 +102,13 @@ def load_pipeline(path, preset: str | None = None, threads: int | None = None,
         threads: threads each runtime of an export may use (None: its default).
         release_opt: the authors' test script's `opt` instead of the run's (protocol "release" only); a SavedModel
             runs the opt it was exported with.
+        variant: a variant the pipeline must run (`hrsod_tf.pipeline.VARIANTS`): a work directory loads only the
+            stages it needs, and says how to train one that is missing.
     A SavedModel gives a `SavedModelPipeline` (one traced graph: the "full" variant, not stage by stage).
 
     Raises:
-        ModelNotFoundError; ModelFolderError; RuntimeNotInstalledError; ValueError (release_opt for a SavedModel).
+        ModelNotFoundError; ModelFolderError; RuntimeNotInstalledError; ValueError (release_opt for a SavedModel,
+        a variant it cannot run); hrsod_tf.workdir.StageNotTrainedError.
     """
     kind = model_kind(path)
     if kind == "saved_model":
@@ -152,34 +117,13 @@ def load_pipeline(path, preset: str | None = None, threads: int | None = None,
                              "it was exported with")
         pipeline = SavedModelPipeline(load_serving_model(path))
     elif kind == "workdir":
-        pipeline = SaliencyPipeline.from_workdir(path, release_opt=release_opt)
+        require = stages_for_variant(variant) if variant else ("gsn",)
+        pipeline = SaliencyPipeline.from_workdir(path, require=require, release_opt=release_opt)
     else:
         config, networks, _ = load_export(path, threads=threads, preset=preset)
         pipeline = SaliencyPipeline(with_release_opt(config, release_opt), networks)
     if preset is not None and pipeline.config.preset != preset:
         raise ModelFolderError(f"{path} holds a model of the {pipeline.config.preset!r} preset, not {preset!r}")
+    if variant is not None and kind != "saved_model":
+        pipeline.check_variants((variant,))
     return pipeline
-
-
-def load_predictor(path, variant: str | None = None, release_opt: int | None = None) -> MapPredictor:
-    """The model at `path` (see `model_kind`) as a `MapPredictor`.
-
-    Args:
-        variant: the pipeline variant of a work directory (default "full"); an export runs what was exported,
-            so asking it for another variant raises ValueError.
-        release_opt: the test script's `opt` for a work directory of protocol "release"; an export has its own.
-    Raises:
-        ModelNotFoundError: no model at `path`. ValueError: a variant an export cannot run (`ModelFolderError`:
-        an incomplete export folder). RuntimeNotInstalledError (an ImportError): the export's runtime is missing.
-    """
-    kind = model_kind(path)
-    if kind == "workdir":
-        return predictor_from_workdir(path, variant or "full", release_opt)
-    if kind in RUNTIME_FORMATS:
-        return pipeline_predictor(load_pipeline(path, release_opt=release_opt), variant or "full")
-    if release_opt is not None:
-        raise ValueError(f"--release-opt applies to a work directory or a runtime export: {path} runs the opt it "
-                         "was exported with")
-    if variant not in (None, "full"):
-        raise ValueError(f"--variant {variant} applies to a work directory only: {path} runs what was exported (full)")
-    return load_serving_model(path)

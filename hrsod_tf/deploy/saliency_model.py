@@ -18,8 +18,10 @@ import numpy as np
 
 from hrsod_tf.config import InferenceConfig
 from hrsod_tf.deploy.compositing import OutputKind, render
-from hrsod_tf.deploy.model_loading import check_image_size, load_predictor
+from hrsod_tf.deploy.model_loading import check_image_size, load_pipeline, model_kind
+from hrsod_tf.deploy.serving_model import load_serving_model
 from hrsod_tf.image_io import read_image
+from hrsod_tf.workdir import WorkDir
 
 __all__ = ["SaliencyModel", "as_image", "load"]
 
@@ -49,20 +51,19 @@ def as_image(image) -> np.ndarray:
 
 
 class SaliencyModel:
-    """A loaded model (from `load`): ``predict`` maps, ``cutout`` cut-outs and composites.
+    """A loaded model (from `load`): ``predict`` maps, ``cutout`` cut-outs and composites. It is the
+    `hrsod_tf.deploy.prediction.MapPredictor` that `hrsod predict`, the web page, videos and Beam run.
 
     Args:
-        predictor: a `hrsod_tf.deploy.prediction.MapPredictor`; its ``max_image_pixels`` and ``how_to_raise``
-            (those of `load_predictor`'s predictors) are the model's pixel limit and what to do above it.
-        source: what it was loaded from.
-    Attributes:
+        predict_map: uint8 [H, W, 3] RGB -> float [H, W] or [H, W, 1] in [0, 1]: a pipeline's variant or a
+            SavedModel's signature.
         max_image_pixels: the largest image it takes (width x height); how_to_raise: how to raise that limit.
+        source: what it was loaded from.
     """
 
-    def __init__(self, predictor, source=None):
-        self._predictor, self.source = predictor, source
-        self.max_image_pixels = int(getattr(predictor, "max_image_pixels", None) or InferenceConfig().max_image_pixels)
-        self.how_to_raise = getattr(predictor, "how_to_raise", "")
+    def __init__(self, predict_map, max_image_pixels: int, how_to_raise: str = "", source=None):
+        self._predict_map, self.source = predict_map, source
+        self.max_image_pixels, self.how_to_raise = int(max_image_pixels), how_to_raise
 
     def predict(self, image) -> np.ndarray:
         """The saliency map of `image` (a path or an array, see `as_image`): float32 [H, W] in [0, 1], at the
@@ -74,7 +75,7 @@ class SaliencyModel:
         image = as_image(image)
         height, width = image.shape[:2]
         check_image_size(image, self.max_image_pixels, self.how_to_raise)
-        return np.asarray(self._predictor(image), np.float32).reshape(height, width)
+        return np.asarray(self._predict_map(image), np.float32).reshape(height, width)
 
     __call__ = predict
 
@@ -110,15 +111,34 @@ class SaliencyModel:
 
 
 def load(path, variant: str | None = None, release_opt: int | None = None) -> SaliencyModel:
-    """Loads a trained work directory or an export as a `SaliencyModel`.
+    """Loads a trained work directory or an export as a `SaliencyModel`: the one way in.
 
     Args:
-        path: a work directory (``runs/demo``) or an exported model's folder: whatever
-            `hrsod_tf.deploy.model_loading.load_predictor` recognises.
-        variant: the pipeline variant of a work directory (``predict.py --variant``; default "full").
-        release_opt: the authors' test script's `opt` for a work directory of protocol "release" (``--release-opt``).
+        path: a work directory (``runs/demo``) or an exported model's folder: a SavedModel, or an OpenVINO / ONNX /
+            LiteRT export (`hrsod_tf.deploy.model_loading.model_kind`).
+        variant: the pipeline variant of a work directory or a runtime export (``hrsod predict --variant``;
+            default "full"); a SavedModel runs what was exported.
+        release_opt: the authors' test script's `opt` for protocol "release" (``--release-opt``); an export other
+            than a runtime one has its own.
     Raises:
-        hrsod_tf.deploy.model_loading.ModelNotFoundError: no model at `path`. ValueError: a variant an export
-        cannot run. hrsod_tf.workdir.StageNotTrainedError: a stage the variant needs is not trained.
+        hrsod_tf.deploy.model_loading.ModelNotFoundError: no model at `path`. ValueError: a variant or an opt the
+        model cannot run. hrsod_tf.workdir.StageNotTrainedError: a stage the variant needs is not trained.
+        hrsod_tf.extras.MissingExtraError: the export's runtime is not installed.
     """
-    return SaliencyModel(load_predictor(path, variant, release_opt), Path(path))
+    kind = model_kind(path)
+    if kind == "saved_model":
+        if release_opt is not None:
+            raise ValueError(f"--release-opt applies to a work directory or a runtime export: {path} runs the opt it "
+                             "was exported with")
+        if variant not in (None, "full"):
+            raise ValueError(f"--variant {variant} applies to a work directory or a runtime export: {path} runs "
+                             "what was exported (full)")
+        served = load_serving_model(path)
+        limit = served.max_image_pixels or InferenceConfig().max_image_pixels  # an export without metadata
+        return SaliencyModel(served, limit, served.how_to_raise, Path(path))
+    variant = variant or "full"
+    pipeline = load_pipeline(path, release_opt=release_opt, variant=variant)
+    how_to_raise = (f"raise inference.max_image_pixels in {WorkDir(path).config_path} if the image is genuine "
+                    "(memory grows with the pixels)") if kind == "workdir" else ""
+    return SaliencyModel(lambda image: pipeline.predict(image, variant).numpy(),
+                         pipeline.config.inference.max_image_pixels, how_to_raise, Path(path))
