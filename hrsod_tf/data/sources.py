@@ -9,8 +9,9 @@ at the images' own (variable) sizes. A source is named by one string, the value 
 =====================================================  =========================================================
 spec                                                    source
 =====================================================  =========================================================
-``hrsod``, ``davis_s``, ``hrsod_synthetic[/tiny]``      a TFDS data set built with ``tfds build`` (see
-``tfds:NAME[/CONFIG][:VERSION]``                        ``datasets/README.md``), read from ``data_dir``
+``hrsod``, ``davis_s``, ``duts``, ``hku_is``, ``thur``,  a TFDS data set built with ``tfds build`` (see
+``uhrsd``, ``dis5k``, ``hrsod_synthetic[/tiny]``        ``datasets/README.md``), read from ``data_dir``
+``tfds:NAME[/CONFIG][:VERSION]``
 ``folders:IMAGES_DIR,MASKS_DIR``                        one pair of folders, paired by file stem: the split
                                                         ``all``; asking for any other split (``train``, ``test``)
                                                         serves ``all`` too, with a warning saying so
@@ -50,8 +51,8 @@ EXAMPLE_SIGNATURE = {
     "mask": tf.TensorSpec((None, None, 1), tf.uint8),
     "image/filename": tf.TensorSpec((), tf.string),
 }
-TFDS_NAMES = ("hrsod", "davis_s", "hrsod_synthetic")
-MANUAL_TFDS_NAMES = ("hrsod", "davis_s")
+MANUAL_TFDS_NAMES = ("hrsod", "davis_s", "duts", "hku_is", "thur", "uhrsd", "dis5k")
+TFDS_NAMES = (*MANUAL_TFDS_NAMES, "hrsod_synthetic")
 # The TFDS builders: `<repo>/datasets/<name>/<name>_dataset_builder.py` (TFDS's folder layout), installed with
 # the project as the package `hrsod_tf_datasets` (pyproject.toml).
 BUILDERS_PACKAGE = "hrsod_tf_datasets"
