@@ -139,13 +139,15 @@ def find_image_and_mask_dirs(manual_dir, dataset: str, instructions: str) -> tup
 class ManualSODBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     """A TFDS builder of a salient-object data set downloaded by hand (examples: `sod_features()`).
 
-    Subclasses set `MANUAL_DOWNLOAD_INSTRUCTIONS`, `VERSION`, `RELEASE_NOTES`, `HOMEPAGE` and either
+    Subclasses set `MANUAL_DOWNLOAD_INSTRUCTIONS`, `VERSION`, `RELEASE_NOTES`, `HOMEPAGE`, `METRIC_SET` (the
+    default metrics of `hrsod evaluate` on it: ``sod``, or ``dis`` for DIS5K) and either
     `SPLIT_FOLDERS` ({split: (image folder, mask folder)}, paths relative to the data set's root in its official
     layout, found in the manual folder or a zip in it by `find_split_folders`) or `find_pairings`.
     """
 
     HOMEPAGE: str = HOMEPAGE
     SPLIT_FOLDERS: dict[str, tuple[str, str]] = {}
+    METRIC_SET = "sod"  # what `hrsod evaluate` reports by default (`hrsod_tf.evaluation.metrics.METRIC_SETS`)
 
     def _info(self) -> tfds.core.DatasetInfo:
         """Returns the dataset metadata."""

@@ -22,6 +22,7 @@ class Builder(sod_builder.ManualSODBuilder):
     RELEASE_NOTES = {"1.0.0": "Initial release: DIS-TR (3,000), DIS-VD (470), DIS-TE1..DIS-TE4 (500 each)."}
     HOMEPAGE = "https://github.com/xuebinqin/DIS"
     SPLIT_FOLDERS = {split: (f"{split}/im", f"{split}/gt") for split in SPLITS}
+    METRIC_SET = "dis"  # DIS5K's benchmark: max and weighted F-beta, MAE, S-measure, mean E-measure, HCE
     MANUAL_DOWNLOAD_INSTRUCTIONS = """\
     DIS5K cannot be downloaded automatically. Get `DIS5K.zip` from the links on https://github.com/xuebinqin/DIS
     (accept its terms of use) and put the zip (read in place) OR the extracted `DIS5K/` folder into the manual

@@ -64,9 +64,16 @@ BUILDERS_PACKAGE = "hrsod_tf_datasets"
 
 
 class DataSource(abc.ABC):
-    """Examples of a data set, by split (see the module docstring for the example contract)."""
+    """Examples of a data set, by split (see the module docstring for the example contract).
+
+    Attributes:
+        name: the ``--dataset`` spec it was made from.
+        metric_set: the metrics `hrsod evaluate` reports on it by default (a set of
+            `hrsod_tf.evaluation.metrics.METRIC_SETS`): its TFDS builder's ``METRIC_SET``, else ``sod``.
+    """
 
     name: str
+    metric_set: str = "sod"
 
     @property
     @abc.abstractmethod
@@ -190,6 +197,7 @@ class TFDSSource(DataSource):
         if base in TFDS_NAMES:
             register_builders()
         self._builder = self._tfds.builder(name, data_dir=data_dir)
+        self.metric_set = getattr(self._builder, "METRIC_SET", "sod")
         if not self._builder.is_prepared():
             if base in MANUAL_TFDS_NAMES:
                 raise DataError(
@@ -239,7 +247,7 @@ class UnionSource(DataSource):
 
     def __init__(self, sources: list[DataSource], name: str):
         self.name = name
-        tags = [_source_tag(source.name) for source in sources]
+        tags = [source_tag(source.name) for source in sources]
         tags = [tag if tags.count(tag) == 1 else f"{tag}{i + 1}" for i, tag in enumerate(tags)]
         self.parts = [(tag, source, validation.plan_validation(source)) for tag, source in zip(tags, sources)]
         self.validation_how = "held out of each source: " + "; ".join(
@@ -292,8 +300,9 @@ class UnionSource(DataSource):
             stop_on_empty_dataset=False)
 
 
-def _source_tag(name: str) -> str:
-    """A short name for file-name prefixes: the TFDS name, or the kind of source (``folders``, ``synthetic``)."""
+def source_tag(name: str) -> str:
+    """A short name of the source `name` (a ``--dataset`` spec) for file names and folders: the TFDS name
+    (``hrsod``), or the kind of source (``folders``, ``synthetic``)."""
     kind, sep, body = name.partition(":")
     base = kind if sep and kind in ("folders", "synthetic") else (body if kind == "tfds" else name)
     return re.sub(r"[^A-Za-z0-9_]+", "_", base.split("/")[0].split(":")[0]) or "source"
