@@ -148,6 +148,7 @@ class ManualSODBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     HOMEPAGE: str = HOMEPAGE
     SPLIT_FOLDERS: dict[str, tuple[str, str]] = {}
     METRIC_SET = "sod"  # what `hrsod evaluate` reports by default (`hrsod_tf.evaluation.metrics.METRIC_SETS`)
+    SPLIT_ALIASES: dict[str, str] = {}  # {"train" or "validation": the split it names}, for non-standard split names
 
     def _info(self) -> tfds.core.DatasetInfo:
         """Returns the dataset metadata."""

@@ -289,6 +289,17 @@ def test_incomplete_downloads_name_what_is_missing_and_where_to_get_it(tmp_path,
         assert text in str(raised.value)
 
 
+def test_dis5k_source_trains_on_dis_tr_validates_on_dis_vd_and_defaults_to_dis_metrics(tmp_path):
+    from hrsod_tf.data import validation
+
+    _build(dis5k_dataset_builder.Builder, DATASETS / "dis5k" / "dummy_data", tmp_path / "data")
+    source = sources.resolve_data_source("dis5k", data_dir=str(tmp_path / "data"))
+    assert source.metric_set == "dis" and {"train", "validation", "DIS-TE1"} <= set(source.splits)
+    assert source.num_examples("train") == 2 and source.filenames("train") == source.filenames("DIS-TR")
+    plan = validation.plan_validation(source)
+    assert plan.split == "validation" and len(plan.filenames) == 1 and not plan.held_out_of_train
+
+
 @pytest.mark.parametrize("name", ["duts", "hku_is", "thur", "uhrsd", "dis5k"])
 def test_unbuilt_new_data_sets_resolve_by_name_and_say_how_to_build(tmp_path, name):
     with pytest.raises(DataError, match=f"tfds build {name} --manual_dir"):

@@ -16,13 +16,15 @@ SPLITS = ("DIS-TR", "DIS-VD", "DIS-TE1", "DIS-TE2", "DIS-TE3", "DIS-TE4")
 
 
 class Builder(sod_builder.ManualSODBuilder):
-    """DatasetBuilder for DIS5K (manual download): splits DIS-TR, DIS-VD, DIS-TE1 ... DIS-TE4 under their own names."""
+    """DatasetBuilder for DIS5K (manual download): splits DIS-TR, DIS-VD, DIS-TE1 ... DIS-TE4 under their own names;
+    training reads DIS-TR as ``train`` and validates on DIS-VD (`SPLIT_ALIASES`)."""
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Initial release: DIS-TR (3,000), DIS-VD (470), DIS-TE1..DIS-TE4 (500 each)."}
     HOMEPAGE = "https://github.com/xuebinqin/DIS"
     SPLIT_FOLDERS = {split: (f"{split}/im", f"{split}/gt") for split in SPLITS}
     METRIC_SET = "dis"  # DIS5K's benchmark: max and weighted F-beta, MAE, S-measure, mean E-measure, HCE
+    SPLIT_ALIASES = {"train": "DIS-TR", "validation": "DIS-VD"}  # `hrsod train --dataset dis5k` trains on DIS-TR
     MANUAL_DOWNLOAD_INSTRUCTIONS = """\
     DIS5K cannot be downloaded automatically. Get `DIS5K.zip` from the links on https://github.com/xuebinqin/DIS
     (accept its terms of use) and put the zip (read in place) OR the extracted `DIS5K/` folder into the manual

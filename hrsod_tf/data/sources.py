@@ -198,6 +198,8 @@ class TFDSSource(DataSource):
             register_builders()
         self._builder = self._tfds.builder(name, data_dir=data_dir)
         self.metric_set = getattr(self._builder, "METRIC_SET", "sod")
+        # Builders whose splits have their own names say which ones train and validate (DIS5K: DIS-TR, DIS-VD).
+        self._aliases = dict(getattr(self._builder, "SPLIT_ALIASES", {}))
         if not self._builder.is_prepared():
             if base in MANUAL_TFDS_NAMES:
                 raise DataError(
@@ -210,7 +212,11 @@ class TFDSSource(DataSource):
 
     @property
     def splits(self) -> tuple[str, ...]:
-        return tuple(self._builder.info.splits)
+        """The builder's splits, then the aliases it declares (``train`` and ``validation`` for DIS5K)."""
+        return tuple(self._builder.info.splits) + tuple(self._aliases)
+
+    def _check_split(self, split: str) -> str:
+        return self._aliases.get(super()._check_split(split), split)
 
     def num_examples(self, split: str) -> int:
         return self._builder.info.splits[self._check_split(split)].num_examples
