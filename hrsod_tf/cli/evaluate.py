@@ -133,8 +133,8 @@ def requested_metrics(args: argparse.Namespace, default_set: str) -> tuple[str, 
 def choose_split(source, split: str | None) -> str:
     """`split`, else the data set's ``test`` split; a ValueError naming its splits when it has no such one."""
     wanted = split or "test"
-    if wanted in source.splits or (split is None and tuple(source.splits) == ("all",)):
-        return wanted if wanted in source.splits else "all"
+    if wanted in source.splits or tuple(source.splits) == ("all",):  # one pair of folders serves any split
+        return wanted
     raise ValueError(f"data set {source.name!r} has no split {wanted!r}: give --split, one of "
                      f"{', '.join(source.splits)}")
 
@@ -165,6 +165,7 @@ def run_dataset_map_evaluation(args: argparse.Namespace) -> dict:
     """--pred-dir with --dataset: each data set's maps against its split's masks. Returns {spec: {name: result}}."""
     import_tensorflow()
     from hrsod_tf.data.sources import resolve_data_source
+    from hrsod_tf.data.validation import source_filenames
     from hrsod_tf.files import file_stem
 
     measured, splits = {}, {}
@@ -174,13 +175,9 @@ def run_dataset_map_evaluation(args: argparse.Namespace) -> dict:
         source = resolve_data_source(spec, data_dir=args.data_dir)
         split = splits[spec] = choose_split(source, args.split)
         keys = requested_metrics(args, source.metric_set)
-        stems = [file_stem(n) for n in source.filenames(split)] if hasattr(source, "filenames") else None
-        examples = source.examples(split)
-        if stems is None:
-            examples = list(examples)
-            stems = [file_stem(ex["image/filename"]) for ex in examples]
+        stems = [file_stem(name) for name in source_filenames(source, split)]  # listed without decoding
         truths = ((file_stem(ex["image/filename"]), ex["image/filename"], lambda ex=ex: ex["mask"][..., 0])
-                  for ex in examples)
+                  for ex in source.examples(split))
         result = evaluation.evaluate_maps(folder, stems, truths, gt_where=f"{spec} ({split})", strict=args.strict,
                                           boundary=not args.no_boundary, progress=not args.no_progress,
                                           desc=f"{spec}: {folder.name}", metrics=keys)
