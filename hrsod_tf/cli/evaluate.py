@@ -54,7 +54,8 @@ from hrsod_tf.image_io import DataError
 def build_parser(prog: str = "hrsod evaluate") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="Evaluate saliency maps (F-measure, S-measure, E-measure, weighted F, MAE, BDE, mBA).",
+        description="Evaluate saliency maps (F-measure, S-measure, E-measure, weighted F, MAE, BDE, mBA, HCE) on one "
+                    "or several data sets, optionally in the layout of the paper's Table 1 or 2.",
     )
     folders = parser.add_argument_group("folder mode: evaluate existing maps")
     folders.add_argument("--pred-dir", type=Path,
