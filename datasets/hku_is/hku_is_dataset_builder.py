@@ -3,7 +3,8 @@
 The release comes with a train/validation/test partition (.mat lists), but the HRSOD paper (Section 5.1.1,
 Table 1) tests on all 4,447 images and trains on DUTS-TR only; so does this builder: `test` holds every image.
 
-Layout: the release `HKU-IS/imgs/*.png` + `HKU-IS/gt/*.png`; copies repackaged for SOD benchmarks name the folders
+Layout: the release `HKU-IS/imgs/*.png` + `HKU-IS/gt/*.png`, as visionml/pytracking reads it (ltr/dataset/hku_is.py:
+`<root>/imgs/<name>.png`, `<root>/gt/<name>.png`); copies repackaged for SOD benchmarks name the folders
 `Image`/`Mask` (lartpang/MINet, utils/dataset_configs.py) or `image`/`mask` (iCVTEAM/PGNet, src/dataset.py, which
 also shows that HKU-IS images are .png). Both folders hold PNG files, so they are told apart by their names
 (`hrsod_tf.data.readers.find_image_and_mask_dirs`), whatever those are among the usual ones.

@@ -3,8 +3,10 @@ CoffeeMug, DogJump, Giraffe, Plane), 6,232 of them with a salient-object mask. O
 split: the HRSOD paper (Section 5.1.1, Table 1) tests on the 6,232 and trains on DUTS-TR only.
 
 Layout: `THUR15000.zip` from https://mmcheng.net/gsal/ holds `THUR15000/<class>/Src/<id>.jpg` with each mask
-beside its image as `<id>.png` (Cheng's MSRA10K layout); public scripts read it so
-(`glob("THUR15000/<class>/Src/*.png")` for the labels, found with the code search of this project's sources).
+beside its image as `<id>.png`, the layout of Cheng's releases (his MSRA10K, as visionml/pytracking reads it in
+ltr/dataset/msra10k.py: `Imgs/<name>.jpg` beside `Imgs/<name>.png`). Public scripts read THUR15K so:
+`glob("../THUR15000/" + d + "/Src/*.jpg")` for the images and `.../Src/*.png` for the labels (a data-preparation
+script found by this project's code search; its repository was not named by the search).
 """
 
 from __future__ import annotations
