@@ -13,6 +13,7 @@ from helpers import command_module
 from hrsod_tf import image_io
 from hrsod_tf.evaluation import folders as evaluation
 from hrsod_tf.evaluation import plots
+from hrsod_tf.evaluation.metrics import boundary_displacement_error
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "pysodmetrics"  # the known answers, in every clone
@@ -179,3 +180,40 @@ def test_figure_9_has_two_panels_of_one_line_per_sampler(tmp_path):
     png = plots.plot_patch_count((1, 2, 4, 8, 16), curves, tmp_path / "fig9.png", title="synthetic")
     image = cv2.imread(str(png))
     assert image is not None and image.shape[1] > 1.5 * image.shape[0]  # two panels side by side
+
+
+def test_map_folder_of_a_paper_data_set_is_found_under_either_name(tmp_path):
+    cli = _load_cli()
+    (tmp_path / "HRSOD-Test").mkdir()
+    assert cli.map_folder(tmp_path, "hrsod", only_one=False) == tmp_path / "HRSOD-Test"
+    (tmp_path / "hrsod").mkdir()
+    assert cli.map_folder(tmp_path, "hrsod", only_one=False) == tmp_path / "hrsod"
+    with pytest.raises(evaluation.EvaluationError, match="looked for the folder .*davis_s or .*DAVIS-S"):
+        cli.map_folder(tmp_path, "davis_s", only_one=False)
+
+
+def test_unknown_metric_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        _load_cli().main(["--pred-dir", str(tmp_path), "--gt-dir", str(tmp_path), "--metrics", "maxF"])
+    assert "unknown metric 'maxF'" in capsys.readouterr().err
+
+
+def test_paper_table_2_keeps_the_rows_of_earlier_runs_into_the_same_report(tmp_path, capsys):
+    gt = np.zeros((40, 60), np.uint8)
+    gt[10:30, 15:45] = 255
+    for name in ("HRSOD-Test", "DAVIS-S"):  # GT folders named as the paper's data sets fill their columns
+        for folder, picture in (("gt", gt), ("maps", np.roll(gt, 2, axis=1))):
+            (tmp_path / folder / name).mkdir(parents=True)
+            cv2.imwrite(str(tmp_path / folder / name / "a.png"), picture)
+    cli = _load_cli()
+    for name, row in (("HRSOD-Test", "first"), ("DAVIS-S", "second")):
+        assert cli.main(["--pred-dir", str(tmp_path / "maps" / name), "--gt-dir", str(tmp_path / "gt" / name),
+                         "--name", row, "--paper-table", "2", "--report", str(tmp_path / "report"),
+                         "--no-progress"]) == 0
+    table = (tmp_path / "report" / "paper_table2.md").read_text(encoding="utf-8")
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in table.splitlines() if line.startswith("| ")}
+    assert "measured" in rows["first"] and "measured" in rows["second"]
+    assert rows["Ours"].startswith("| Ours | quoted (paper, Table 2) | 17.57 | 8.18 |")
+    bde = f"{boundary_displacement_error(np.roll(gt, 2, axis=1) > 127, gt > 127):.2f}"  # a 2-pixel shift
+    assert rows["first"].endswith(f"| measured | {bde} | – |") and rows["second"].endswith(f"| measured | – | {bde} |")
+    assert table in capsys.readouterr().out

@@ -172,3 +172,45 @@ def test_stage_and_variant_tables_cover_every_stage_and_variant():
     assert stages_for_variant("gsn+crf") == ("gsn",)
     with pytest.raises(ValueError, match="unknown variant"):
         stages_for_variant("gsn+glfn")
+
+
+def test_two_data_sets_in_one_run_write_the_papers_table_1_with_our_rows_beside_its_quoted_ones(setup, tmp_path):
+    workdir, dataset, _ = setup
+    out = tmp_path / "out"
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        status = command_module("evaluate").main([
+            "--model", str(workdir.root), "--dataset", dataset, "synthetic:tiny", "--variants", "gsn", "full",
+            "--paper-table", "1", "--report", str(out / "report"), "--json", str(out / "r.json"),
+            "--save-maps", str(out / "maps"), "--no-boundary", "--no-progress", "--limit", "2"])
+    assert status == 0
+    table = (out / "report" / "paper_table1.md").read_text(encoding="utf-8")
+    assert "| method | source | HRSOD-Test Fβ | HRSOD-Test S-m | HRSOD-Test MAE | DAVIS-S Fβ |" in table
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in table.splitlines() if line.startswith("| ")}
+    assert "measured" in rows["gsn"] and "measured" in rows["full"]
+    assert "quoted (paper, Table 1)" in rows["Ours-DH"] and "| 0.888 | 0.897 | 0.030 |" in rows["Ours-DH"]
+    assert len([r for r in rows.values() if "quoted" in r]) == 11
+    assert "synthetic:tiny Fβ" in table and "| – |" in rows["gsn"]  # measured on two sets, not on the paper's five
+    results = json.loads((out / "r.json").read_text())
+    assert set(results) == {dataset, "synthetic:tiny"} and set(results["synthetic:tiny"]) == {"gsn", "full"}
+    assert sorted(p.name for p in (out / "maps").iterdir()) == ["folders", "synthetic"]
+    assert (out / "report" / "folders" / "report.md").is_file()
+    assert table in stdout.getvalue()
+
+
+def test_published_maps_of_several_data_sets_are_read_from_a_folder_each(setup, tmp_path, capsys):
+    workdir, dataset, sizes = setup
+    maps = tmp_path / "maps"
+    (maps / "folders").mkdir(parents=True)
+    for stem, shape in sizes.items():
+        cv2.imwrite(str(maps / "folders" / f"{stem}.png"), np.full(shape, 200, np.uint8))
+    cli = command_module("evaluate")
+    assert cli.main(["--pred-dir", str(maps), "--dataset", dataset, "--no-progress", "--metrics", "MAE",
+                     "--json", str(tmp_path / "r.json")]) == 0
+    result = json.loads((tmp_path / "r.json").read_text())["maps"]
+    assert result["num_images"] == 3 and result["metrics"]["MAE"] is not None
+    assert result["metrics"]["S_measure"] is None  # only what --metrics asked for
+    assert cli.main(["--pred-dir", str(maps), "--dataset", dataset, "hrsod_synthetic/tiny", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"no maps for --dataset hrsod_synthetic/tiny in {maps}" in err
+    assert f"looked for the folder {maps / 'hrsod_synthetic'}. Put the maps" in err

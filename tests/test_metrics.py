@@ -196,3 +196,30 @@ def test_evaluation_modules_do_not_import_tensorflow():
                                                or (root / candidate.replace(".", "/") / "__init__.py").is_file()):
                     todo.append(candidate)
     assert {"hrsod_tf.image_io", "hrsod_tf.files"} <= seen
+
+
+def test_dis_set_computes_its_six_metrics_only_and_hce_is_pysodmetrics_on_the_binary_map():
+    import py_sod_metrics
+
+    gt = _disk_mask()
+    pred = gt.copy()
+    pred[:, :28] = 0  # a third of the disk missing: corrections needed
+    ev = SODEvaluator(metrics=["dis"])
+    ev.step(pred, gt)
+    results = ev.results()
+    computed = {key for key, value in results.items() if not math.isnan(value)}
+    assert computed == {"Fbeta_max", "weighted_F", "MAE", "S_measure", "E_measure_mean", "HCE"}
+    reference = py_sod_metrics.HumanCorrectionEffortMeasure()
+    reference.step(pred, gt)
+    assert results["HCE"] == pytest.approx(float(reference.get_results()["hce"])) and results["HCE"] > 0
+    perfect = SODEvaluator(metrics=["HCE"])
+    perfect.step(gt, gt)
+    assert perfect.results()["HCE"] == 0
+
+
+def test_metric_names_expand_sets_and_keys_and_refuse_unknown_ones():
+    assert metrics.metric_keys(["paper"]) == ("Fbeta_adaptive", "S_measure", "MAE", "BDE")
+    assert metrics.metric_keys(["MAE", "HCE"]) == ("MAE", "HCE")
+    assert "HCE" not in metrics.metric_keys(["sod"]) and len(metrics.metric_keys(["sod"])) == len(RESULT_KEYS) - 1
+    with pytest.raises(ValueError, match="unknown metric 'maxF'.*sod, dis, paper"):
+        metrics.metric_keys(["maxF"])

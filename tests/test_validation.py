@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import logging
 
 import cv2
 import numpy as np
@@ -112,3 +113,51 @@ def test_map_cache_of_one_data_set_is_not_reused_for_another_with_the_same_file_
     other = resolve_data_source("synthetic", data_config=data)
     other.name = "another data set with the same file names"
     assert not coarse_map_cache(config, workdir, other, [], progress=False).fingerprint_matches()
+
+
+def test_union_of_two_folder_sources_holds_validation_out_of_each_and_tags_file_names(tmp_path):
+    first = _write_pairs(tmp_path / "a", [f"x{i}" for i in range(10)])
+    second = _write_pairs(tmp_path / "b", [f"x{i}" for i in range(20)])  # the same file names as the first
+    union = resolve_data_source(f"folders:{','.join(first)}+folders:{','.join(second)}")
+    counts = {entry["tag"]: (entry["train"], entry["validation"]) for entry in union.counts()}
+    assert counts == {"folders1": (9, 1), "folders2": (18, 2)}
+    plan = plan_validation(union)
+    assert plan.split == "validation" and not plan.held_out_of_train and "held out of each source" in plan.how
+    trained, validated = _names(training_examples(union, plan)), _names(validation_examples(union, plan))
+    assert len(trained) == 27 and len(set(trained)) == 27 and sorted(trained) == sorted(union.filenames("train"))
+    assert sorted(validated) == list(plan.filenames) and not set(trained) & set(validated)
+    assert {name.split("__")[0] for name in trained} == {"folders1", "folders2"}
+    assert union.splits == ("train", "validation") and union.num_examples("train") == 27
+
+
+def test_union_interleaves_its_sources_in_proportion_to_their_sizes(tmp_path):
+    small = _write_pairs(tmp_path / "small", [f"s{i}" for i in range(8)])
+    large = _write_pairs(tmp_path / "large", [f"l{i}" for i in range(24)])
+    union = resolve_data_source(f"folders:{','.join(small)}+folders:{','.join(large)}")
+    order = _names(union.as_tf_dataset("train"))
+    first_half = order[: len(order) // 2]
+    assert sum(name.startswith("folders1__") for name in first_half) not in (0, 7)  # mixed, not one then the other
+    assert _names(union.as_tf_dataset("train")) == order  # the same order every time
+
+
+def test_union_spec_with_an_empty_part_is_refused():
+    with pytest.raises(ValueError, match="SPEC\\+SPEC"):
+        resolve_data_source("synthetic+")
+
+
+@pytest.mark.slow
+def test_train_py_on_two_folder_sets_trains_on_both_and_reports_per_source_counts(tmp_path, caplog):
+    from helpers import command_module
+
+    first = _write_pairs(tmp_path / "a", [f"a{i}" for i in range(4)])
+    second = _write_pairs(tmp_path / "b", [f"b{i}" for i in range(6)])
+    workdir = tmp_path / "run"
+    spec = f"folders:{','.join(first)}+folders:{','.join(second)}"
+    with caplog.at_level(logging.INFO, logger="hrsod_tf"):
+        assert command_module("train").main(["--stage", "gsn", "--dataset", spec, "--preset", "tiny", "--steps", "2",
+                                             "--workdir", str(workdir), "--no-progress"]) == 0
+    done = json.loads((workdir / "gsn" / "DONE.json").read_text())
+    assert [(e["source"], e["train"], e["validation"]) for e in done["training_data"]] == [
+        (f"folders:{','.join(first)}", 3, 1), (f"folders:{','.join(second)}", 5, 1)]
+    assert done["validation"]["count"] == 2
+    assert "trains on 3 images of folders:" in caplog.text and "trains on 5 images of folders:" in caplog.text

@@ -4,6 +4,7 @@ Object Detection" (ICCV 2019).
     hrsod train                                           # demo: all stages of `small` on hrsod_synthetic
     hrsod train --demo --seed 1 --workdir runs/demo_seed1     # the same demo with another seed
     hrsod train --stage gsn --dataset hrsod --preset paper --workdir runs/paper
+    hrsod train --stage all --dataset duts+hrsod --preset paper --workdir runs/dh     # the paper's Ours-DH data
     hrsod train --stage lrn --workdir runs/paper          # uses the GSN trained in runs/paper
     hrsod train --stage glfn --workdir runs/paper         # uses its GSN and LRN
     hrsod train --stage lrn --sampler rps --workdir runs/paper     # the paper's RPS ablation, into rps_lrn/
@@ -54,8 +55,9 @@ def build_parser(prog: str = "hrsod train") -> argparse.ArgumentParser:
                           "(as many and as large as APS gives, train.lrn's settings), into WORKDIR/rps_lrn; "
                           "evaluation's gsn+rps+lrn then uses it (default: aps)")
     run.add_argument("--dataset", default="hrsod_synthetic",
-                     help="hrsod | davis_s | hrsod_synthetic | tfds:NAME | folders:IMAGES_DIR,MASKS_DIR "
-                          "| folders:train=IMG,MASK;test=IMG,MASK | synthetic (default: hrsod_synthetic)")
+                     help="hrsod | duts | uhrsd | dis5k | hrsod_synthetic | tfds:NAME | folders:IMAGES_DIR,MASKS_DIR "
+                          "| folders:train=IMG,MASK;test=IMG,MASK | synthetic, or several joined by + to train on "
+                          "their union, e.g. duts+hrsod (the paper's DH) (default: hrsod_synthetic)")
     run.add_argument("--data-dir", help="TFDS data directory (default: ~/tensorflow_datasets)")
     run.add_argument("--preset", choices=tuple(PRESETS),
                      help="configuration preset (default: the work directory's config.json, else small)")

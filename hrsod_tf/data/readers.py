@@ -159,6 +159,15 @@ def pair_by_stem(image_dir: Any, mask_dir: Any) -> PairingReport:
     return pair_files(_list_files(image_dir), _list_files(mask_dir))
 
 
+def pair_side_by_side(folder: Any, mask_suffix: str = ".png") -> PairingReport:
+    """Pairs the images and masks of one folder that holds both (the MSRA10K / THUR15K layout of Cheng et al.:
+    ``Src/0001.jpg`` beside ``Src/0001.png``): files ending in `mask_suffix` are masks, the other image files
+    images. Images with no mask are listed in `PairingReport.images_without_mask`."""
+    files = _list_files(folder)
+    masks = [f for f in files if _suffix(f) == mask_suffix]
+    return pair_files([f for f in files if _suffix(f) != mask_suffix], masks)
+
+
 # --------------------------------------------------------------------------------------------------
 # Finding the image and mask folders of a data set whose folder names vary
 

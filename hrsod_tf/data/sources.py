@@ -9,8 +9,9 @@ at the images' own (variable) sizes. A source is named by one string, the value 
 =====================================================  =========================================================
 spec                                                    source
 =====================================================  =========================================================
-``hrsod``, ``davis_s``, ``hrsod_synthetic[/tiny]``      a TFDS data set built with ``tfds build`` (see
-``tfds:NAME[/CONFIG][:VERSION]``                        ``datasets/README.md``), read from ``data_dir``
+``hrsod``, ``davis_s``, ``duts``, ``hku_is``, ``thur``,  a TFDS data set built with ``tfds build`` (see
+``uhrsd``, ``dis5k``, ``hrsod_synthetic[/tiny]``        ``datasets/README.md``), read from ``data_dir``
+``tfds:NAME[/CONFIG][:VERSION]``
 ``folders:IMAGES_DIR,MASKS_DIR``                        one pair of folders, paired by file stem: the split
                                                         ``all``; asking for any other split (``train``, ``test``)
                                                         serves ``all`` too, with a warning saying so
@@ -21,25 +22,30 @@ spec                                                    source
                                                         whatever their names (``Imgs``/``Mask``, ...)
 ``synthetic`` / ``synthetic:PRESET``                    the built-in synthetic set, generated in memory (no
                                                         TFDS build), sized by ``data_config`` or by the preset
+``SPEC+SPEC[+...]``, e.g. ``duts+hrsod``                 the union of the training splits of several sources
+                                                        (`UnionSource`): the paper's "DH" is ``duts+hrsod``
 =====================================================  =========================================================
 
-Commas separate the image folder from the mask folder and semicolons separate splits, so folder names
-must not contain those two characters. Bad examples (no mask, unreadable, mask of another size) are
-skipped, each logged by file name, and a summary with counts is logged at the end of every pass.
+Commas separate the image folder from the mask folder, semicolons separate splits and ``+`` separates the
+sources of a union, so folder names must not contain those three characters. Bad examples (no mask, unreadable,
+mask of another size) are skipped, each logged by file name, and a summary with counts is logged at the end of
+every pass.
 """
 
 from __future__ import annotations
 
 import abc
+import functools
 import importlib
 import logging
 import os
+import re
 from typing import Any, Iterator
 
 import tensorflow as tf
 
 from hrsod_tf import config as config_lib
-from hrsod_tf.data import readers, synthetic
+from hrsod_tf.data import readers, synthetic, validation
 from hrsod_tf.extras import import_optional
 from hrsod_tf.image_io import DataError
 
@@ -50,17 +56,24 @@ EXAMPLE_SIGNATURE = {
     "mask": tf.TensorSpec((None, None, 1), tf.uint8),
     "image/filename": tf.TensorSpec((), tf.string),
 }
-TFDS_NAMES = ("hrsod", "davis_s", "hrsod_synthetic")
-MANUAL_TFDS_NAMES = ("hrsod", "davis_s")
+MANUAL_TFDS_NAMES = ("hrsod", "davis_s", "duts", "hku_is", "thur", "uhrsd", "dis5k")
+TFDS_NAMES = (*MANUAL_TFDS_NAMES, "hrsod_synthetic")
 # The TFDS builders: `<repo>/datasets/<name>/<name>_dataset_builder.py` (TFDS's folder layout), installed with
 # the project as the package `hrsod_tf_datasets` (pyproject.toml).
 BUILDERS_PACKAGE = "hrsod_tf_datasets"
 
 
 class DataSource(abc.ABC):
-    """Examples of a data set, by split (see the module docstring for the example contract)."""
+    """Examples of a data set, by split (see the module docstring for the example contract).
+
+    Attributes:
+        name: the ``--dataset`` spec it was made from.
+        metric_set: the metrics `hrsod evaluate` reports on it by default (a set of
+            `hrsod_tf.evaluation.metrics.METRIC_SETS`): its TFDS builder's ``METRIC_SET``, else ``sod``.
+    """
 
     name: str
+    metric_set: str = "sod"
 
     @property
     @abc.abstractmethod
@@ -184,6 +197,9 @@ class TFDSSource(DataSource):
         if base in TFDS_NAMES:
             register_builders()
         self._builder = self._tfds.builder(name, data_dir=data_dir)
+        self.metric_set = getattr(self._builder, "METRIC_SET", "sod")
+        # Builders whose splits have their own names say which ones train and validate (DIS5K: DIS-TR, DIS-VD).
+        self._aliases = dict(getattr(self._builder, "SPLIT_ALIASES", {}))
         if not self._builder.is_prepared():
             if base in MANUAL_TFDS_NAMES:
                 raise DataError(
@@ -196,7 +212,11 @@ class TFDSSource(DataSource):
 
     @property
     def splits(self) -> tuple[str, ...]:
-        return tuple(self._builder.info.splits)
+        """The builder's splits, then the aliases it declares (``train`` and ``validation`` for DIS5K)."""
+        return tuple(self._builder.info.splits) + tuple(self._aliases)
+
+    def _check_split(self, split: str) -> str:
+        return self._aliases.get(super()._check_split(split), split)
 
     def num_examples(self, split: str) -> int:
         return self._builder.info.splits[self._check_split(split)].num_examples
@@ -212,6 +232,86 @@ class TFDSSource(DataSource):
         keys = tuple(EXAMPLE_SIGNATURE)
         return ds.map(lambda ex: {k: ex[k] for k in keys}, num_parallel_calls=tf.data.AUTOTUNE,
                       deterministic=True)
+
+
+class UnionSource(DataSource):
+    """The union of several sources' training data (``--dataset duts+hrsod``), for training.
+
+    Validation is held out of each source as for one source (`hrsod_tf.data.validation.plan_validation`: its own
+    validation split, else a holdout of its training split); the union's ``validation`` split is those images,
+    its ``train`` split all the other training images of every source. No source is over- or under-sampled
+    (the paper does not say how it mixed DUTS-TR and HRSOD-TR): every image is seen once per pass, and the sources
+    are interleaved in proportion to their sizes, as a shuffle of the whole concatenation would order them (the
+    pipelines' shuffle buffers hold a few hundred images, fewer than a source). File names get the source's tag in
+    front (``duts__0001.jpg``), so two sources' files of the same name stay apart (map caches, holdouts).
+
+    Attributes:
+        parts: (tag, source, validation plan or None) per source, in the order given.
+    """
+
+    ORDER_SEED = 2019  # fixed: the interleaving is part of the data, not of the run's --seed
+
+    def __init__(self, sources: list[DataSource], name: str):
+        self.name = name
+        tags = [source_tag(source.name) for source in sources]
+        tags = [tag if tags.count(tag) == 1 else f"{tag}{i + 1}" for i, tag in enumerate(tags)]
+        self.parts = [(tag, source, validation.plan_validation(source)) for tag, source in zip(tags, sources)]
+        self.validation_how = "held out of each source: " + "; ".join(
+            f"{tag}: {plan.how if plan else 'none (too few images)'}" for tag, _, plan in self.parts)
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        has_validation = any(plan is not None for _, _, plan in self.parts)
+        return ("train", "validation") if has_validation else ("train",)
+
+    def counts(self) -> list[dict]:
+        """Per source: {"source", "tag", "train", "validation"}: how many images it gives each split."""
+        return [{"source": source.name, "tag": tag, "train": validation.num_training_examples(source, plan),
+                 "validation": 0 if plan is None else len(plan.filenames)} for tag, source, plan in self.parts]
+
+    def num_examples(self, split: str) -> int:
+        return sum(entry[self._check_split(split)] for entry in self.counts())
+
+    def filenames(self, split: str) -> list[str]:
+        """The ``image/filename`` of every example of `split` (tagged), in source order."""
+        split = self._check_split(split)
+        names = []
+        for tag, source, plan in self.parts:
+            if split == "train":
+                held = set(plan.filenames) if plan is not None and plan.held_out_of_train else set()
+                part = [n for n in validation.source_filenames(source, "train") if n not in held]
+            else:
+                part = list(plan.filenames) if plan is not None else []
+            names += [f"{tag}__{name}" for name in part]
+        return names
+
+    def as_tf_dataset(self, split: str) -> tf.data.Dataset:
+        split = self._check_split(split)
+        datasets, weights = [], []
+        for (tag, source, plan), entry in zip(self.parts, self.counts()):
+            if split == "train":
+                examples = validation.training_examples(source, plan)
+            elif plan is not None:
+                examples = validation.validation_examples(source, plan)
+            else:
+                continue
+            prefix = tf.constant(f"{tag}__")
+            datasets.append(examples.map(
+                lambda ex, prefix=prefix: {**ex, "image/filename": tf.strings.join([prefix, ex["image/filename"]])}))
+            weights.append(float(max(entry[split], 1)))
+        if split == "validation" or len(datasets) == 1:
+            return functools.reduce(tf.data.Dataset.concatenate, datasets)
+        return tf.data.Dataset.sample_from_datasets(
+            datasets, weights=[w / sum(weights) for w in weights], seed=self.ORDER_SEED,
+            stop_on_empty_dataset=False)
+
+
+def source_tag(name: str) -> str:
+    """A short name of the source `name` (a ``--dataset`` spec) for file names and folders: the TFDS name
+    (``hrsod``), or the kind of source (``folders``, ``synthetic``)."""
+    kind, sep, body = name.partition(":")
+    base = kind if sep and kind in ("folders", "synthetic") else (body if kind == "tfds" else name)
+    return re.sub(r"[^A-Za-z0-9_]+", "_", base.split("/")[0].split(":")[0]) or "source"
 
 
 def register_builders() -> None:
@@ -265,6 +365,11 @@ def resolve_data_source(spec: str, data_dir: str | None = None, data_config=None
         data_dir: TFDS data directory (None: TFDS's default, ``~/tensorflow_datasets``).
         data_config: a `hrsod_tf.config.DataConfig` sizing the in-memory synthetic set.
     """
+    if "+" in spec:
+        parts = [part.strip() for part in spec.split("+")]
+        if len(parts) < 2 or not all(parts):
+            raise ValueError(f"--dataset {spec!r}: expected SPEC+SPEC (e.g. duts+hrsod), with no empty part")
+        return UnionSource([resolve_data_source(part, data_dir, data_config) for part in parts], name=spec)
     kind, sep, body = spec.partition(":")
     if sep and kind == "folders":
         return _folder_source(body, spec)
@@ -279,4 +384,4 @@ def resolve_data_source(spec: str, data_dir: str | None = None, data_config=None
     raise ValueError(
         f"unknown --dataset {spec!r}: expected one of {', '.join(TFDS_NAMES)}, tfds:NAME, "
         "folders:IMAGES_DIR,MASKS_DIR (optionally ;holdout=FRACTION), folders:train=IMG,MASK;test=IMG,MASK, "
-        "folders:ROOT, synthetic or synthetic:PRESET")
+        "folders:ROOT, synthetic or synthetic:PRESET, or several joined by + (duts+hrsod)")

@@ -84,7 +84,9 @@ def plan_validation(
     named = next((s for s in NAMED_VALIDATION_SPLITS if s in splits), None)
     if named is not None:
         names = tuple(sorted(source_filenames(source, named)))
-        return ValidationPlan(named, names, False, f"the data set's own {named!r} split ({len(names)} images)")
+        # A union of sources says how it held out each source's (`hrsod_tf.data.sources.UnionSource`).
+        how = getattr(source, "validation_how", None) or f"the data set's own {named!r} split"
+        return ValidationPlan(named, names, False, f"{how} ({len(names)} images)")
     names = source_filenames(source, "train")
     held = choose_holdout(names, fraction, seed)
     if not held:
@@ -125,3 +127,12 @@ def num_training_examples(source, plan: ValidationPlan | None) -> int:
     count = source.num_examples("train")
     return count - len(plan.filenames) if plan is not None and plan.held_out_of_train else count
 
+
+
+def training_counts(source, plan: ValidationPlan | None) -> list[dict]:
+    """How many images each source gives training and validation: one entry per source of a union
+    (`hrsod_tf.data.sources.UnionSource.counts`), else one, ``{"source", "train", "validation"}``."""
+    if hasattr(source, "counts"):
+        return source.counts()
+    return [{"source": getattr(source, "name", "data set"), "train": num_training_examples(source, plan),
+             "validation": 0 if plan is None else len(plan.filenames)}]

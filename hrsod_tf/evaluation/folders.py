@@ -22,16 +22,17 @@ No TensorFlow imported here: numpy, OpenCV, :mod:`hrsod_tf.progress`, :mod:`hrso
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from hrsod_tf.evaluation.metrics import PRCurve, SODEvaluator
+from hrsod_tf.evaluation.metrics import METRIC_SETS, PRCurve, SODEvaluator
 from hrsod_tf.image_io import IMAGE_EXTENSIONS, DataError, is_image_file_name, read_map, read_mask
 from hrsod_tf.progress import progress_bar
 
@@ -44,7 +45,9 @@ __all__ = [
     "resize_to",
     "evaluate_arrays",
     "evaluate_folders",
+    "evaluate_maps",
     "format_table",
+    "table_columns",
     "write_json",
 ]
 
@@ -65,7 +68,13 @@ TABLE_COLUMNS = (
     ("MAE", "MAE", "{:.4f}"),
     ("BDE", "BDE", "{:.2f}"),
     ("mBA", "mBA", "{:.3f}"),
+    ("HCE", "HCE", "{:.0f}"),
 )
+
+
+def table_columns(keys) -> tuple:
+    """The :data:`TABLE_COLUMNS` of the result keys `keys` (e.g. a metric set's), in table order."""
+    return tuple(column for column in TABLE_COLUMNS if column[0] in keys)
 
 
 class EvaluationError(RuntimeError):
@@ -182,6 +191,7 @@ def evaluate_arrays(
     progress: bool = False,
     total: int | None = None,
     desc: str = "evaluating",
+    metrics=None,
 ) -> EvaluationResult:
     """Evaluate in-memory (pred, gt) pairs, e.g. straight from the inference pipeline.
 
@@ -190,11 +200,12 @@ def evaluate_arrays(
             its size differs; gt (H, W) uint8 (binarised > 128) or bool.
         boundary: compute BDE and mBA (the slow metrics at high resolution).
         progress: show a progress bar (`hrsod_tf.progress`); ``total`` is its length if ``pairs`` has no ``len``.
+        metrics: the metrics to compute (`hrsod_tf.evaluation.metrics.metric_keys` names; default: the sod set).
 
     Returns:
         An :class:`EvaluationResult` with no missing or unreadable entries.
     """
-    evaluator = MapEvaluator(boundary=boundary)
+    evaluator = MapEvaluator(boundary=boundary, metrics=metrics)
     for pred, gt in progress_bar(pairs, total=total, desc=desc, unit="img", enabled=progress):
         evaluator.add(pred, gt)
     return evaluator.result()
@@ -205,10 +216,11 @@ class MapEvaluator:
 
     Args:
         boundary: compute BDE and mBA (the slow metrics at high resolution).
+        metrics: the metrics to compute (`hrsod_tf.evaluation.metrics.metric_keys` names; default: the sod set).
     """
 
-    def __init__(self, boundary: bool = True):
-        self._evaluator = SODEvaluator(boundary=boundary)
+    def __init__(self, boundary: bool = True, metrics=None):
+        self._evaluator = SODEvaluator(boundary=boundary, metrics=metrics)
 
     def add(self, pred, gt) -> None:
         """pred (h, w) uint8 0..255 or float in [0, 1]; gt (H, W) uint8 (binarised > 128) or bool."""
@@ -229,33 +241,64 @@ def evaluate_folders(
     boundary: bool = True,
     progress: bool = True,
     desc: str | None = None,
+    metrics=None,
 ) -> EvaluationResult:
-    """Evaluate the maps in ``pred_dir`` against the masks in ``gt_dir``, paired by file stem.
+    """Evaluate the maps in ``pred_dir`` against the masks in ``gt_dir``, paired by file stem (``metrics`` as
+    :func:`evaluate_arrays` takes them; the rest as :func:`evaluate_maps`).
+
+    Raises:
+        EvaluationError: a folder does not exist or the GT folder has no images; else as :func:`evaluate_maps`.
+    """
+    list_images(pred_dir)  # a missing map folder is the first thing to say
+    gts = list_images(gt_dir)
+    if not gts:
+        raise EvaluationError(f"no images in the ground-truth folder {gt_dir}")
+    truths = ((stem, path.name, functools.partial(read_mask, path)) for stem, path in gts.items())
+    return evaluate_maps(pred_dir, list(gts), truths, gt_where=str(gt_dir), strict=strict, boundary=boundary,
+                         progress=progress, desc=desc, metrics=metrics)
+
+
+def evaluate_maps(
+    pred_dir: str | os.PathLike,
+    gt_stems: list[str],
+    ground_truths: Iterable[tuple[str, str, Callable[[], np.ndarray]]],
+    *,
+    gt_where: str,
+    strict: bool = False,
+    boundary: bool = True,
+    progress: bool = True,
+    desc: str | None = None,
+    metrics=None,
+) -> EvaluationResult:
+    """Evaluate the maps in ``pred_dir`` against ground truths given one at a time, paired by file stem.
+
+    Args:
+        gt_stems: the stem of every ground truth, in order (listed first, so that missing maps are known early).
+        ground_truths: (stem, file name, load) per ground truth, `load()` returning the (H, W) uint8 mask or
+            raising `DataError`; read one at a time (a data set's masks need not fit in memory).
+        gt_where: where the ground truths come from, for messages (a folder, a data set and split).
 
     Maps without a GT are ignored. GTs without a map are listed in ``missing`` (by stem); maps or GTs that exist
     but cannot be decoded are listed in ``unreadable`` (by file name). Both are skipped unless ``strict``.
 
     Raises:
-        EvaluationError: a folder does not exist, the GT folder has no images, ``strict`` and something is
-            missing or unreadable, or no pair at all could be evaluated.
+        EvaluationError: ``pred_dir`` does not exist, ``strict`` and something is missing or unreadable, or no
+            pair at all could be evaluated.
     """
     preds = list_images(pred_dir)
-    gts = list_images(gt_dir)
-    if not gts:
-        raise EvaluationError(f"no images in the ground-truth folder {gt_dir}")
-    missing = [stem for stem in gts if stem not in preds]
+    missing = [stem for stem in gt_stems if stem not in preds]
     if strict and missing:
         raise EvaluationError(_problem_message(missing, []), missing=missing)
 
     unreadable: list[str] = []
 
     def pairs():
-        for stem, gt_path in gts.items():
+        for stem, name, load in ground_truths:
             if stem not in preds:
                 continue
-            gt, pred = _read_or_none(read_mask, gt_path), _read_or_none(read_map, preds[stem])
+            gt, pred = _load_or_none(load), _load_or_none(functools.partial(read_map, preds[stem]))
             if gt is None or pred is None:
-                unreadable.extend(p.name for p, a in ((preds[stem], pred), (gt_path, gt)) if a is None)
+                unreadable.extend(n for n, a in ((preds[stem].name, pred), (name, gt)) if a is None)
                 if strict:
                     raise EvaluationError(_problem_message(missing, unreadable), missing=missing, unreadable=unreadable)
                 continue
@@ -265,23 +308,24 @@ def evaluate_folders(
         pairs(),
         boundary=boundary,
         progress=progress,
-        total=len(gts) - len(missing),
+        total=len(gt_stems) - len(missing),
         desc=desc or Path(pred_dir).name,
+        metrics=metrics,
     )
     result.missing, result.unreadable = missing, unreadable
     if result.num_images == 0:
         raise EvaluationError(
-            f"no map in {pred_dir} could be paired with a mask in {gt_dir}: " + _problem_message(missing, unreadable),
+            f"no map in {pred_dir} could be paired with a mask of {gt_where}: " + _problem_message(missing, unreadable),
             missing=missing,
             unreadable=unreadable,
         )
     return result
 
 
-def _read_or_none(read, path: Path):
-    """`read(path)`, or None when the file cannot be decoded (it is then listed as unreadable)."""
+def _load_or_none(load: Callable[[], np.ndarray]):
+    """`load()`, or None when the file cannot be decoded (it is then listed as unreadable)."""
     try:
-        return read(path)
+        return load()
     except DataError:
         return None
 
@@ -307,16 +351,17 @@ def as_result(value: EvaluationResult | Mapping) -> EvaluationResult:
     return value if isinstance(value, EvaluationResult) else EvaluationResult.from_dict(value)
 
 
-def format_table(results: Mapping[str, EvaluationResult | Mapping], columns=TABLE_COLUMNS) -> str:
+def format_table(results: Mapping[str, EvaluationResult | Mapping], columns=None) -> str:
     """A plain-text table, one row per method / variant.
 
     Args:
         results: name -> :class:`EvaluationResult` (or its ``to_dict()``), in row order.
-        columns: (result key, header, format) triples; the default shows every metric.
+        columns: (result key, header, format) triples; the default shows the sod set's metrics.
 
     Returns:
         The table as a string (no trailing newline). NaN values print as ``-``.
     """
+    columns = table_columns(METRIC_SETS["sod"]) if columns is None else columns
     header = ["method", "N"] + [title for _, title, _ in columns]
     rows = [header]
     for name, value in results.items():

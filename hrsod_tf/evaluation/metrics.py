@@ -4,8 +4,9 @@ Every metric is a small class in the style of pysodmetrics: ``step(pred, gt)`` o
 ``get_results()`` once, which returns a dict of final numbers keyed by the names used in the result JSON.
 :class:`SODEvaluator` holds all of them and is what the rest of hrsod-tf uses.
 
-The standard metrics (F-measure, S-measure, MAE, E-measure, weighted F-measure) wrap ``py_sod_metrics``
-(pysodmetrics), the community reference that matches the MATLAB toolboxes. Written here is only what it lacks:
+The standard metrics (F-measure, S-measure, MAE, E-measure, weighted F-measure, and DIS5K's human correction
+effort, HCE) wrap ``py_sod_metrics`` (pysodmetrics), the community reference that matches the MATLAB toolboxes.
+Written here is only what it lacks:
 the dataset-mean precision-recall curve (:class:`DatasetPR`), the boundary displacement error reported by the
 HRSOD paper (:class:`BDE`) and CascadePSP's mean boundary accuracy (:class:`MBA`).
 
@@ -43,7 +44,10 @@ __all__ = [
     "DatasetPR",
     "BDE",
     "MBA",
+    "HCE",
+    "METRIC_SETS",
     "SODEvaluator",
+    "metric_keys",
     "mask_boundary",
     "boundary_displacement_error",
     "boundary_accuracy",
@@ -63,7 +67,33 @@ RESULT_KEYS = (
     "weighted_F",
     "BDE",
     "mBA",
+    "HCE",
 )
+
+#: Named sets of result keys, selectable with ``hrsod evaluate --metrics``: ``sod`` (the default) is every metric
+#: of the SOD protocol but HCE; ``dis`` is the DIS5K benchmark's set (Qin et al., ECCV 2022: max and weighted
+#: F-beta, MAE, S-measure, mean E-measure, human correction effort); ``paper`` is what the HRSOD paper's Tables 1
+#: and 2 report (adaptive F-beta, S-measure, MAE; BDE).
+METRIC_SETS = {
+    "sod": tuple(key for key in RESULT_KEYS if key != "HCE"),
+    "dis": ("Fbeta_max", "weighted_F", "MAE", "S_measure", "E_measure_mean", "HCE"),
+    "paper": ("Fbeta_adaptive", "S_measure", "MAE", "BDE"),
+}
+
+
+def metric_keys(names) -> tuple[str, ...]:
+    """The result keys named by `names`: set names of `METRIC_SETS` and single keys of `RESULT_KEYS`, in
+    `RESULT_KEYS` order. Raises ValueError naming what is unknown and what is known."""
+    keys = set()
+    for name in names:
+        if name in METRIC_SETS:
+            keys.update(METRIC_SETS[name])
+        elif name in RESULT_KEYS:
+            keys.add(name)
+        else:
+            raise ValueError(f"unknown metric {name!r}: expected a set ({', '.join(METRIC_SETS)}) or a key "
+                             f"({', '.join(RESULT_KEYS)})")
+    return tuple(key for key in RESULT_KEYS if key in keys)
 
 #: beta^2 of the F-measure, as in the HRSOD paper and every SOD benchmark since Achanta et al. 2009.
 BETA2 = 0.3
@@ -139,8 +169,11 @@ def prepare(pred: np.ndarray, gt: np.ndarray) -> PreparedPair:
 class _Metric:
     """Base class: ``step`` converts the inputs, ``update`` consumes an already prepared pair.
 
-    :class:`SODEvaluator` calls ``update`` so that each image is converted once for all metrics.
+    :class:`SODEvaluator` calls ``update`` so that each image is converted once for all metrics. ``KEYS``: the
+    result keys ``get_results`` returns.
     """
+
+    KEYS: tuple[str, ...] = ()
 
     def step(self, pred: np.ndarray, gt: np.ndarray) -> None:
         """Add one image: ``pred`` (H, W) map, ``gt`` (H, W) mask (dtypes as in the module docstring)."""
@@ -169,6 +202,8 @@ class Fmeasure(_Metric):
       over images, and the mean / maximum of that curve is reported (the pysodmetrics convention).
     """
 
+    KEYS = ("Fbeta_adaptive", "Fbeta_mean", "Fbeta_max")
+
     def __init__(self, beta2: float = BETA2):
         self._fm = py_sod_metrics.FmeasureV2(
             {"fm": py_sod_metrics.FmeasureHandler(with_dynamic=True, with_adaptive=True, beta=beta2)}
@@ -190,6 +225,8 @@ class Fmeasure(_Metric):
 class Smeasure(_Metric):
     """Structure measure (Fan et al. ICCV 2017), alpha = 0.5, wrapping pysodmetrics. Key ``S_measure``."""
 
+    KEYS = ("S_measure",)
+
     def __init__(self, alpha: float = 0.5):
         self._sm = py_sod_metrics.Smeasure(alpha=alpha)
 
@@ -202,6 +239,8 @@ class Smeasure(_Metric):
 
 class MAE(_Metric):
     """Mean absolute error between the normalised map and the binary GT (Perazzi et al. CVPR 2012). Key ``MAE``."""
+
+    KEYS = ("MAE",)
 
     def __init__(self):
         self._mae = py_sod_metrics.MAE()
@@ -220,6 +259,8 @@ class Emeasure(_Metric):
     (mean / maximum of the image-averaged curve over thresholds 0..255).
     """
 
+    KEYS = ("E_measure_adaptive", "E_measure_mean", "E_measure_max")
+
     def __init__(self):
         self._em = py_sod_metrics.Emeasure()
 
@@ -237,6 +278,8 @@ class Emeasure(_Metric):
 
 class WeightedFmeasure(_Metric):
     """Weighted F-measure (Margolin et al. CVPR 2014), beta = 1 as in the reference code. Key ``weighted_F``."""
+
+    KEYS = ("weighted_F",)
 
     def __init__(self, beta: float = 1.0):
         self._wfm = py_sod_metrics.WeightedFmeasure(beta=beta)
@@ -296,6 +339,8 @@ class DatasetPR(_Metric):
 
     The per-image counts come from pysodmetrics (``FmeasureV2`` with precision and recall handlers).
     """
+
+    KEYS = ("Fbeta_max_dataset_pr",)
 
     def __init__(self, beta2: float = BETA2):
         self.beta2 = beta2
@@ -430,6 +475,8 @@ class BDE(_Metric):
     image resolution: compare methods on the same images only.
     """
 
+    KEYS = ("BDE",)
+
     def __init__(self):
         self._values: list[float] = []
 
@@ -448,6 +495,8 @@ class MBA(_Metric):
     left out of the mean, and counted in :attr:`num_skipped`; with none left the result is NaN.
     """
 
+    KEYS = ("mBA",)
+
     def __init__(self, num_steps: int = 5):
         self.num_steps = num_steps
         self._values: list[float] = []
@@ -462,6 +511,28 @@ class MBA(_Metric):
 
     def get_results(self) -> dict[str, float]:
         return {"mBA": _mean(self._values)}
+
+
+class HCE(_Metric):
+    """Human correction effort (Qin et al., "Highly Accurate Dichotomous Image Segmentation", ECCV 2022), the DIS5K
+    benchmark's measure, wrapping pysodmetrics' ``HumanCorrectionEffortMeasure`` (relax 5, epsilon 2.0): the
+    number of mouse clicks (polygon vertices and region selections) a person needs to turn the binary
+    prediction into the GT, mean over images (lower is better). Key ``HCE``. The prediction is binarised at 0.5,
+    as for the boundary metrics (pysodmetrics thresholds the unnormalised map it is given).
+    """
+
+    KEYS = ("HCE",)
+
+    def __init__(self):
+        self._hce = py_sod_metrics.HumanCorrectionEffortMeasure()
+        self._count = 0
+
+    def update(self, pair: PreparedPair) -> None:
+        self._hce.step(pair.pred, pair.gt, normalize=False)
+        self._count += 1
+
+    def get_results(self) -> dict[str, float]:
+        return {"HCE": float(self._hce.get_results()["hce"]) if self._count else math.nan}
 
 
 # --------------------------------------------------------------------------------------------- evaluator
@@ -482,13 +553,18 @@ class SODEvaluator:
     their GT first.
     """
 
-    def __init__(self, *, boundary: bool = True):
-        """``boundary=False`` skips BDE and mBA (reported as NaN), which are the slow ones at 4K."""
+    def __init__(self, *, boundary: bool = True, metrics=None):
+        """Computes the result keys `metrics` (names as `metric_keys` takes them; default: the ``sod`` set) and the
+        PR curve; ``boundary=False`` skips BDE and mBA, the slow ones at 4K. Keys not computed are NaN."""
         self.boundary = boundary
-        self.dataset_pr = DatasetPR()
-        self._metrics: list[_Metric] = [Fmeasure(), self.dataset_pr, Smeasure(), MAE(), Emeasure(), WeightedFmeasure()]
-        if boundary:
-            self._metrics += [BDE(), MBA()]
+        keys = set(metric_keys(metrics or ("sod",)))
+        if not boundary:
+            keys -= {"BDE", "mBA"}
+        self.keys = tuple(key for key in RESULT_KEYS if key in keys)
+        self.dataset_pr = DatasetPR()  # always: the PR curve of plots and JSON
+        self._metrics: list[_Metric] = [self.dataset_pr] + [
+            cls() for cls in (Fmeasure, Smeasure, MAE, Emeasure, WeightedFmeasure, BDE, MBA, HCE)
+            if keys & set(cls.KEYS)]
         self.num_images = 0
 
     def step(self, pred: np.ndarray, gt: np.ndarray) -> None:
@@ -500,12 +576,11 @@ class SODEvaluator:
 
     def results(self) -> dict[str, float]:
         """A dict with exactly :data:`RESULT_KEYS` (plain floats; NaN where undefined, e.g. no image)."""
-        if not self.num_images:
-            return {key: math.nan for key in RESULT_KEYS}
-        merged: dict[str, float] = {"BDE": math.nan, "mBA": math.nan}
-        for metric in self._metrics:
-            merged.update(metric.get_results())
-        return {key: merged[key] for key in RESULT_KEYS}
+        merged = dict.fromkeys(RESULT_KEYS, math.nan)
+        if self.num_images:
+            for metric in self._metrics:
+                merged.update({k: v for k, v in metric.get_results().items() if k in self.keys})
+        return merged
 
     def pr_curve(self) -> PRCurve:
         """The dataset-mean precision-recall curve (see :class:`DatasetPR`)."""

@@ -19,7 +19,6 @@ import numpy as np
 
 from hrsod_tf.evaluation import plots
 from hrsod_tf.evaluation.folders import (
-    TABLE_COLUMNS,
     EvaluationError,
     EvaluationResult,
     MapEvaluator,
@@ -134,8 +133,9 @@ def _footnotes(variants: Iterable[str], rps_is_trained: bool) -> list[str]:
 
 
 def format_variant_table(results: Mapping[str, EvaluationResult | Mapping], rps_is_trained: bool = True,
-                         columns=TABLE_COLUMNS) -> str:
-    """:func:`format_table` of a pipeline's variants, with the random-patch footnote when it applies."""
+                         columns=None) -> str:
+    """:func:`format_table` of a pipeline's variants (its `columns`, default the sod set's), with the random-patch
+    footnote when it applies."""
     labels = variant_labels(results, rps_is_trained)
     table = format_table({labels[v]: r for v, r in results.items()}, columns)
     return "\n".join([table, *_footnotes(results, rps_is_trained)])
@@ -210,6 +210,7 @@ def evaluate_pipeline(
     total: int | None = None,
     num_examples: int = 4,
     example_side: int = 320,
+    metrics=None,
 ) -> PipelineEvaluation:
     """Runs a trained pipeline on every example and evaluates each variant with the SOD metrics.
 
@@ -226,13 +227,14 @@ def evaluate_pipeline(
         overwrite: allow `save_maps_dir/<variant>` folders that already hold files.
         boundary: compute BDE and mBA. progress / total: the progress bar and its length.
         num_examples / example_side: how many images to keep for the example grid, shrunk to this side.
+        metrics: the metrics to compute (`hrsod_tf.evaluation.metrics.metric_keys` names; default: the sod set).
 
     Raises:
         EvaluationError: no example, or a `save_maps_dir/<variant>` is not empty and not `overwrite`.
     """
     variants = tuple(variants)
     map_dirs = prepare_map_dirs(save_maps_dir, variants, overwrite) if save_maps_dir is not None else {}
-    evaluators = {v: MapEvaluator(boundary=boundary) for v in variants}
+    evaluators = {v: MapEvaluator(boundary=boundary, metrics=metrics) for v in variants}
     kept: list[ExampleMaps] = []
     bar = progress_bar(examples, total=total, desc="evaluating", unit="img", enabled=progress)
     for index, example in enumerate(bar):

@@ -27,7 +27,13 @@ import tensorflow as tf
 from hrsod_tf.config import Config
 from hrsod_tf.data import pipelines
 from hrsod_tf.data.map_cache import MapCache, checkpoint_fingerprint
-from hrsod_tf.data.validation import num_training_examples, plan_validation, training_examples, validation_examples
+from hrsod_tf.data.validation import (
+    num_training_examples,
+    plan_validation,
+    training_counts,
+    training_examples,
+    validation_examples,
+)
 from hrsod_tf.models.stage_networks import build_stage_network
 from hrsod_tf.pipeline import SaliencyPipeline
 from hrsod_tf.pipeline.graph_ops import gsn_map
@@ -305,6 +311,10 @@ def train_stage(config: Config, stage: str, workdir, data_source, *, strategy=No
     plan = plan_validation(data_source)
     if plan is not None:
         logger.info("%s validates on %s", STAGE_NAMES[stage], plan.how)
+    counts = training_counts(data_source, plan)
+    for entry in counts:
+        logger.info("%s trains on %d images of %s (%d more validate)", STAGE_NAMES[stage], entry["train"],
+                    entry["source"], entry["validation"])
     dataset_fn, val = stage_data(config, stage, workdir, data_source, progress, validation=plan)
     keras.utils.set_random_seed(stage_seed(config, stage))  # the networks' initialisation
     trainer = StageTrainer(
@@ -321,7 +331,7 @@ def train_stage(config: Config, stage: str, workdir, data_source, *, strategy=No
             **result.to_dict(), "stage_config": dataclasses.asdict(stage_config),
             "seed": {"run": config.train.seed, "stage": stage_seed(config, stage)},
             "precision": trainer.policy, "replicas": strategy.num_replicas_in_sync,
-            "validation": None if plan is None else plan.to_dict(), **extra,
+            "validation": None if plan is None else plan.to_dict(), "training_data": counts, **extra,
             "finished_at": datetime.datetime.now().isoformat(timespec="seconds")})
         logger.info("%s trained: %s", STAGE_NAMES[stage], workdir.final_weights(stage))
     return result

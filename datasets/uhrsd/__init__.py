@@ -1,0 +1,1 @@
+"""UHRSD TFDS data set: `tfds build uhrsd` (run in `datasets/`) builds it from the manual download."""
