@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""`python app.py`: the same as `hrsod app` (see `hrsod app --help` and hrsod_tf/cli/app.py)."""
+"""`python app.py`: the same as `hrsod app`, whose code is hrsod_tf/cli/app.py."""
 
 import sys
 

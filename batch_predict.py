@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""`python batch_predict.py`: the same as `hrsod batch-predict` (see `hrsod batch-predict --help` and hrsod_tf/cli/batch_predict.py)."""
+"""`python batch_predict.py`: the same as `hrsod batch-predict`, whose code is hrsod_tf/cli/batch_predict.py."""
 
 import sys
 

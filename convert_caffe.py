@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""`python convert_caffe.py`: the same as `hrsod convert-caffe` (see `hrsod convert-caffe --help` and hrsod_tf/cli/convert_caffe.py)."""
+"""`python convert_caffe.py`: the same as `hrsod convert-caffe`, whose code is hrsod_tf/cli/convert_caffe.py."""
 
 import sys
 

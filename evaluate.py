@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""`python evaluate.py`: the same as `hrsod evaluate` (see `hrsod evaluate --help` and hrsod_tf/cli/evaluate.py)."""
+"""`python evaluate.py`: the same as `hrsod evaluate`, whose code is hrsod_tf/cli/evaluate.py."""
 
 import sys
 

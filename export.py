@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""`python export.py`: the same as `hrsod export` (see `hrsod export --help` and hrsod_tf/cli/export.py)."""
+"""`python export.py`: the same as `hrsod export`, whose code is hrsod_tf/cli/export.py."""
 
 import sys
 

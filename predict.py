@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""`python predict.py`: the same as `hrsod predict` (see `hrsod predict --help` and hrsod_tf/cli/predict.py)."""
+"""`python predict.py`: the same as `hrsod predict`, whose code is hrsod_tf/cli/predict.py."""
 
 import sys
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""`python train.py`: the same as `hrsod train` (see `hrsod train --help` and hrsod_tf/cli/train.py)."""
+"""`python train.py`: the same as `hrsod train`, whose code is hrsod_tf/cli/train.py."""
 
 import sys
 

@@ -125,7 +125,7 @@ def test_a_run_without_a_trained_stage_names_the_command_to_train_it(setup, tmp_
     run = make_random_workdir(tmp_path / "gsn_only", stages=("gsn",))
     status = command_module("evaluate").main(["--workdir", str(run.root), "--dataset", dataset, "--variants", "full"])
     assert status == 2
-    assert "train.py --stage" in capsys.readouterr().err
+    assert "train --stage" in capsys.readouterr().err
 
 
 class _FakePipeline:

@@ -8,7 +8,8 @@
 
 A `MapPredictor` is any callable ``image uint8 [H, W, 3] -> float32 [H, W, 1] (or [H, W]) in [0, 1]``;
 `hrsod_tf.load` gives one for a trained run or an exported model: a `SaliencyModel`, whose ``predict`` is the
-call. The outputs (mask, rgba, overlay, composites on new backgrounds) are `hrsod_tf.deploy.compositing.OutputKind`, all at the image's original resolution.
+call. The outputs (mask, rgba, overlay, composites on new backgrounds) are
+`hrsod_tf.deploy.compositing.OutputKind`, all at the image's original resolution.
 """
 
 from __future__ import annotations
