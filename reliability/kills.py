@@ -6,7 +6,7 @@
 * train: an uninterrupted run (all three stages of the `tiny` preset on the in-memory synthetic set), then, per
   plan, the same command SIGKILLed at `--kills` random points (a stage and a step, read from its progress bar),
   each followed by the same command with ``--resume``, until it finishes. Every array of the three
-  ``final.weights.h5`` files must equal the uninterrupted run's, bit for bit (the README says resume is
+  ``final.weights.h5`` files must equal the uninterrupted run's, bit for bit (docs/TRAINING.md says resume is
   bit-exact). SIGKILL gives the process no chance to save: it resumes from its last periodic checkpoint.
 * batch_predict: one clean run over a folder of photos, then the same command SIGKILLed once `k` masks exist,
   re-run until it completes; the masks must be the clean run's byte for byte, and no file under --out may be

@@ -14,7 +14,7 @@ output mirrors the input names below the pattern's fixed part (``photos/a/b.jpg`
 `WriteToText`, Beam metrics for the summary. The runner (DirectRunner here; Dataflow, Flink or Spark for users)
 comes from the pipeline options.
 
-Per image, this runs exactly what ``predict.py --saved-model`` runs (`hrsod_tf.image_io.decode_image`, the
+Per image, this runs exactly what ``hrsod predict --model`` runs (`hrsod_tf.image_io.decode_image`, the
 SavedModel's ``predict_image`` signature, `hrsod_tf.deploy.prediction.render` and `~hrsod_tf.image_io.encode_png`),
 so both write the same bytes. ``predict_image`` rather than ``serving_default``: the latter takes only JPEG and
 PNG, ignores EXIF orientation and returns the mask only (no ``rgba`` / ``overlay``).
@@ -424,7 +424,7 @@ def run_batch(job: BatchJob, options=None) -> BatchSummary:
         try:
             version_dir(job.saved_model)
         except FileNotFoundError as error:
-            raise PredictionError(f"--saved-model {error}") from error
+            raise PredictionError(f"--model {error}") from error
     start = time.perf_counter()
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, job)

@@ -25,7 +25,7 @@ import numpy as np
 __all__ = ["DEFAULT_METHOD", "TEMPORAL_METHODS", "dtssd", "smooth_maps"]
 
 TEMPORAL_METHODS = ("none", "ema", "ofd")
-DEFAULT_METHOD = "ema"  # docs/BENCHMARKS.md section 14: it lowers flicker without raising MAE
+DEFAULT_METHOD = "ema"  # it lowers flicker without raising MAE (docs/BENCHMARKS.md, "Video flicker")
 STILL_WEIGHT = 0.3  # ema: weight of the new map where the picture is still
 MOTION_SCALE = 3.0  # ema: a local frame difference of this many grey levels (0..255) counts as full motion
 SCENE_CUT = 40.0  # ema: a mean frame difference above this (grey levels) starts the average again

@@ -40,7 +40,7 @@ def build_vgg16_features(x, filters=VGG16_FILTERS, name_prefix="", last_activati
                 width, 3, padding="same", activation=None if last and not last_activation else "relu",
                 # Keras' default (Glorot) initialisation, not the prototxts' "msra" filler (deploy-GSN.prototxt:33-35):
                 # the paper initialises blocks 1-5 from ImageNet (Sec. 5.1.3), so the authors never used that filler
-                # here; from scratch (the small preset) with Caffe-scale inputs it slowed the demo's LRN (README).
+                # here; from scratch (the small preset) with Caffe-scale inputs it slowed the LRN (docs/METHOD.md).
                 name=f"{name_prefix}block{block}_conv{i}",
             )(x)
         taps[block] = x

@@ -6,10 +6,9 @@ kept in float are named by op type through the converter's selective quantizatio
 (`tf.lite.experimental.QuantizationDebugOptions`): the LRN's guidance resize, a BATCH_MATMUL whose int8 kernel
 gave 150 quantization steps of error per output (measured with `tf.lite.experimental.QuantizationDebugger`).
 
-Why LiteRT int8 maps were wrong before (the first measurements, docs/BENCHMARKS.md): the networks' RGB -> BGR
-swap was a REVERSE_V2, whose int8 output the converter gave its own scale while the kernel copies bytes
-unchanged; every later layer then saw colours scaled by the wrong factor. The swap is a gather now
-(`hrsod_tf.models.layers.CaffePreprocessing`).
+The networks' RGB -> BGR swap must stay a gather (`hrsod_tf.models.layers.CaffePreprocessing`): the converter
+gives a REVERSE_V2's int8 output a scale of its own while the kernel copies the bytes unchanged, so every later
+layer would see colours scaled by the wrong factor (docs/CHANGELOG.md).
 """
 
 from __future__ import annotations
