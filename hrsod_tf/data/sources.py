@@ -169,7 +169,8 @@ class SyntheticSource(_GeneratorSource):
     def _generate(self, split: str) -> Iterator[dict]:
         cfg = self.data_config
         for name, image, mask in synthetic.generate_split(
-                split, self.num_examples(split), cfg.synthetic_min_side, cfg.synthetic_max_side):
+                split, self.num_examples(split), cfg.synthetic_min_side, cfg.synthetic_max_side,
+                scene_style=cfg.synthetic_scene_style):
             yield {"image": image, "mask": mask[..., None], "image/filename": f"{name}.png"}
 
 

@@ -12,16 +12,25 @@ use scenes generated here. They are made to exercise what the HRSOD method is fo
   that are not in the mask), while objects have saturated colours and their own texture, so saliency is learnable;
 * the image is anti-aliased at object borders, the mask stays binary ``{0, 255}``.
 
+That is the ``classic`` style (the demo's). The ``photo`` style (``scene_style="photo"``) draws the same scene and
+adds the properties of photos that decide salient object detection, one named function each in
+`hrsod_tf.data.synthetic_photo`: object colours and texture in the background (camouflage along part of an
+outline, the object's material elsewhere), saturated sharp-edged clutter that is not salient, shading and cast
+shadows, soft boundaries (defocus, motion blur) beside sharp ones, and occluders in front of the object, which the
+mask leaves out as HRSOD and DAVIS-S annotate the visible part of an object.
+
 Everything is pure numpy + OpenCV and deterministic by seed (``np.random.default_rng(seed)``, no global RNG
 state): the same seed gives identical bytes. One 1200x1600 scene takes well under a second on one core.
 
 Public API::
 
-    generate_scene(seed, min_side=1200, max_side=2048) -> (image uint8 HxWx3 RGB, mask uint8 HxW in {0, 255})
+    generate_scene(seed, min_side=1200, max_side=2048, scene_style="classic") -> (image uint8 HxWx3 RGB,
+                                                                                  mask uint8 HxW in {0, 255})
     generate_scene_layers(seed, ..., edge_softness=0.0) -> SceneLayers  # + true alpha, foreground, background
     scene_seed(split, index) -> int             # disjoint seeds for "train" / "validation" / "test"
     scene_name(split, index) -> str             # "synthetic_train_00012"
-    generate_split(split, count, min_side=1200, max_side=2048, start=0) -> iterator of (name, image, mask)
+    generate_split(split, count, min_side=1200, max_side=2048, start=0, scene_style="classic")
+        -> iterator of (name, image, mask)
     save_scene_files(out_dir, split, count, min_side=1200, max_side=2048, ...) -> list of (image_path, mask_path)
     thin_structure_mask(mask, kernel_size=5) -> bool HxW  # mask pixels removed by a morphological opening
 """
@@ -38,6 +47,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from hrsod_tf.data import synthetic_photo
 from hrsod_tf.data.synthetic_drawing import (
     TWO_PI,
     CoverageLayer,
@@ -54,6 +64,7 @@ from hrsod_tf.data.synthetic_drawing import (
 
 __all__ = [
     "ASPECT_RATIOS",
+    "SCENE_STYLES",
     "SPLITS",
     "SceneLayers",
     "generate_scene",
@@ -69,6 +80,11 @@ SPLITS = ("train", "validation", "test")
 _SPLIT_OFFSET = {"train": 0, "validation": 1, "test": 2}
 _SPLIT_ALIASES = {"val": "validation", "valid": "validation"}
 _SEED_BASE = 20_190_000  # the seeds of split s are _SEED_BASE + 3 * index + offset(s): disjoint by construction
+
+#: The scene styles: "classic" (saturated objects on muted backgrounds; the demo's) and "photo" (the same scenes
+#: with the properties of photos that decide SOD added, `hrsod_tf.data.synthetic_photo`).
+SCENE_STYLES = ("classic", "photo")
+_PHOTO_STREAM = 28  # the photo style's generator is seeded with (seed, _PHOTO_STREAM): the classic draws stay
 
 # (width, height) ratios: landscape, portrait and square, as in HRSOD / DAVIS-S photographs.
 ASPECT_RATIOS = ((4, 3), (3, 4), (16, 9), (9, 16), (1, 1), (3, 2), (2, 3))
@@ -341,13 +357,16 @@ def _image_size(rng: np.random.Generator, min_side: int, max_side: int) -> tuple
     return (long_, short) if rh > rw else (short, long_)  # (h, w)
 
 
-def generate_scene(seed: int, min_side: int = 1200, max_side: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+def generate_scene(seed: int, min_side: int = 1200, max_side: int = 2048,
+                   scene_style: str = "classic") -> tuple[np.ndarray, np.ndarray]:
     """One synthetic high-resolution saliency scene.
 
     Returns ``(image, mask)``: ``image`` uint8 (H, W, 3) RGB, ``mask`` uint8 (H, W) with values in {0, 255}.
     The shortest edge is in ``[min_side, max_side]``; the same ``seed`` always gives identical bytes.
+    ``scene_style`` is one of `SCENE_STYLES`: "photo" adds camouflage, saturated clutter, shading and shadows,
+    soft boundaries and occluders to the seed's "classic" scene (`hrsod_tf.data.synthetic_photo`).
     """
-    scene = _compose_scene(seed, min_side, max_side, keep_layers=False, edge_softness=0.0)
+    scene = _compose_scene(seed, min_side, max_side, keep_layers=False, edge_softness=0.0, scene_style=scene_style)
     return scene.image, scene.mask
 
 
@@ -389,8 +408,13 @@ def _padded(texture: np.ndarray, top: int, bottom: int, left: int, right: int) -
     return cv2.copyMakeBorder(texture, top, bottom, left, right, cv2.BORDER_REFLECT)
 
 
-def _compose_scene(seed, min_side, max_side, keep_layers: bool, edge_softness: float):
-    """`generate_scene` and `generate_scene_layers`: one sequence of random draws for both, so one scene."""
+def _compose_scene(seed, min_side, max_side, keep_layers: bool, edge_softness: float, scene_style: str = "classic"):
+    """`generate_scene` and `generate_scene_layers`: one sequence of random draws for both, so one scene.
+
+    The `photo` style draws the same background and objects as `classic` (the same draws of the seed's generator,
+    in the same order), then adds the properties of `hrsod_tf.data.synthetic_photo` with draws of a second
+    generator: a seed's photo scene is its classic scene made harder.
+    """
     min_side, max_side = int(min_side), int(max_side)
     if min_side < 32:
         raise ValueError(f"min_side must be >= 32, got {min_side}")
@@ -398,6 +422,8 @@ def _compose_scene(seed, min_side, max_side, keep_layers: bool, edge_softness: f
         raise ValueError(f"max_side ({max_side}) must be >= min_side ({min_side})")
     if edge_softness < 0:
         raise ValueError(f"edge_softness must be >= 0, got {edge_softness}")
+    if scene_style not in SCENE_STYLES:
+        raise ValueError(f"scene_style {scene_style!r} is not one of {', '.join(SCENE_STYLES)}")
     rng = np.random.default_rng(int(seed))
     h, w = _image_size(rng, min_side, max_side)
     short = min(h, w)
@@ -412,13 +438,29 @@ def _compose_scene(seed, min_side, max_side, keep_layers: bool, edge_softness: f
 
     n_obj = int(rng.choice([1, 2, 3], p=[0.45, 0.35, 0.2]))
     radii = [short * rng.uniform(0.15, 0.33)] + [short * rng.uniform(0.05, 0.16) for _ in range(n_obj - 1)]
+    objects = []  # (layer, box, texture, radius); all drawn before any is composited
     for radius in radii:
         layer = _object_layer(rng, h, w, radius, s)
-        x, y, bw, bh = cv2.boundingRect(layer.alpha)
-        if bw == 0 or bh == 0:
+        box = cv2.boundingRect(layer.alpha)
+        if box[2] == 0 or box[3] == 0:
             continue
-        tex = _object_texture(rng, bh, bw, s)  # drawn at the drawing's own box: the same draws at any softness
-        if edge_softness > 0:
+        # the texture is drawn at the drawing's own box: the same draws at any softness
+        objects.append((layer, box, _object_texture(rng, box[3], box[2], s), radius))
+    grain = rng.uniform(0.0, 0.02)  # a little sensor grain over everything, added last
+    noise = rng.standard_normal((h, w), dtype=np.float32) if grain > 0.004 else None
+
+    photo = synthetic_photo.PhotoStyle(np.random.default_rng([int(seed), _PHOTO_STREAM]), s) \
+        if scene_style == "photo" else None
+    if photo is not None:
+        photo.style_background(image, [tex for _, _, tex, _ in objects])
+    for index, (layer, (x, y, bw, bh), tex, radius) in enumerate(objects):
+        object_mask = layer.mask  # drawn with LINE_8 in {0, 255}: the mask stays binary
+        if photo is not None:
+            a, tex, box_mask, (x, y, bw, bh) = photo.style_object(image, layer, (x, y, bw, bh), tex, radius,
+                                                                  main=index == 0)
+            object_mask = None
+            np.maximum(mask[y:y + bh, x:x + bw], box_mask, out=mask[y:y + bh, x:x + bw])
+        elif edge_softness > 0:
             soft = cv2.GaussianBlur(layer.alpha.astype(np.float32) * np.float32(1.0 / 255.0), (0, 0), edge_softness)
             soft[soft < 1.0 / 512.0] = 0.0
             x1, y1, bw1, bh1 = cv2.boundingRect((soft > 0).astype(np.uint8))
@@ -429,15 +471,15 @@ def _compose_scene(seed, min_side, max_side, keep_layers: bool, edge_softness: f
             a = layer.alpha[y:y + bh, x:x + bw].astype(np.float32) * np.float32(1.0 / 255.0)
         roi = image[y:y + bh, x:x + bw]
         roi[...] = cv2.blendLinear(roi, tex, 1.0 - a, a)
-        np.maximum(mask, layer.mask, out=mask)  # layers are drawn with LINE_8 in {0, 255}: the mask stays binary
+        if object_mask is not None:
+            np.maximum(mask, object_mask, out=mask)
         if keep_layers:
             cover, colour = coverage[y:y + bh, x:x + bw], premultiplied[y:y + bh, x:x + bw]
             colour[...] = a[..., None] * tex.astype(np.float32) + (1.0 - a[..., None]) * colour
             cover[...] = a + (1.0 - a) * cover
+    if photo is not None and objects:
+        photo.occlude(image, mask, objects[0][1])
 
-    # a little sensor grain over everything
-    grain = rng.uniform(0.0, 0.02)
-    noise = rng.standard_normal((h, w), dtype=np.float32) if grain > 0.004 else None
     if noise is not None:
         image = luminance_offset(image, noise, grain)
     if not keep_layers:
@@ -452,10 +494,10 @@ def _compose_scene(seed, min_side, max_side, keep_layers: bool, edge_softness: f
 
 
 def generate_split(split: str, count: int, min_side: int = 1200, max_side: int = 2048,
-                   start: int = 0) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    """Yield ``(name, image, mask)`` for scenes ``start .. start+count-1`` of ``split``."""
+                   start: int = 0, scene_style: str = "classic") -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """Yield ``(name, image, mask)`` for scenes ``start .. start+count-1`` of ``split`` in ``scene_style``."""
     for index in range(int(start), int(start) + int(count)):
-        image, mask = generate_scene(scene_seed(split, index), min_side, max_side)
+        image, mask = generate_scene(scene_seed(split, index), min_side, max_side, scene_style)
         yield scene_name(split, index), image, mask
 
 
@@ -468,12 +510,12 @@ def encode_jpeg(image: np.ndarray, quality: int = 95) -> bytes:
 
 
 def _write_one(args) -> tuple[str, str]:
-    out_dir, split, index, min_side, max_side, quality, overwrite = args
+    out_dir, split, index, min_side, max_side, quality, overwrite, scene_style = args
     name = scene_name(split, index)
     img_path = os.path.join(out_dir, "images", name + ".jpg")
     mask_path = os.path.join(out_dir, "masks", name + ".png")
     if overwrite or not (os.path.exists(img_path) and os.path.exists(mask_path)):
-        image, mask = generate_scene(scene_seed(split, index), min_side, max_side)
+        image, mask = generate_scene(scene_seed(split, index), min_side, max_side, scene_style)
         with open(img_path, "wb") as f:
             f.write(encode_jpeg(image, quality))
         if not cv2.imwrite(mask_path, mask):
@@ -483,16 +525,17 @@ def _write_one(args) -> tuple[str, str]:
 
 def save_scene_files(out_dir: str, split: str, count: int, min_side: int = 1200, max_side: int = 2048,
                      start: int = 0, jpeg_quality: int = 95, overwrite: bool = True,
-                     num_workers: int = 1) -> list[tuple[str, str]]:
+                     num_workers: int = 1, scene_style: str = "classic") -> list[tuple[str, str]]:
     """Write scenes as a folder data set: ``out_dir/images/<name>.jpg`` and ``out_dir/masks/<name>.png``.
 
     Returns the ``(image_path, mask_path)`` pairs in index order. With ``overwrite=False`` existing pairs are
     kept (generation is deterministic, so they are the same scenes). ``num_workers > 1`` uses processes.
+    ``scene_style`` is one of `SCENE_STYLES` (see `generate_scene`).
     """
     os.makedirs(os.path.join(out_dir, "images"), exist_ok=True)
     os.makedirs(os.path.join(out_dir, "masks"), exist_ok=True)
     _canonical_split(split)
-    jobs = [(out_dir, split, i, min_side, max_side, jpeg_quality, overwrite)
+    jobs = [(out_dir, split, i, min_side, max_side, jpeg_quality, overwrite, scene_style)
             for i in range(int(start), int(start) + int(count))]
     if int(num_workers) > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=int(num_workers)) as pool:

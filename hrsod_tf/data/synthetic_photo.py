@@ -1,0 +1,346 @@
+"""The properties of photos that decide salient object detection, added to the synthetic scenes' `photo` style.
+
+The `classic` scenes (`hrsod_tf.data.synthetic`) put saturated objects on muted backgrounds, so colour contrast
+alone finds every object edge. Photos are harder, and the `photo` style adds, one named function each:
+
+* `add_saturated_clutter`: background clutter with strong edges and saturated colours that is not salient:
+  repeated small things (awning stripes, tiles, confetti, signs), none large or alone enough to stand out;
+* `add_material_echoes`: the object's own material elsewhere in the background (the same colours and texture);
+* `camouflage`: along part of its outline an object takes the colours and texture of the background beside it;
+* `shade`: objects lit from one side (form shading and a darker rim), `cast_shadow`: their soft shadow on the
+  background (dark, with edges, and never salient);
+* `soften_boundary`: defocus or motion blur over part of an object, the rest of its outline sharp;
+* `add_occluder`: a non-salient thing in front (a pole, a branch) crossing the salient object.
+
+Ground truth follows what HRSOD and DAVIS-S annotators mark: the visible part of the salient object. An occluder's
+pixels are background in the mask (even where it splits the object in two); a shadow is background; a blurred
+boundary is marked where the sharp outline is (the 50 % level of a symmetric blur); a camouflaged part is still
+object. The mask stays binary ``{0, 255}``.
+
+Every function draws from the ``np.random.Generator`` passed in; images are uint8 RGB (H, W, 3), coverages
+(alpha) float32 in [0, 1], lengths in px.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from hrsod_tf.data.synthetic_drawing import (
+    TWO_PI,
+    CoverageLayer,
+    blob_contour,
+    hsv_colour,
+    int_points,
+    random_curve,
+    smooth_noise,
+)
+
+#: The properties of the `photo` style, by the name of the function that adds each.
+PHOTO_PROPERTIES = ("add_saturated_clutter", "add_material_echoes", "camouflage", "shade", "cast_shadow",
+                    "soften_boundary", "add_occluder")
+
+
+def _box_with_margin(box, margin: int, h: int, w: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of `box` (x, y, bw, bh) grown by `margin` px on every side, clipped to the image."""
+    x, y, bw, bh = box
+    return max(0, x - margin), max(0, y - margin), min(w, x + bw + margin), min(h, y + bh + margin)
+
+
+def _blur(array: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of `sigma` px; large sigmas through a 1/4 resolution copy (the same look, 16x cheaper)."""
+    if sigma <= 6.0:
+        return cv2.GaussianBlur(array, (0, 0), sigma)
+    h, w = array.shape[:2]
+    small = cv2.resize(array, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigma / 4.0)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the background
+
+
+def add_saturated_clutter(rng: np.random.Generator, image: np.ndarray, short: int) -> None:
+    """Draws 1-3 patches of repeated, saturated, sharp-edged things into `image` (in place): awning or flag
+    stripes, a tiled wall, confetti or flower beds, a row of signs. Each element is small and has many like it,
+    so none is salient, yet their edges are as strong as an object's."""
+    h, w = image.shape[:2]
+    for _ in range(int(rng.integers(1, 4))):
+        kind = int(rng.integers(0, 4))
+        cx, cy = rng.uniform(0.0, 1.0) * w, rng.uniform(0.0, 1.0) * h
+        extent = short * rng.uniform(0.15, 0.35)
+        hue = rng.random()
+        colours = [tuple(float(c) for c in 255.0 * hsv_colour(hue + k * rng.uniform(0.1, 0.5),
+                                                               rng.uniform(0.6, 1.0), rng.uniform(0.5, 1.0)))
+                   for k in range(3)]
+        if kind == 0:  # stripes across a rotated band (awning, flag, deck chair)
+            period = extent * rng.uniform(0.06, 0.15)
+            angle = rng.uniform(0.0, 180.0)
+            for i in range(int(2 * extent / period)):
+                offset = (i - extent / period) * period
+                box = cv2.boxPoints(((cx + offset * math.cos(math.radians(angle)),
+                                      cy + offset * math.sin(math.radians(angle))),
+                                     (period * 0.5, 2 * extent * rng.uniform(0.3, 0.6)), angle))
+                cv2.fillPoly(image, [int_points(box)], colours[i % 2], cv2.LINE_AA)
+        elif kind == 1:  # tiles or bricks
+            size = extent * rng.uniform(0.08, 0.2)
+            for gy in np.arange(cy - extent / 2, cy + extent / 2, size):
+                for gx in np.arange(cx - extent, cx + extent, size * 1.6):
+                    colour = colours[int(rng.integers(0, 3))]
+                    cv2.rectangle(image, (int(gx), int(gy)), (int(gx + size * 1.4), int(gy + size * 0.8)), colour,
+                                  -1, cv2.LINE_AA)
+        elif kind == 2:  # confetti, a flower bed, fruit on a stall
+            n = int(rng.integers(30, 120))
+            xs, ys = rng.normal(cx, extent * 0.5, n), rng.normal(cy, extent * 0.3, n)
+            radii = extent * rng.uniform(0.01, 0.04, n)
+            for x, y, r, k in zip(xs, ys, radii, rng.integers(0, 3, n)):
+                cv2.circle(image, (int(x), int(y)), int(max(2, r)), colours[int(k)], -1, cv2.LINE_AA)
+        else:  # a row of signs with dark frames (shop fronts, posters)
+            size = extent * rng.uniform(0.12, 0.25)
+            for i in range(int(rng.integers(3, 7))):
+                x0 = int(cx + (i - 3) * size * 1.3)
+                cv2.rectangle(image, (x0, int(cy)), (x0 + int(size), int(cy + size * 0.6)), (20, 20, 20),
+                              max(2, int(size * 0.06)), cv2.LINE_AA)
+                cv2.rectangle(image, (x0, int(cy)), (x0 + int(size), int(cy + size * 0.6)), colours[i % 3], -1)
+
+
+def add_material_echoes(rng: np.random.Generator, image: np.ndarray, texture: np.ndarray, short: int) -> None:
+    """Pastes 1-3 pieces of an object's `texture` (uint8 (th, tw, 3)) into the background of `image` (in place),
+    as surfaces cut off by the frame, a little darker and softer: the same material appears where nothing is
+    salient, so colour alone does not say which is the object."""
+    h, w = image.shape[:2]
+    th, tw = texture.shape[:2]
+    for _ in range(int(rng.integers(1, 4))):
+        radius = min(short * rng.uniform(0.1, 0.25), 0.45 * min(th, tw))
+        if radius < 4:
+            continue
+        # centred on the frame's edge: a surface of that material beside the scene, not another object
+        cx, cy = (rng.uniform(0.0, w), h * float(rng.integers(0, 2))) if rng.random() < 0.5 else \
+            (w * float(rng.integers(0, 2)), rng.uniform(0.0, h))
+        layer = CoverageLayer(h, w)
+        layer.fill([blob_contour(rng, cx, cy, radius, 0.0)])
+        x, y, bw, bh = cv2.boundingRect(layer.alpha)
+        if bw == 0 or bh == 0:
+            continue
+        sx, sy = int(rng.integers(0, max(1, tw - bw + 1))), int(rng.integers(0, max(1, th - bh + 1)))
+        piece = cv2.resize(texture[sy:sy + bh, sx:sx + bw], (bw, bh), interpolation=cv2.INTER_LINEAR)
+        piece = cv2.convertScaleAbs(_blur(piece, rng.uniform(1.0, 4.0)), alpha=rng.uniform(0.7, 1.0))  # its own light
+        alpha = layer.alpha[y:y + bh, x:x + bw].astype(np.float32) * np.float32(1.0 / 255.0)
+        roi = image[y:y + bh, x:x + bw]
+        roi[...] = cv2.blendLinear(roi, piece, 1.0 - alpha, alpha)
+
+
+def cast_shadow(rng: np.random.Generator, image: np.ndarray, alpha: np.ndarray, box, light: np.ndarray,
+                radius: float) -> None:
+    """Darkens `image` (in place) under the object's shadow: its coverage `alpha` (float32 (bh, bw) at `box`
+    (x, y, bw, bh)) shifted away from the `light` direction (unit xy) by 10-35 % of `radius` px, blurred (a soft
+    penumbra) and darkened by 30-65 %."""
+    h, w = image.shape[:2]
+    shift = -light * radius * rng.uniform(0.1, 0.35)
+    sigma = radius * rng.uniform(0.02, 0.08)
+    margin = int(abs(shift).max() + 3 * sigma + 2)
+    x0, y0, x1, y1 = _box_with_margin(box, margin, h, w)
+    if x1 <= x0 or y1 <= y0:
+        return
+    x, y = box[0], box[1]
+    moved = np.float32([[1, 0, x - x0 + shift[0]], [0, 1, y - y0 + shift[1]]])
+    shadow = cv2.warpAffine(alpha, moved, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderValue=0.0)
+    shadow = _blur(shadow, sigma) * np.float32(rng.uniform(0.3, 0.65))
+    roi = image[y0:y1, x0:x1]
+    roi[...] = cv2.convertScaleAbs(roi.astype(np.float32) * (1.0 - shadow)[..., None])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the objects
+
+
+def camouflage(rng: np.random.Generator, texture: np.ndarray, image: np.ndarray, box, radius: float) -> np.ndarray:
+    """The object's `texture` (uint8 (bh, bw, 3) at `box` in `image`) where, over a 50-110 degree sector of its
+    outline, it takes the background's colours and texture: the background just outside that part of the
+    outline, within a few per cent of its brightness (the sector's sides are ragged). Returns the new texture."""
+    bh, bw = texture.shape[:2]
+    x, y = box[0], box[1]
+    heading = rng.uniform(0.0, TWO_PI)
+    half_width = math.radians(rng.uniform(25.0, 55.0))
+    direction = np.array([math.cos(heading), math.sin(heading)])
+    # the background a radius away along the sector's direction: beside that part of the outline
+    dx, dy = (direction * radius * rng.uniform(0.8, 1.2)).astype(int)
+    pad = int(radius * 1.3) + 2
+    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+    source = padded[y + dy + pad:y + dy + pad + bh, x + dx + pad:x + dx + pad + bw]
+    source = cv2.convertScaleAbs(source, alpha=rng.uniform(0.94, 1.06))
+    ys, xs = np.mgrid[0:bh, 0:bw].astype(np.float32)
+    angle = np.arctan2(ys - bh / 2.0, xs - bw / 2.0) - np.float32(heading)
+    off_axis = np.abs((angle + np.float32(math.pi)) % np.float32(TWO_PI) - np.float32(math.pi))
+    off_axis += np.float32(0.35) * smooth_noise(rng, bh, bw, max(bh, bw) / 6.0)  # ragged, as patches of colour are
+    weight = np.clip((np.float32(half_width) - off_axis) / np.float32(0.15), 0.0, 1.0)
+    return cv2.blendLinear(source, texture, weight, 1.0 - weight)
+
+
+def shade(rng: np.random.Generator, texture: np.ndarray, mask: np.ndarray, light: np.ndarray) -> np.ndarray:
+    """`texture` (uint8 (bh, bw, 3)) lit from the `light` direction (unit xy): brighter towards the light,
+    darker away from it and towards the rim of `mask` (uint8 (bh, bw), the object's shape), as a rounded
+    body is. Returns the shaded texture."""
+    bh, bw = texture.shape[:2]
+    small = cv2.resize(mask, (max(1, bw // 4), max(1, bh // 4)), interpolation=cv2.INTER_AREA)
+    depth = cv2.distanceTransform((small > 127).astype(np.uint8), cv2.DIST_L2, 3)
+    depth = cv2.resize(depth, (bw, bh), interpolation=cv2.INTER_LINEAR)
+    rim = np.sqrt(np.clip(depth / max(float(depth.max()) * 0.5, 1e-6), 0.0, 1.0))  # 0 at the rim, 1 inside
+    ys, xs = np.mgrid[0:bh, 0:bw].astype(np.float32)
+    towards_light = ((xs - bw / 2.0) * light[0] + (ys - bh / 2.0) * light[1]) / max(bh, bw) * 2.0
+    strength = rng.uniform(0.25, 0.5)
+    gain = (1.0 - strength) + strength * (0.55 * rim + 0.45 * np.clip(0.5 + towards_light, 0.0, 1.0)) * 1.4
+    return cv2.convertScaleAbs(texture.astype(np.float32) * gain.astype(np.float32)[..., None])
+
+
+def _motion_kernel(length: float, angle: float) -> np.ndarray:
+    size = int(max(3, round(length)) | 1)
+    kernel = np.zeros((size, size), np.float32)
+    c = size // 2
+    dx, dy = math.cos(angle) * c, math.sin(angle) * c
+    cv2.line(kernel, (int(round(c - dx)), int(round(c - dy))), (int(round(c + dx)), int(round(c + dy))), 1.0, 1,
+             cv2.LINE_AA)
+    return kernel / kernel.sum()
+
+
+def soften_boundary(rng: np.random.Generator, alpha: np.ndarray, texture: np.ndarray,
+                    scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """Defocus (a Gaussian of 2-7 px sigma) or motion blur (a 10-40 px line) over part of an object, fading to
+    sharp across it, so soft and sharp boundaries meet on one outline.
+
+    Args:
+        alpha: float32 (bh, bw), the object's coverage, already padded by the blur's reach.
+        texture: uint8 (bh, bw, 3), its colour.
+        scale: the scene's length scale (shortest side / 1200).
+    Returns:
+        (alpha, texture, mask, kind): the new coverage, colour and ground truth (uint8 {0, 255}: the 50 % level
+        of the coverage, as an annotator marks a blurred edge; a wire thinner than the blur fades below it and
+        leaves the mask) and kind "defocus" or "motion".
+    """
+    bh, bw = alpha.shape
+    premultiplied = texture.astype(np.float32) * alpha[..., None]
+    if rng.random() < 0.6:
+        kind, sigma = "defocus", rng.uniform(2.0, 7.0) * scale
+        blurred_alpha, blurred = _blur(alpha, sigma), _blur(premultiplied, sigma)
+    else:
+        kind = "motion"
+        kernel = _motion_kernel(rng.uniform(10.0, 40.0) * scale, rng.uniform(0.0, math.pi))
+        blurred_alpha, blurred = cv2.filter2D(alpha, -1, kernel), cv2.filter2D(premultiplied, -1, kernel)
+    heading = rng.uniform(0.0, TWO_PI)
+    ys, xs = np.mgrid[0:bh, 0:bw].astype(np.float32)
+    along = ((xs - bw / 2.0) * math.cos(heading) + (ys - bh / 2.0) * math.sin(heading)) / (0.5 * max(bh, bw))
+    ramp = np.clip(0.5 + along * rng.uniform(0.8, 1.6), 0.0, 1.0)  # 0: sharp side, 1: blurred side
+    new_alpha = ramp * blurred_alpha + (1.0 - ramp) * alpha
+    colour = ramp[..., None] * blurred + (1.0 - ramp[..., None]) * premultiplied
+    new_texture = np.where(new_alpha[..., None] > 1e-4, colour / np.maximum(new_alpha[..., None], 1e-4), 0.0)
+    mask = np.where(new_alpha >= 0.5, 255, 0).astype(np.uint8)
+    return new_alpha.astype(np.float32), cv2.convertScaleAbs(new_texture), mask, kind
+
+
+def pad_for_blur(box, scale: float, h: int, w: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): `box` grown by the farthest reach of `soften_boundary`'s blurs at `scale`."""
+    return _box_with_margin(box, int(math.ceil(max(3 * 7.0, 20.0) * scale)) + 2, h, w)
+
+
+def add_occluder(rng: np.random.Generator, image: np.ndarray, mask: np.ndarray, box, scale: float) -> np.ndarray:
+    """Draws a non-salient thing in front of the object at `box` (x, y, bw, bh): a pole or a bare branch crossing
+    it from outside to outside, in muted colours, sometimes out of focus (it is nearer than the focus). Its
+    pixels become background in `mask` (in place, where its coverage is at least one half: what is in front is
+    not the salient object). Returns the occluder's coverage, float32 (H, W)."""
+    h, w = image.shape[:2]
+    x, y, bw, bh = box
+    centre = np.array([x + bw * rng.uniform(0.3, 0.7), y + bh * rng.uniform(0.3, 0.7)])
+    heading = rng.uniform(0.0, math.pi)
+    reach = max(bw, bh) * 1.5
+    start = centre - reach * np.array([math.cos(heading), math.sin(heading)])
+    layer = CoverageLayer(h, w)
+    thickness = int(max(3, min(bw, bh) * rng.uniform(0.04, 0.12)))
+    trunk = random_curve(rng, start, heading, 2 * reach, 0.02, n=32)
+    layer.lines([trunk], thickness=thickness)
+    if rng.random() < 0.5:  # twigs off the branch
+        for k in rng.integers(4, 28, int(rng.integers(1, 4))):
+            twig = random_curve(rng, trunk[int(k)], heading + rng.choice([-1.0, 1.0]) * rng.uniform(0.4, 1.0),
+                                reach * rng.uniform(0.15, 0.4), 0.05, n=10)
+            layer.lines([twig], thickness=max(2, thickness // 3))
+    alpha = layer.alpha.astype(np.float32) * np.float32(1.0 / 255.0)
+    if rng.random() < 0.5:
+        alpha = _blur(alpha, rng.uniform(2.0, 8.0) * scale)
+    in_front = alpha >= 0.5
+    colour = 255.0 * hsv_colour(rng.random(), rng.uniform(0.0, 0.3), rng.uniform(0.1, 0.6))
+    grain = smooth_noise(rng, h // 8 + 2, w // 8 + 2, 3.0)
+    grain = cv2.resize(grain, (w, h), interpolation=cv2.INTER_LINEAR)
+    paint = np.clip(colour[None, None, :] * (1.0 + 0.15 * grain[..., None]), 0, 255).astype(np.uint8)
+    image[...] = cv2.blendLinear(image, paint, 1.0 - alpha, alpha)
+    mask[in_front] = 0
+    return alpha
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# a scene's properties, in the order they are drawn
+
+
+class PhotoStyle:
+    """Adds the photo properties to one scene, in drawing order: `style_background` (before the objects),
+    `style_object` (each object, before it is composited), `occlude` (after them). How often each property
+    occurs is set here.
+
+    Args:
+        rng: the scene's photo generator (its own stream, so the classic draws of the scene stay as they were).
+        scale: the scene's length scale (shortest side / 1200).
+    """
+
+    CAMOUFLAGE_MAIN, CAMOUFLAGE_OTHER = 0.8, 0.4  # chance that the main / another object is camouflaged in part
+    SOFT_BOUNDARY = 0.6  # chance that an object is defocused or motion-blurred over part of its outline
+    SHADOW = 0.8  # chance that an object casts a visible shadow
+    OCCLUSION = 0.5  # chance that something in front crosses the main object
+    ECHOES = 0.7  # chance that the main object's material also lies in the background
+
+    def __init__(self, rng: np.random.Generator, scale: float):
+        self.rng = rng
+        self.scale = float(scale)
+        heading = rng.uniform(0.0, TWO_PI)
+        self.light = np.array([math.cos(heading), math.sin(heading)])  # towards the light, in the image plane
+        self.kinds: list[str] = []  # the properties drawn, in order (what a test or a figure can check)
+
+    def style_background(self, image: np.ndarray, textures: list[np.ndarray]) -> None:
+        """Clutter and material echoes of the first of `textures` (the main object's), in place."""
+        short = min(image.shape[:2])
+        add_saturated_clutter(self.rng, image, short)
+        self.kinds.append("add_saturated_clutter")
+        if textures and self.rng.random() < self.ECHOES:
+            add_material_echoes(self.rng, image, textures[0], short)
+            self.kinds.append("add_material_echoes")
+
+    def style_object(self, image: np.ndarray, layer: CoverageLayer, box, texture: np.ndarray, radius: float,
+                     main: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+        """Camouflage, shading and shadow (drawn into `image`), soft boundary of one object at `box` (x, y, bw,
+        bh). Returns (alpha float32, texture uint8, mask uint8 {0, 255}, box) to composite, all (bh, bw) of the
+        returned box, which grows where a blur reaches."""
+        h, w = image.shape[:2]
+        x, y, bw, bh = box
+        if self.rng.random() < (self.CAMOUFLAGE_MAIN if main else self.CAMOUFLAGE_OTHER):
+            texture = camouflage(self.rng, texture, image, box, radius)
+            self.kinds.append("camouflage")
+        texture = shade(self.rng, texture, layer.mask[y:y + bh, x:x + bw], self.light)
+        self.kinds.append("shade")
+        alpha = layer.alpha[y:y + bh, x:x + bw].astype(np.float32) * np.float32(1.0 / 255.0)
+        if self.rng.random() < self.SHADOW:
+            cast_shadow(self.rng, image, alpha, box, self.light, radius)
+            self.kinds.append("cast_shadow")
+        if self.rng.random() < self.SOFT_BOUNDARY:
+            x0, y0, x1, y1 = pad_for_blur(box, self.scale, h, w)
+            padded = cv2.copyMakeBorder(texture, y - y0, y1 - y - bh, x - x0, x1 - x - bw, cv2.BORDER_REFLECT)
+            alpha = layer.alpha[y0:y1, x0:x1].astype(np.float32) * np.float32(1.0 / 255.0)
+            alpha, texture, mask, kind = soften_boundary(self.rng, alpha, padded, self.scale)
+            self.kinds.append(f"soften_boundary:{kind}")
+            return alpha, texture, mask, (x0, y0, x1 - x0, y1 - y0)
+        return alpha, texture, layer.mask[y:y + bh, x:x + bw], box
+
+    def occlude(self, image: np.ndarray, mask: np.ndarray, box) -> None:
+        """Sometimes a pole or branch in front of the object at `box`; its pixels leave `mask` (in place)."""
+        if self.rng.random() < self.OCCLUSION:
+            add_occluder(self.rng, image, mask, box, self.scale)
+            self.kinds.append("add_occluder")
