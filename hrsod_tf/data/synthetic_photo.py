@@ -50,13 +50,31 @@ def _box_with_margin(box, margin: int, h: int, w: int) -> tuple[int, int, int, i
 
 
 def _blur(array: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur of `sigma` px; large sigmas through a 1/4 resolution copy (the same look, 16x cheaper)."""
-    if sigma <= 6.0:
+    """Gaussian blur of `sigma` px; sigmas over 3 px through a 1/2 or 1/4 resolution copy (the same look at a
+    quarter or a sixteenth of the cost: what such a blur keeps, the smaller copy holds)."""
+    if sigma <= 3.0:
         return cv2.GaussianBlur(array, (0, 0), sigma)
     h, w = array.shape[:2]
-    small = cv2.resize(array, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
-    small = cv2.GaussianBlur(small, (0, 0), sigma / 4.0)
+    factor = 2 if sigma <= 8.0 else 4
+    small = cv2.resize(array, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigma / factor)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+_COARSE = 4  # smooth weight maps (sectors, ramps, light) are computed at 1/_COARSE resolution, then upsampled
+
+
+def _centred_grid(bh: int, bw: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """Coordinates (px, from the centre of a (bh, bw) box) of a 1/_COARSE grid over it: xs (1, gw), ys (gh, 1),
+    and the grid's (gw, gh) size."""
+    gw, gh = max(2, bw // _COARSE), max(2, bh // _COARSE)
+    xs = (np.linspace(0.0, bw, gw, dtype=np.float32) - np.float32(bw / 2.0))[None, :]
+    ys = (np.linspace(0.0, bh, gh, dtype=np.float32) - np.float32(bh / 2.0))[:, None]
+    return xs, ys, (gw, gh)
+
+
+def _full_size(weight: np.ndarray, bh: int, bw: int) -> np.ndarray:
+    return cv2.resize(np.ascontiguousarray(weight, np.float32), (bw, bh), interpolation=cv2.INTER_LINEAR)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -85,10 +103,10 @@ def add_saturated_clutter(rng: np.random.Generator, image: np.ndarray, short: in
                                       cy + offset * math.sin(math.radians(angle))),
                                      (period * 0.5, 2 * extent * rng.uniform(0.3, 0.6)), angle))
                 cv2.fillPoly(image, [int_points(box)], colours[i % 2], cv2.LINE_AA)
-        elif kind == 1:  # tiles or bricks
-            size = extent * rng.uniform(0.08, 0.2)
-            for gy in np.arange(cy - extent / 2, cy + extent / 2, size):
-                for gx in np.arange(cx - extent, cx + extent, size * 1.6):
+        elif kind == 1:  # tiles or bricks, over a smaller patch: a whole wall of them is a salient thing
+            size = extent * rng.uniform(0.06, 0.12)
+            for gy in np.arange(cy - extent / 3, cy + extent / 3, size):
+                for gx in np.arange(cx - extent / 2, cx + extent / 2, size * 1.6):
                     colour = colours[int(rng.integers(0, 3))]
                     cv2.rectangle(image, (int(gx), int(gy)), (int(gx + size * 1.4), int(gy + size * 0.8)), colour,
                                   -1, cv2.LINE_AA)
@@ -146,11 +164,15 @@ def cast_shadow(rng: np.random.Generator, image: np.ndarray, alpha: np.ndarray, 
     if x1 <= x0 or y1 <= y0:
         return
     x, y = box[0], box[1]
-    moved = np.float32([[1, 0, x - x0 + shift[0]], [0, 1, y - y0 + shift[1]]])
-    shadow = cv2.warpAffine(alpha, moved, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderValue=0.0)
-    shadow = _blur(shadow, sigma) * np.float32(rng.uniform(0.3, 0.65))
+    # shifted and blurred at 1/_COARSE resolution: a penumbra has no detail to lose
+    k = 1.0 / _COARSE
+    size = (max(1, (x1 - x0) // _COARSE), max(1, (y1 - y0) // _COARSE))
+    moved = np.float32([[k, 0, (x - x0 + shift[0]) * k], [0, k, (y - y0 + shift[1]) * k]])
+    shadow = cv2.warpAffine(alpha, moved, size, flags=cv2.INTER_AREA, borderValue=0.0)
+    shadow = cv2.GaussianBlur(shadow, (0, 0), max(sigma * k, 0.5))
+    lit = _full_size(1.0 - shadow * np.float32(rng.uniform(0.3, 0.65)), y1 - y0, x1 - x0)
     roi = image[y0:y1, x0:x1]
-    roi[...] = cv2.convertScaleAbs(roi.astype(np.float32) * (1.0 - shadow)[..., None])
+    roi[...] = cv2.multiply(roi, cv2.merge([lit, lit, lit]), dtype=cv2.CV_8U)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -168,15 +190,20 @@ def camouflage(rng: np.random.Generator, texture: np.ndarray, image: np.ndarray,
     direction = np.array([math.cos(heading), math.sin(heading)])
     # the background a radius away along the sector's direction: beside that part of the outline
     dx, dy = (direction * radius * rng.uniform(0.8, 1.2)).astype(int)
-    pad = int(radius * 1.3) + 2
-    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REFLECT)
-    source = padded[y + dy + pad:y + dy + pad + bh, x + dx + pad:x + dx + pad + bw]
+    h, w = image.shape[:2]
+    sx0, sy0 = x + dx, y + dy  # the source box, reflected at the image's edges where it leaves them
+    crop = image[max(0, sy0):max(0, min(h, sy0 + bh)), max(0, sx0):max(0, min(w, sx0 + bw))]
+    if crop.size == 0:
+        crop = image[y:y + bh, x:x + bw]
+    top, left = max(0, -sy0), max(0, -sx0)
+    source = cv2.copyMakeBorder(crop, top, max(0, bh - top - crop.shape[0]), left,
+                                max(0, bw - left - crop.shape[1]), cv2.BORDER_REFLECT)[:bh, :bw]
     source = cv2.convertScaleAbs(source, alpha=rng.uniform(0.94, 1.06))
-    ys, xs = np.mgrid[0:bh, 0:bw].astype(np.float32)
-    angle = np.arctan2(ys - bh / 2.0, xs - bw / 2.0) - np.float32(heading)
+    xs, ys, (gw, gh) = _centred_grid(bh, bw)
+    angle = np.arctan2(ys, xs) - np.float32(heading)
     off_axis = np.abs((angle + np.float32(math.pi)) % np.float32(TWO_PI) - np.float32(math.pi))
-    off_axis += np.float32(0.35) * smooth_noise(rng, bh, bw, max(bh, bw) / 6.0)  # ragged, as patches of colour are
-    weight = np.clip((np.float32(half_width) - off_axis) / np.float32(0.15), 0.0, 1.0)
+    off_axis += np.float32(0.35) * smooth_noise(rng, gh, gw, max(gh, gw) / 6.0)  # ragged, as patches of colour are
+    weight = _full_size(np.clip((np.float32(half_width) - off_axis) / np.float32(0.15), 0.0, 1.0), bh, bw)
     return cv2.blendLinear(source, texture, weight, 1.0 - weight)
 
 
@@ -185,15 +212,15 @@ def shade(rng: np.random.Generator, texture: np.ndarray, mask: np.ndarray, light
     darker away from it and towards the rim of `mask` (uint8 (bh, bw), the object's shape), as a rounded
     body is. Returns the shaded texture."""
     bh, bw = texture.shape[:2]
-    small = cv2.resize(mask, (max(1, bw // 4), max(1, bh // 4)), interpolation=cv2.INTER_AREA)
+    xs, ys, (gw, gh) = _centred_grid(bh, bw)
+    small = cv2.resize(mask, (gw, gh), interpolation=cv2.INTER_AREA)
     depth = cv2.distanceTransform((small > 127).astype(np.uint8), cv2.DIST_L2, 3)
-    depth = cv2.resize(depth, (bw, bh), interpolation=cv2.INTER_LINEAR)
     rim = np.sqrt(np.clip(depth / max(float(depth.max()) * 0.5, 1e-6), 0.0, 1.0))  # 0 at the rim, 1 inside
-    ys, xs = np.mgrid[0:bh, 0:bw].astype(np.float32)
-    towards_light = ((xs - bw / 2.0) * light[0] + (ys - bh / 2.0) * light[1]) / max(bh, bw) * 2.0
+    towards_light = (xs * np.float32(light[0]) + ys * np.float32(light[1])) / np.float32(max(bh, bw) / 2.0)
     strength = rng.uniform(0.25, 0.5)
     gain = (1.0 - strength) + strength * (0.55 * rim + 0.45 * np.clip(0.5 + towards_light, 0.0, 1.0)) * 1.4
-    return cv2.convertScaleAbs(texture.astype(np.float32) * gain.astype(np.float32)[..., None])
+    gain = _full_size(gain, bh, bw)
+    return cv2.multiply(texture, cv2.merge([gain, gain, gain]), dtype=cv2.CV_8U)
 
 
 def _motion_kernel(length: float, angle: float) -> np.ndarray:
@@ -208,7 +235,7 @@ def _motion_kernel(length: float, angle: float) -> np.ndarray:
 
 def soften_boundary(rng: np.random.Generator, alpha: np.ndarray, texture: np.ndarray,
                     scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
-    """Defocus (a Gaussian of 2-7 px sigma) or motion blur (a 10-40 px line) over part of an object, fading to
+    """Defocus (a Gaussian of 2-7 px sigma) or motion blur (a 10-40 px streak) over part of an object, fading to
     sharp across it, so soft and sharp boundaries meet on one outline.
 
     Args:
@@ -221,23 +248,29 @@ def soften_boundary(rng: np.random.Generator, alpha: np.ndarray, texture: np.nda
         leaves the mask) and kind "defocus" or "motion".
     """
     bh, bw = alpha.shape
-    premultiplied = texture.astype(np.float32) * alpha[..., None]
+    # alpha and the premultiplied colour blurred together, as one 4-channel image
+    layers = cv2.merge([alpha, *cv2.split(cv2.multiply(texture, cv2.merge([alpha, alpha, alpha]),
+                                                       dtype=cv2.CV_32F))])
     if rng.random() < 0.6:
         kind, sigma = "defocus", rng.uniform(2.0, 7.0) * scale
-        blurred_alpha, blurred = _blur(alpha, sigma), _blur(premultiplied, sigma)
+        blurred = _blur(layers, sigma)
     else:
-        kind = "motion"
-        kernel = _motion_kernel(rng.uniform(10.0, 40.0) * scale, rng.uniform(0.0, math.pi))
-        blurred_alpha, blurred = cv2.filter2D(alpha, -1, kernel), cv2.filter2D(premultiplied, -1, kernel)
+        kind = "motion"  # at half resolution: a 10-40 px streak loses nothing there
+        half = cv2.resize(layers, (max(1, bw // 2), max(1, bh // 2)), interpolation=cv2.INTER_AREA)
+        kernel = _motion_kernel(rng.uniform(5.0, 20.0) * scale, rng.uniform(0.0, math.pi))
+        blurred = cv2.resize(cv2.filter2D(half, -1, kernel), (bw, bh), interpolation=cv2.INTER_LINEAR)
     heading = rng.uniform(0.0, TWO_PI)
-    ys, xs = np.mgrid[0:bh, 0:bw].astype(np.float32)
-    along = ((xs - bw / 2.0) * math.cos(heading) + (ys - bh / 2.0) * math.sin(heading)) / (0.5 * max(bh, bw))
-    ramp = np.clip(0.5 + along * rng.uniform(0.8, 1.6), 0.0, 1.0)  # 0: sharp side, 1: blurred side
-    new_alpha = ramp * blurred_alpha + (1.0 - ramp) * alpha
-    colour = ramp[..., None] * blurred + (1.0 - ramp[..., None]) * premultiplied
-    new_texture = np.where(new_alpha[..., None] > 1e-4, colour / np.maximum(new_alpha[..., None], 1e-4), 0.0)
+    xs, ys, _ = _centred_grid(bh, bw)
+    along = (xs * np.float32(math.cos(heading)) + ys * np.float32(math.sin(heading))) / np.float32(0.5 * max(bh, bw))
+    ramp = _full_size(np.clip(0.5 + along * np.float32(rng.uniform(0.8, 1.6)), 0.0, 1.0), bh, bw)  # 0: sharp side
+    mixed = cv2.blendLinear(blurred, layers, ramp, 1.0 - ramp)
+    new_alpha = np.ascontiguousarray(mixed[..., 0])
+    inverse = 1.0 / np.maximum(new_alpha, np.float32(1e-3))
+    new_texture = cv2.multiply(np.ascontiguousarray(mixed[..., 1:]), cv2.merge([inverse, inverse, inverse]),
+                               dtype=cv2.CV_8U)
+    new_texture[new_alpha < 1e-3] = 0
     mask = np.where(new_alpha >= 0.5, 255, 0).astype(np.uint8)
-    return new_alpha.astype(np.float32), cv2.convertScaleAbs(new_texture), mask, kind
+    return new_alpha, new_texture, mask, kind
 
 
 def pad_for_blur(box, scale: float, h: int, w: int) -> tuple[int, int, int, int]:
@@ -265,16 +298,21 @@ def add_occluder(rng: np.random.Generator, image: np.ndarray, mask: np.ndarray, 
             twig = random_curve(rng, trunk[int(k)], heading + rng.choice([-1.0, 1.0]) * rng.uniform(0.4, 1.0),
                                 reach * rng.uniform(0.15, 0.4), 0.05, n=10)
             layer.lines([twig], thickness=max(2, thickness // 3))
-    alpha = layer.alpha.astype(np.float32) * np.float32(1.0 / 255.0)
-    if rng.random() < 0.5:
-        alpha = _blur(alpha, rng.uniform(2.0, 8.0) * scale)
-    in_front = alpha >= 0.5
+    sigma = rng.uniform(2.0, 8.0) * scale if rng.random() < 0.5 else 0.0
+    x0, y0, x1, y1 = _box_with_margin(cv2.boundingRect(layer.alpha), int(3 * sigma) + 1, h, w)
+    alpha = np.zeros((h, w), np.float32)
+    if x1 <= x0 or y1 <= y0:
+        return alpha
+    part = layer.alpha[y0:y1, x0:x1].astype(np.float32) * np.float32(1.0 / 255.0)
+    part = _blur(part, sigma) if sigma > 0 else part
+    alpha[y0:y1, x0:x1] = part
     colour = 255.0 * hsv_colour(rng.random(), rng.uniform(0.0, 0.3), rng.uniform(0.1, 0.6))
-    grain = smooth_noise(rng, h // 8 + 2, w // 8 + 2, 3.0)
-    grain = cv2.resize(grain, (w, h), interpolation=cv2.INTER_LINEAR)
+    grain = smooth_noise(rng, (y1 - y0) // 8 + 2, (x1 - x0) // 8 + 2, 3.0)
+    grain = cv2.resize(grain, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
     paint = np.clip(colour[None, None, :] * (1.0 + 0.15 * grain[..., None]), 0, 255).astype(np.uint8)
-    image[...] = cv2.blendLinear(image, paint, 1.0 - alpha, alpha)
-    mask[in_front] = 0
+    roi = image[y0:y1, x0:x1]
+    roi[...] = cv2.blendLinear(roi, paint, 1.0 - part, part)
+    mask[alpha >= 0.5] = 0
     return alpha
 
 
