@@ -7,7 +7,7 @@ import pytest
 from hrsod_tf.config import DataConfig
 from hrsod_tf.data import synthetic_photo
 from hrsod_tf.data.sources import SyntheticSource
-from hrsod_tf.data.synthetic import generate_scene, scene_seed
+from hrsod_tf.data.synthetic import generate_scene, photo_scene_properties, scene_seed
 from hrsod_tf.data.synthetic_drawing import CoverageLayer
 
 SMALL = dict(min_side=240, max_side=320)
@@ -158,19 +158,6 @@ def test_occluder_pixels_are_background_in_the_mask():
 
 def test_every_property_occurs_in_a_few_scenes():
     seen = set()
-    original = synthetic_photo.PhotoStyle.__init__
-
-    def recording_init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        styles.append(self)
-
-    styles = []
-    synthetic_photo.PhotoStyle.__init__ = recording_init
-    try:
-        for seed in SEEDS:
-            _photo(seed)
-    finally:
-        synthetic_photo.PhotoStyle.__init__ = original
-    for style in styles:
-        seen.update(kind.split(":")[0] for kind in style.kinds)
+    for seed in SEEDS:
+        seen.update(kind.split(":")[0] for kind in photo_scene_properties(seed, **SMALL))
     assert seen == set(synthetic_photo.PHOTO_PROPERTIES)

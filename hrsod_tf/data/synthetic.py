@@ -27,6 +27,7 @@ Public API::
     generate_scene(seed, min_side=1200, max_side=2048, scene_style="classic") -> (image uint8 HxWx3 RGB,
                                                                                   mask uint8 HxW in {0, 255})
     generate_scene_layers(seed, ..., edge_softness=0.0) -> SceneLayers  # + true alpha, foreground, background
+    photo_scene_properties(seed, ...) -> tuple of str  # what the photo scene of a seed holds
     scene_seed(split, index) -> int             # disjoint seeds for "train" / "validation" / "test"
     scene_name(split, index) -> str             # "synthetic_train_00012"
     generate_split(split, count, min_side=1200, max_side=2048, start=0, scene_style="classic")
@@ -70,6 +71,7 @@ __all__ = [
     "generate_scene",
     "generate_scene_layers",
     "generate_split",
+    "photo_scene_properties",
     "save_scene_files",
     "scene_name",
     "scene_seed",
@@ -388,6 +390,14 @@ class SceneLayers:
     alpha: np.ndarray
     foreground: np.ndarray
     background: np.ndarray
+    properties: tuple[str, ...] = ()  # the photo style's properties drawn, in order (`photo_scene_properties`)
+
+
+def photo_scene_properties(seed: int, min_side: int = 1200, max_side: int = 2048) -> tuple[str, ...]:
+    """The properties (`hrsod_tf.data.synthetic_photo.PHOTO_PROPERTIES`) that the photo scene of `seed` holds,
+    in drawing order, e.g. ("add_saturated_clutter", "camouflage", "shade", "soften_boundary:motion", ...)."""
+    return _compose_scene(seed, min_side, max_side, keep_layers=False, edge_softness=0.0,
+                          scene_style="photo").properties
 
 
 def generate_scene_layers(seed: int, min_side: int = 1200, max_side: int = 2048,
@@ -483,7 +493,7 @@ def _compose_scene(seed, min_side, max_side, keep_layers: bool, edge_softness: f
     if noise is not None:
         image = luminance_offset(image, noise, grain)
     if not keep_layers:
-        return SceneLayers(image, mask, None, None, None)
+        return SceneLayers(image, mask, None, None, None, tuple(photo.kinds) if photo is not None else ())
     foreground = np.zeros((h, w, 3), np.uint8)
     covered = coverage > 0
     foreground[covered] = np.clip(premultiplied[covered] / coverage[covered][:, None] + 0.5, 0, 255).astype(np.uint8)
