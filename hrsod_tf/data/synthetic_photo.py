@@ -74,6 +74,7 @@ def _centred_grid(bh: int, bw: int) -> tuple[np.ndarray, np.ndarray, tuple[int, 
 
 
 def _full_size(weight: np.ndarray, bh: int, bw: int) -> np.ndarray:
+    """A coarse float weight map (from `_centred_grid`) bilinearly resized to float32 (bh, bw)."""
     return cv2.resize(np.ascontiguousarray(weight, np.float32), (bw, bh), interpolation=cv2.INTER_LINEAR)
 
 
