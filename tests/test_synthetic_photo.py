@@ -49,6 +49,7 @@ def test_synthetic_source_generates_the_configured_style():
     image, mask = generate_scene(scene_seed("test", 0), 200, 220, scene_style="photo")
     np.testing.assert_array_equal(example["image"], image)
     np.testing.assert_array_equal(example["mask"][..., 0], mask)
+    assert source.name == "synthetic/photo" and SyntheticSource().name == "synthetic"  # caches keyed apart
 
 
 def _background_coloured_outline_fraction(image, mask):

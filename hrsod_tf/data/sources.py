@@ -154,8 +154,10 @@ class SyntheticSource(_GeneratorSource):
     """The built-in synthetic high-resolution set, generated in memory (deterministic per split and index)."""
 
     def __init__(self, data_config=None):
-        self.name = "synthetic"
         self.data_config = data_config or config_lib.DataConfig()
+        # the name keys the map caches: photo scenes share file names with classic ones, not their pixels
+        style = self.data_config.synthetic_scene_style
+        self.name = "synthetic" if style == "classic" else f"synthetic/{style}"
 
     @property
     def splits(self) -> tuple[str, ...]:
