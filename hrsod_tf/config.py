@@ -229,12 +229,19 @@ class DataConfig:
     Attributes:
         synthetic_train_size / synthetic_test_size: number of generated scenes per split.
         synthetic_min_side / synthetic_max_side: shortest / longest image edge range, in pixels.
+        synthetic_scene_style: "classic" (saturated objects on muted backgrounds) or "photo" (the same scenes with
+            camouflage, saturated clutter, shadows, soft boundaries and occluders; `hrsod_tf.data.synthetic_photo`).
     """
 
     synthetic_train_size: int = 300
     synthetic_test_size: int = 60
     synthetic_min_side: int = 1200
     synthetic_max_side: int = 2048
+    synthetic_scene_style: str = "classic"
+
+    def __post_init__(self):
+        if self.synthetic_scene_style not in ("classic", "photo"):
+            raise ValueError(f"synthetic_scene_style {self.synthetic_scene_style!r} is not one of classic, photo")
 
 
 @dataclass(frozen=True)

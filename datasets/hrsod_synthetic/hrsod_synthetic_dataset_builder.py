@@ -16,14 +16,16 @@ class SyntheticConfig(tfds.core.BuilderConfig):
     """Sizes of one configuration, from the `DataConfig` of a `hrsod_tf.config` preset."""
 
     preset: str = "paper"
+    scene_style: str = "classic"
 
 
-def _config(name: str, preset: str) -> SyntheticConfig:
+def _config(name: str, preset: str, scene_style: str = "classic") -> SyntheticConfig:
     data = config_lib.get_preset(preset).data
     return SyntheticConfig(
-        name=name, preset=preset,
-        description=(f"`{preset}` preset: {data.synthetic_train_size} train / {data.synthetic_test_size} test scenes, "
-                     f"sides {data.synthetic_min_side}-{data.synthetic_max_side} px."),
+        name=name, preset=preset, scene_style=scene_style,
+        description=(f"`{scene_style}` scenes, `{preset}` preset: {data.synthetic_train_size} train / "
+                     f"{data.synthetic_test_size} test scenes, sides {data.synthetic_min_side}-"
+                     f"{data.synthetic_max_side} px."),
     )
 
 
@@ -31,8 +33,12 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     """DatasetBuilder for the synthetic set (nothing to download; deterministic)."""
 
     VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release: configs default (paper preset sizes), small and tiny."}
-    BUILDER_CONFIGS = [_config("default", "paper"), _config("small", "small"), _config("tiny", "tiny")]
+    RELEASE_NOTES = {"1.0.0": "Initial release: configs default (paper preset sizes), small and tiny; later the "
+                              "photo-style configs photo, photo_small and photo_tiny (the classic ones unchanged)."}
+    # The classic scenes keep their names (default, small, tiny); the photo scenes are photo, photo_small, ...
+    BUILDER_CONFIGS = [_config("default", "paper"), _config("small", "small"), _config("tiny", "tiny"),
+                       _config("photo", "paper", "photo"), _config("photo_small", "small", "photo"),
+                       _config("photo_tiny", "tiny", "photo")]
     DEFAULT_CONFIG_NAME = "default"
 
     def _info(self) -> tfds.core.DatasetInfo:
@@ -43,14 +49,15 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         """Train and test splits, sized by the config's preset."""
         data = config_lib.get_preset(self.builder_config.preset).data
         sizes = {"train": data.synthetic_train_size, "test": data.synthetic_test_size}
-        return {split: self._generate_examples(split, n, data.synthetic_min_side, data.synthetic_max_side)
+        return {split: self._generate_examples(split, n, data.synthetic_min_side, data.synthetic_max_side,
+                                               self.builder_config.scene_style)
                 for split, n in sizes.items()}
 
-    def _generate_examples(self, split: str, count: int, min_side: int, max_side: int):
+    def _generate_examples(self, split: str, count: int, min_side: int, max_side: int, scene_style: str):
         """Yields (name, example) for scenes 0..count-1 of `split`: images as JPEG (quality 95, like the
         photos of HRSOD; PNG-encoding megapixel scenes took most of the build time), masks as PNG."""
         report = readers.SkipReport(f"hrsod_synthetic/{split}")
-        for name, image, mask in synthetic.generate_split(split, count, min_side, max_side):
+        for name, image, mask in synthetic.generate_split(split, count, min_side, max_side, scene_style=scene_style):
             report.used += 1
             yield name, {"image": synthetic.encode_jpeg(image), "mask": mask[..., None],
                          "image/filename": f"{name}.jpg"}

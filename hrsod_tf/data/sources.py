@@ -167,8 +167,10 @@ class SyntheticSource(_GeneratorSource):
     """The built-in synthetic high-resolution set, generated in memory (deterministic per split and index)."""
 
     def __init__(self, data_config=None):
-        self.name = "synthetic"
         self.data_config = data_config or config_lib.DataConfig()
+        # the name keys the map caches: photo scenes share file names with classic ones, not their pixels
+        style = self.data_config.synthetic_scene_style
+        self.name = "synthetic" if style == "classic" else f"synthetic/{style}"
 
     @property
     def splits(self) -> tuple[str, ...]:
@@ -182,7 +184,8 @@ class SyntheticSource(_GeneratorSource):
     def _generate(self, split: str) -> Iterator[dict]:
         cfg = self.data_config
         for name, image, mask in synthetic.generate_split(
-                split, self.num_examples(split), cfg.synthetic_min_side, cfg.synthetic_max_side):
+                split, self.num_examples(split), cfg.synthetic_min_side, cfg.synthetic_max_side,
+                scene_style=cfg.synthetic_scene_style):
             yield {"image": image, "mask": mask[..., None], "image/filename": f"{name}.png"}
 
 

@@ -12,16 +12,26 @@ use scenes generated here. They are made to exercise what the HRSOD method is fo
   that are not in the mask), while objects have saturated colours and their own texture, so saliency is learnable;
 * the image is anti-aliased at object borders, the mask stays binary ``{0, 255}``.
 
+That is the ``classic`` style (the demo's). The ``photo`` style (``scene_style="photo"``) draws the same scene and
+adds the properties of photos that decide salient object detection, one named function each in
+`hrsod_tf.data.synthetic_photo`: object colours and texture in the background (camouflage along part of an
+outline, the object's material elsewhere), saturated sharp-edged clutter that is not salient, shading and cast
+shadows, soft boundaries (defocus, motion blur) beside sharp ones, and occluders in front of the object, which the
+mask leaves out as HRSOD and DAVIS-S annotate the visible part of an object.
+
 Everything is pure numpy + OpenCV and deterministic by seed (``np.random.default_rng(seed)``, no global RNG
 state): the same seed gives identical bytes. One 1200x1600 scene takes well under a second on one core.
 
 Public API::
 
-    generate_scene(seed, min_side=1200, max_side=2048) -> (image uint8 HxWx3 RGB, mask uint8 HxW in {0, 255})
+    generate_scene(seed, min_side=1200, max_side=2048, scene_style="classic") -> (image uint8 HxWx3 RGB,
+                                                                                  mask uint8 HxW in {0, 255})
     generate_scene_layers(seed, ..., edge_softness=0.0) -> SceneLayers  # + true alpha, foreground, background
+    photo_scene_properties(seed, ...) -> tuple of str  # what the photo scene of a seed holds
     scene_seed(split, index) -> int             # disjoint seeds for "train" / "validation" / "test"
     scene_name(split, index) -> str             # "synthetic_train_00012"
-    generate_split(split, count, min_side=1200, max_side=2048, start=0) -> iterator of (name, image, mask)
+    generate_split(split, count, min_side=1200, max_side=2048, start=0, scene_style="classic")
+        -> iterator of (name, image, mask)
     save_scene_files(out_dir, split, count, min_side=1200, max_side=2048, ...) -> list of (image_path, mask_path)
     thin_structure_mask(mask, kernel_size=5) -> bool HxW  # mask pixels removed by a morphological opening
 """
@@ -38,13 +48,30 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from hrsod_tf.data import synthetic_photo
+from hrsod_tf.data.synthetic_drawing import (
+    TWO_PI,
+    CoverageLayer,
+    blob_contour,
+    fractal_noise,
+    hsv_colour,
+    int_points,
+    luminance_offset,
+    outward_normals,
+    quad_bezier,
+    random_curve,
+    smooth_noise,
+)
+
 __all__ = [
     "ASPECT_RATIOS",
+    "SCENE_STYLES",
     "SPLITS",
     "SceneLayers",
     "generate_scene",
     "generate_scene_layers",
     "generate_split",
+    "photo_scene_properties",
     "save_scene_files",
     "scene_name",
     "scene_seed",
@@ -56,11 +83,13 @@ _SPLIT_OFFSET = {"train": 0, "validation": 1, "test": 2}
 _SPLIT_ALIASES = {"val": "validation", "valid": "validation"}
 _SEED_BASE = 20_190_000  # the seeds of split s are _SEED_BASE + 3 * index + offset(s): disjoint by construction
 
+#: The scene styles: "classic" (saturated objects on muted backgrounds; the demo's) and "photo" (the same scenes
+#: with the properties of photos that decide SOD added, `hrsod_tf.data.synthetic_photo`).
+SCENE_STYLES = ("classic", "photo")
+_PHOTO_STREAM = 28  # the photo style's generator is seeded with (seed, _PHOTO_STREAM): the classic draws stay
+
 # (width, height) ratios: landscape, portrait and square, as in HRSOD / DAVIS-S photographs.
 ASPECT_RATIOS = ((4, 3), (3, 4), (16, 9), (9, 16), (1, 1), (3, 2), (2, 3))
-
-_TWO_PI = 2.0 * math.pi
-
 
 # ----------------------------------------------------------------------------------------------------------------
 # splits and names
@@ -87,99 +116,7 @@ def scene_name(split: str, index: int) -> str:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# small helpers
-
-
-def _hsv(h: float, s: float, v: float) -> np.ndarray:
-    return np.array(colorsys.hsv_to_rgb(h % 1.0, min(max(s, 0.0), 1.0), min(max(v, 0.0), 1.0)), np.float32)
-
-
-def _noise(rng: np.random.Generator, h: int, w: int, cell: float, channels: int = 1) -> np.ndarray:
-    """Smooth noise (about unit variance) with features of ``cell`` px: low-res Gaussian noise upsampled."""
-    gh = max(2, int(math.ceil(h / cell)) + 1)
-    gw = max(2, int(math.ceil(w / cell)) + 1)
-    shape = (gh, gw) if channels == 1 else (gh, gw, channels)
-    small = rng.standard_normal(shape, dtype=np.float32)
-    out = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
-    return out
-
-
-def _fractal_noise(rng: np.random.Generator, h: int, w: int, cell: float, octaves: int = 3) -> np.ndarray:
-    out = np.zeros((h, w), np.float32)
-    amp, total = 1.0, 0.0
-    for _ in range(octaves):
-        out += amp * _noise(rng, h, w, max(cell, 2.0))
-        total += amp * amp
-        amp *= 0.5
-        cell /= 2.5
-    out *= 1.0 / math.sqrt(total)
-    return out
-
-
-def _curve(rng: np.random.Generator, start, heading: float, length: float, wiggle: float, n: int = 24) -> np.ndarray:
-    """A smooth random curve from ``start`` (float xy) heading ``heading`` radians; returns (n+1, 2) float."""
-    step = length / n
-    turn = np.cumsum(rng.normal(0.0, wiggle, n))
-    turn = np.cumsum(np.full(n, rng.normal(0.0, wiggle))) * 0.3 + turn
-    ang = heading + turn
-    pts = np.empty((n + 1, 2), np.float64)
-    pts[0] = start
-    pts[1:, 0] = start[0] + np.cumsum(step * np.cos(ang))
-    pts[1:, 1] = start[1] + np.cumsum(step * np.sin(ang))
-    return pts
-
-
-def _quad_bezier(p0, p1, p2, n: int = 32) -> np.ndarray:
-    t = np.linspace(0.0, 1.0, n)[:, None]
-    return (1 - t) ** 2 * np.asarray(p0) + 2 * (1 - t) * t * np.asarray(p1) + t**2 * np.asarray(p2)
-
-
-def _ipts(pts) -> np.ndarray:
-    return np.round(np.asarray(pts)).astype(np.int32).reshape(-1, 1, 2)
-
-
-class _Layer:
-    """An object's coverage, drawn twice with the same primitives: binary (LINE_8) for the mask, anti-aliased
-    (LINE_AA) for compositing into the image."""
-
-    def __init__(self, h: int, w: int):
-        self.mask = np.zeros((h, w), np.uint8)
-        self.alpha = np.zeros((h, w), np.uint8)
-
-    def fill(self, polys, value: int = 255) -> None:
-        polys = [_ipts(p) for p in polys]
-        cv2.fillPoly(self.mask, polys, value, cv2.LINE_8)
-        cv2.fillPoly(self.alpha, polys, value, cv2.LINE_AA)
-
-    def lines(self, curves, thickness: int, value: int = 255, closed: bool = False) -> None:
-        if not curves:
-            return
-        curves = [_ipts(c) for c in curves]
-        thickness = int(max(1, thickness))
-        cv2.polylines(self.mask, curves, closed, value, thickness, cv2.LINE_8)
-        cv2.polylines(self.alpha, curves, closed, value, thickness, cv2.LINE_AA)
-
-    def circle(self, center, radius: float, value: int = 255) -> None:
-        c = (int(round(center[0])), int(round(center[1])))
-        r = int(max(1, round(radius)))
-        cv2.circle(self.mask, c, r, value, -1, cv2.LINE_8)
-        cv2.circle(self.alpha, c, r, value, -1, cv2.LINE_AA)
-
-    def ellipse(self, center, axes, angle_deg: float, value: int = 255) -> None:
-        c = (int(round(center[0])), int(round(center[1])))
-        ax = (int(max(1, round(axes[0]))), int(max(1, round(axes[1]))))
-        cv2.ellipse(self.mask, c, ax, float(angle_deg), 0, 360, value, -1, cv2.LINE_8)
-        cv2.ellipse(self.alpha, c, ax, float(angle_deg), 0, 360, value, -1, cv2.LINE_AA)
-
-
-# ----------------------------------------------------------------------------------------------------------------
 # background
-
-
-def _luminance_offset(img8: np.ndarray, noise: np.ndarray, amplitude: float) -> np.ndarray:
-    """``img8 + amplitude * 255 * noise`` on all channels, saturated to uint8 (cv2 arithmetic, no float image)."""
-    n8 = cv2.addWeighted(noise, amplitude * 255.0, noise, 0.0, 128.0, dtype=cv2.CV_8U)
-    return cv2.addWeighted(img8, 1.0, cv2.merge([n8, n8, n8]), 1.0, -128.0)
 
 
 def _background(rng: np.random.Generator, h: int, w: int, short: int) -> np.ndarray:
@@ -187,9 +124,9 @@ def _background(rng: np.random.Generator, h: int, w: int, short: int) -> np.ndar
     # smooth components (gradient, large-scale texture) are computed at 1/4 resolution and upsampled
     sh, sw = max(2, h // 4), max(2, w // 4)
     hue = rng.random()
-    c1 = _hsv(hue, rng.uniform(0.0, 0.25), rng.uniform(0.3, 0.85))
-    c2 = _hsv(hue + rng.normal(0.0, 0.08), rng.uniform(0.0, 0.25), rng.uniform(0.25, 0.9))
-    ang = rng.uniform(0.0, _TWO_PI)
+    c1 = hsv_colour(hue, rng.uniform(0.0, 0.25), rng.uniform(0.3, 0.85))
+    c2 = hsv_colour(hue + rng.normal(0.0, 0.08), rng.uniform(0.0, 0.25), rng.uniform(0.25, 0.9))
+    ang = rng.uniform(0.0, TWO_PI)
     xs = np.linspace(0.0, 1.0, sw, dtype=np.float32) * (w / max(h, w) * math.cos(ang))
     ys = np.linspace(0.0, 1.0, sh, dtype=np.float32) * (h / max(h, w) * math.sin(ang))
     t = xs[None, :] + ys[:, None]
@@ -197,7 +134,7 @@ def _background(rng: np.random.Generator, h: int, w: int, short: int) -> np.ndar
     t *= 1.0 / max(float(t.max()), 1e-6)
     small = c1[None, None, :] + t[:, :, None] * (c2 - c1)[None, None, :]
     # large-scale luminance texture (clouds, walls, foliage far away)
-    lum = _fractal_noise(rng, sh, sw, cell=short / 4.0 * rng.uniform(0.15, 0.5), octaves=4)
+    lum = fractal_noise(rng, sh, sw, cell=short / 4.0 * rng.uniform(0.15, 0.5), octaves=4)
     small += (rng.uniform(0.04, 0.12) * lum)[:, :, None]
     small8 = np.clip(small * 255.0 + 0.5, 0, 255).astype(np.uint8)
     img8 = cv2.resize(small8, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -208,7 +145,8 @@ def _background(rng: np.random.Generator, h: int, w: int, short: int) -> np.ndar
         cx, cy = rng.uniform(-0.05, 1.05) * w, rng.uniform(-0.05, 1.05) * h
         local = img8[int(min(max(cy, 0), h - 1)), int(min(max(cx, 0), w - 1))].astype(np.float32) / 255.0
         lh, ls, lv = colorsys.rgb_to_hsv(*local.tolist())
-        col = _hsv(lh + rng.normal(0.0, 0.05), min(ls + rng.uniform(-0.1, 0.12), 0.3), lv + rng.uniform(-0.22, 0.22))
+        col = hsv_colour(lh + rng.normal(0.0, 0.05), min(ls + rng.uniform(-0.1, 0.12), 0.3),
+                         lv + rng.uniform(-0.22, 0.22))
         col = tuple(float(v) for v in (col * 255.0))
         size = short * rng.uniform(0.02, 0.25)
         kind = rng.integers(0, 5)
@@ -217,16 +155,16 @@ def _background(rng: np.random.Generator, h: int, w: int, short: int) -> np.ndar
                         rng.uniform(0, 180), 0, 360, col, -1, cv2.LINE_AA)
         elif kind == 1:
             k = int(rng.integers(3, 8))
-            a = np.sort(rng.uniform(0, _TWO_PI, k))
+            a = np.sort(rng.uniform(0, TWO_PI, k))
             r = size * rng.uniform(0.4, 1.0, k)
-            cv2.fillPoly(img8, [_ipts(np.stack([cx + r * np.cos(a), cy + r * np.sin(a)], 1))], col, cv2.LINE_AA)
+            cv2.fillPoly(img8, [int_points(np.stack([cx + r * np.cos(a), cy + r * np.sin(a)], 1))], col, cv2.LINE_AA)
         elif kind == 2:
             ww, hh = size * rng.uniform(0.5, 2.0), size * rng.uniform(0.5, 2.0)
             box = cv2.boxPoints(((cx, cy), (ww, hh), rng.uniform(0, 90)))
-            cv2.fillPoly(img8, [_ipts(box)], col, cv2.LINE_AA)
+            cv2.fillPoly(img8, [int_points(box)], col, cv2.LINE_AA)
         elif kind == 3:  # distractor lines / twigs, thin but muted
-            c = _curve(rng, np.array([cx, cy]), rng.uniform(0, _TWO_PI), size * 3, 0.08)
-            cv2.polylines(img8, [_ipts(c)], False, col, int(rng.integers(1, 7)), cv2.LINE_AA)
+            c = random_curve(rng, np.array([cx, cy]), rng.uniform(0, TWO_PI), size * 3, 0.08)
+            cv2.polylines(img8, [int_points(c)], False, col, int(rng.integers(1, 7)), cv2.LINE_AA)
         else:  # rings
             cv2.circle(img8, (int(cx), int(cy)), int(size), col, int(rng.integers(1, 8)), cv2.LINE_AA)
 
@@ -237,48 +175,17 @@ def _background(rng: np.random.Generator, h: int, w: int, short: int) -> np.ndar
         img8 = cv2.resize(small8, (w, h), interpolation=cv2.INTER_LINEAR)
 
     # mid/fine texture over everything, luminance only
-    fine = _fractal_noise(rng, h, w, cell=rng.uniform(4.0, 24.0) * max(short / 1200.0, 0.25), octaves=2)
-    return _luminance_offset(img8, fine, rng.uniform(0.01, 0.05))
+    fine = fractal_noise(rng, h, w, cell=rng.uniform(4.0, 24.0) * max(short / 1200.0, 0.25), octaves=2)
+    return luminance_offset(img8, fine, rng.uniform(0.01, 0.05))
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # objects
 
 
-def _blob(rng: np.random.Generator, cx: float, cy: float, radius: float, jag: float) -> np.ndarray:
-    """Star-shaped closed contour with low-frequency lobes and optional jagged high-frequency spikes."""
-    spacing = rng.uniform(2.5, 8.0) if jag > 0 else 3.0
-    n = int(min(max(64, _TWO_PI * radius / spacing), 4000))
-    t = np.linspace(0.0, _TWO_PI, n, endpoint=False)
-    r = np.ones(n)
-    for k in range(2, 7):
-        r += rng.uniform(0.0, 0.32 / k) * np.cos(k * t + rng.uniform(0, _TWO_PI))
-    if jag > 0:
-        spikes = rng.uniform(0.0, 1.0, n)
-        spikes[1::2] *= -0.3  # saw-tooth: alternate out/in
-        r *= 1.0 + jag * spikes
-    r = np.maximum(r, 0.3)
-    elong = rng.uniform(0.55, 1.0)
-    rot = rng.uniform(0.0, math.pi)
-    x = radius * r * np.cos(t)
-    y = radius * r * np.sin(t) * elong
-    cr, sr = math.cos(rot), math.sin(rot)
-    return np.stack([cx + cr * x - sr * y, cy + sr * x + cr * y], axis=1)
 
-
-def _normals(contour: np.ndarray) -> np.ndarray:
-    d = np.roll(contour, -1, axis=0) - np.roll(contour, 1, axis=0)
-    nrm = np.stack([d[:, 1], -d[:, 0]], axis=1)
-    nrm /= np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-6)
-    # make them point outwards (away from the centroid)
-    out = contour - contour.mean(axis=0)
-    sign = np.sign(np.sum(nrm * out, axis=1, keepdims=True))
-    sign[sign == 0] = 1.0
-    return nrm * sign
-
-
-def _add_fur(rng, layer: _Layer, contour: np.ndarray, s: float) -> None:
-    nrm = _normals(contour)
+def _add_fur(rng, layer: CoverageLayer, contour: np.ndarray, s: float) -> None:
+    nrm = outward_normals(contour)
     step = int(rng.integers(1, 4))
     idx = np.arange(0, len(contour), step)
     if rng.random() < 0.5:  # fur on part of the contour only
@@ -295,8 +202,8 @@ def _add_fur(rng, layer: _Layer, contour: np.ndarray, s: float) -> None:
     layer.lines(hairs, thickness=1)
 
 
-def _add_antennae(rng, layer: _Layer, contour: np.ndarray, radius: float, s: float) -> None:
-    nrm = _normals(contour)
+def _add_antennae(rng, layer: CoverageLayer, contour: np.ndarray, radius: float, s: float) -> None:
+    nrm = outward_normals(contour)
     n = int(rng.integers(2, 9))
     k0 = rng.integers(0, len(contour))
     spread = rng.uniform(0.05, 0.5)
@@ -304,24 +211,25 @@ def _add_antennae(rng, layer: _Layer, contour: np.ndarray, radius: float, s: flo
         k = int(k0 + (i - n / 2) * spread * len(contour) / max(n, 1)) % len(contour)
         heading = math.atan2(nrm[k, 1], nrm[k, 0]) + rng.normal(0.0, 0.3)
         length = radius * rng.uniform(0.5, 1.6)
-        curve = _curve(rng, contour[k] - nrm[k] * 3.0, heading, length, 0.06)
+        curve = random_curve(rng, contour[k] - nrm[k] * 3.0, heading, length, 0.06)
         thick = int(rng.integers(1, 4))
         layer.lines([curve], thickness=thick)
         if rng.random() < 0.5:  # knob / jointed leg end
             layer.circle(curve[-1], rng.uniform(2.0, 7.0) * s + thick)
 
 
-def _add_stalk(rng, layer: _Layer, contour: np.ndarray, radius: float, s: float) -> None:
+def _add_stalk(rng, layer: CoverageLayer, contour: np.ndarray, radius: float, s: float) -> None:
     # leave from the lowest part of the contour, downwards
     k = int(np.argmax(contour[:, 1] + rng.normal(0.0, radius * 0.2, len(contour))))
     heading = math.pi / 2 + rng.normal(0.0, 0.4)
     length = radius * rng.uniform(0.8, 2.2)
-    curve = _curve(rng, contour[k] - np.array([0.0, 4.0]), heading, length, 0.04, n=40)
+    curve = random_curve(rng, contour[k] - np.array([0.0, 4.0]), heading, length, 0.04, n=40)
     layer.lines([curve], thickness=int(rng.integers(2, 5)))
     for _ in range(int(rng.integers(0, 4))):  # leaves on thin petioles
         j = int(rng.integers(5, len(curve)))
         side = rng.choice([-1.0, 1.0])
-        pet = _curve(rng, curve[j], heading + side * rng.uniform(0.6, 1.3), radius * rng.uniform(0.1, 0.3), 0.05, 8)
+        pet = random_curve(rng, curve[j], heading + side * rng.uniform(0.6, 1.3), radius * rng.uniform(0.1, 0.3),
+                           0.05, 8)
         layer.lines([pet], thickness=int(rng.integers(1, 3)))
         leaf_r = radius * rng.uniform(0.06, 0.16)
         direction = pet[-1] - pet[-2]
@@ -330,14 +238,14 @@ def _add_stalk(rng, layer: _Layer, contour: np.ndarray, radius: float, s: float)
                       math.degrees(math.atan2(direction[1], direction[0])))
 
 
-def _add_branches(rng, layer: _Layer, contour: np.ndarray, radius: float) -> None:
-    nrm = _normals(contour)
+def _add_branches(rng, layer: CoverageLayer, contour: np.ndarray, radius: float) -> None:
+    nrm = outward_normals(contour)
     k = int(rng.integers(0, len(contour)))
     by_thickness: dict[int, list] = {}
     depth = int(rng.integers(3, 5))
 
     def grow(p, heading, length, thick, level):
-        c = _curve(rng, p, heading, length, 0.05, n=10)
+        c = random_curve(rng, p, heading, length, 0.05, n=10)
         by_thickness.setdefault(thick, []).append(c)
         if level < depth:
             for side in (-1.0, 1.0):
@@ -350,7 +258,7 @@ def _add_branches(rng, layer: _Layer, contour: np.ndarray, radius: float) -> Non
         layer.lines(curves, thickness=thick)
 
 
-def _add_wires(rng, layer: _Layer, contour: np.ndarray, radius: float) -> None:
+def _add_wires(rng, layer: CoverageLayer, contour: np.ndarray, radius: float) -> None:
     """Thin loops leaving the body and coming back (handles, cables, whiskers): they enclose background."""
     centre = contour.mean(axis=0)
     for _ in range(int(rng.integers(1, 4))):
@@ -359,10 +267,10 @@ def _add_wires(rng, layer: _Layer, contour: np.ndarray, radius: float) -> None:
         out = mid - centre
         out /= max(np.linalg.norm(out), 1e-6)
         ctrl = mid + out * radius * rng.uniform(0.8, 2.0) + rng.normal(0.0, radius * 0.3, 2)
-        layer.lines([_quad_bezier(contour[i], ctrl, contour[j], 48)], thickness=int(rng.integers(1, 3)))
+        layer.lines([quad_bezier(contour[i], ctrl, contour[j], 48)], thickness=int(rng.integers(1, 3)))
 
 
-def _add_holes(rng, layer: _Layer, cx: float, cy: float, radius: float, s: float, net: bool) -> None:
+def _add_holes(rng, layer: CoverageLayer, cx: float, cy: float, radius: float, s: float, net: bool) -> None:
     for _ in range(int(rng.integers(1, 4))):
         hx, hy = cx + rng.normal(0.0, 0.25 * radius), cy + rng.normal(0.0, 0.25 * radius)
         a, b = radius * rng.uniform(0.08, 0.3), radius * rng.uniform(0.06, 0.25)
@@ -388,13 +296,13 @@ def _add_holes(rng, layer: _Layer, cx: float, cy: float, radius: float, s: float
                          rng.uniform(1.5, 5.0) * max(s, 0.5), value=0)
 
 
-def _object_layer(rng: np.random.Generator, h: int, w: int, radius: float, s: float) -> _Layer:
-    layer = _Layer(h, w)
+def _object_layer(rng: np.random.Generator, h: int, w: int, radius: float, s: float) -> CoverageLayer:
+    layer = CoverageLayer(h, w)
     m = 0.6 * radius
     cx = rng.uniform(min(m, w / 2), max(w - m, w / 2))
     cy = rng.uniform(min(m, h / 2), max(h - m, h / 2))
     jag = rng.uniform(0.03, 0.12) if rng.random() < 0.35 else 0.0
-    contour = _blob(rng, cx, cy, radius, jag)
+    contour = blob_contour(rng, cx, cy, radius, jag)
     layer.fill([contour])
     if rng.random() < 0.6:
         _add_holes(rng, layer, cx, cy, radius, s, net=rng.random() < 0.4)
@@ -418,26 +326,26 @@ def _object_layer(rng: np.random.Generator, h: int, w: int, radius: float, s: fl
 def _object_texture(rng: np.random.Generator, bh: int, bw: int, s: float) -> np.ndarray:
     """Saturated colour with its own texture (stripes, spots or mottling), uint8 (bh, bw, 3) RGB."""
     hue = rng.random()
-    c1 = _hsv(hue, rng.uniform(0.6, 1.0), rng.uniform(0.55, 1.0))
-    c2 = _hsv(hue + rng.uniform(-0.18, 0.18), rng.uniform(0.6, 1.0), rng.uniform(0.35, 1.0))
+    c1 = hsv_colour(hue, rng.uniform(0.6, 1.0), rng.uniform(0.55, 1.0))
+    c2 = hsv_colour(hue + rng.uniform(-0.18, 0.18), rng.uniform(0.6, 1.0), rng.uniform(0.35, 1.0))
     kind = rng.integers(0, 3)
     if kind == 0:  # stripes
         period = rng.uniform(8.0, 60.0) * max(s, 0.3)
         ang = rng.uniform(0.0, math.pi)
-        xs = np.arange(bw, dtype=np.float32) * np.float32(_TWO_PI / period * math.cos(ang))
-        ys = np.arange(bh, dtype=np.float32) * np.float32(_TWO_PI / period * math.sin(ang))
+        xs = np.arange(bw, dtype=np.float32) * np.float32(TWO_PI / period * math.cos(ang))
+        ys = np.arange(bh, dtype=np.float32) * np.float32(TWO_PI / period * math.sin(ang))
         p = 0.5 + 0.5 * np.sin(xs[None, :] + ys[:, None])
     elif kind == 1:  # spots
-        p = _noise(rng, bh, bw, rng.uniform(6.0, 40.0) * max(s, 0.3))
+        p = smooth_noise(rng, bh, bw, rng.uniform(6.0, 40.0) * max(s, 0.3))
         p = (p - 0.6) * 3.0
     else:  # mottled
-        p = 0.5 + 0.4 * _fractal_noise(rng, bh, bw, rng.uniform(10.0, 80.0) * max(s, 0.3), 3)
+        p = 0.5 + 0.4 * fractal_noise(rng, bh, bw, rng.uniform(10.0, 80.0) * max(s, 0.3), 3)
     p8 = cv2.convertScaleAbs(np.clip(p, 0.0, 1.0), alpha=255.0)  # p >= 0, so abs() is a no-op
     lut = (c1[None, :] + np.linspace(0.0, 1.0, 256, dtype=np.float32)[:, None] * (c2 - c1)[None, :]) * 255.0
     lut = np.clip(lut + 0.5, 0, 255).astype(np.uint8).reshape(256, 1, 3)
     tex = cv2.LUT(cv2.merge([p8, p8, p8]), lut)
-    shade = _fractal_noise(rng, bh, bw, max(bh, bw) * 0.3, 3)
-    return _luminance_offset(tex, shade, rng.uniform(0.03, 0.1) * float(max(c1.max(), c2.max())))
+    shade = fractal_noise(rng, bh, bw, max(bh, bw) * 0.3, 3)
+    return luminance_offset(tex, shade, rng.uniform(0.03, 0.1) * float(max(c1.max(), c2.max())))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -451,13 +359,16 @@ def _image_size(rng: np.random.Generator, min_side: int, max_side: int) -> tuple
     return (long_, short) if rh > rw else (short, long_)  # (h, w)
 
 
-def generate_scene(seed: int, min_side: int = 1200, max_side: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+def generate_scene(seed: int, min_side: int = 1200, max_side: int = 2048,
+                   scene_style: str = "classic") -> tuple[np.ndarray, np.ndarray]:
     """One synthetic high-resolution saliency scene.
 
     Returns ``(image, mask)``: ``image`` uint8 (H, W, 3) RGB, ``mask`` uint8 (H, W) with values in {0, 255}.
     The shortest edge is in ``[min_side, max_side]``; the same ``seed`` always gives identical bytes.
+    ``scene_style`` is one of `SCENE_STYLES`: "photo" adds camouflage, saturated clutter, shading and shadows,
+    soft boundaries and occluders to the seed's "classic" scene (`hrsod_tf.data.synthetic_photo`).
     """
-    scene = _compose_scene(seed, min_side, max_side, keep_layers=False, edge_softness=0.0)
+    scene = _compose_scene(seed, min_side, max_side, keep_layers=False, edge_softness=0.0, scene_style=scene_style)
     return scene.image, scene.mask
 
 
@@ -479,6 +390,14 @@ class SceneLayers:
     alpha: np.ndarray
     foreground: np.ndarray
     background: np.ndarray
+    properties: tuple[str, ...] = ()  # the photo style's properties drawn, in order (`photo_scene_properties`)
+
+
+def photo_scene_properties(seed: int, min_side: int = 1200, max_side: int = 2048) -> tuple[str, ...]:
+    """The properties (`hrsod_tf.data.synthetic_photo.PHOTO_PROPERTIES`) that the photo scene of `seed` holds,
+    in drawing order, e.g. ("add_saturated_clutter", "camouflage", "shade", "soften_boundary:motion", ...)."""
+    return _compose_scene(seed, min_side, max_side, keep_layers=False, edge_softness=0.0,
+                          scene_style="photo").properties
 
 
 def generate_scene_layers(seed: int, min_side: int = 1200, max_side: int = 2048,
@@ -499,8 +418,13 @@ def _padded(texture: np.ndarray, top: int, bottom: int, left: int, right: int) -
     return cv2.copyMakeBorder(texture, top, bottom, left, right, cv2.BORDER_REFLECT)
 
 
-def _compose_scene(seed, min_side, max_side, keep_layers: bool, edge_softness: float):
-    """`generate_scene` and `generate_scene_layers`: one sequence of random draws for both, so one scene."""
+def _compose_scene(seed, min_side, max_side, keep_layers: bool, edge_softness: float, scene_style: str = "classic"):
+    """`generate_scene` and `generate_scene_layers`: one sequence of random draws for both, so one scene.
+
+    The `photo` style draws the same background and objects as `classic` (the same draws of the seed's generator,
+    in the same order), then adds the properties of `hrsod_tf.data.synthetic_photo` with draws of a second
+    generator: a seed's photo scene is its classic scene made harder.
+    """
     min_side, max_side = int(min_side), int(max_side)
     if min_side < 32:
         raise ValueError(f"min_side must be >= 32, got {min_side}")
@@ -508,6 +432,8 @@ def _compose_scene(seed, min_side, max_side, keep_layers: bool, edge_softness: f
         raise ValueError(f"max_side ({max_side}) must be >= min_side ({min_side})")
     if edge_softness < 0:
         raise ValueError(f"edge_softness must be >= 0, got {edge_softness}")
+    if scene_style not in SCENE_STYLES:
+        raise ValueError(f"scene_style {scene_style!r} is not one of {', '.join(SCENE_STYLES)}")
     rng = np.random.default_rng(int(seed))
     h, w = _image_size(rng, min_side, max_side)
     short = min(h, w)
@@ -522,13 +448,29 @@ def _compose_scene(seed, min_side, max_side, keep_layers: bool, edge_softness: f
 
     n_obj = int(rng.choice([1, 2, 3], p=[0.45, 0.35, 0.2]))
     radii = [short * rng.uniform(0.15, 0.33)] + [short * rng.uniform(0.05, 0.16) for _ in range(n_obj - 1)]
+    objects = []  # (layer, box, texture, radius); all drawn before any is composited
     for radius in radii:
         layer = _object_layer(rng, h, w, radius, s)
-        x, y, bw, bh = cv2.boundingRect(layer.alpha)
-        if bw == 0 or bh == 0:
+        box = cv2.boundingRect(layer.alpha)
+        if box[2] == 0 or box[3] == 0:
             continue
-        tex = _object_texture(rng, bh, bw, s)  # drawn at the drawing's own box: the same draws at any softness
-        if edge_softness > 0:
+        # the texture is drawn at the drawing's own box: the same draws at any softness
+        objects.append((layer, box, _object_texture(rng, box[3], box[2], s), radius))
+    grain = rng.uniform(0.0, 0.02)  # a little sensor grain over everything, added last
+    noise = rng.standard_normal((h, w), dtype=np.float32) if grain > 0.004 else None
+
+    photo = synthetic_photo.PhotoStyle(np.random.default_rng([int(seed), _PHOTO_STREAM]), s) \
+        if scene_style == "photo" else None
+    if photo is not None:
+        photo.style_background(image, [tex for _, _, tex, _ in objects])
+    for index, (layer, (x, y, bw, bh), tex, radius) in enumerate(objects):
+        object_mask = layer.mask  # drawn with LINE_8 in {0, 255}: the mask stays binary
+        if photo is not None:
+            a, tex, box_mask, (x, y, bw, bh) = photo.style_object(image, layer, (x, y, bw, bh), tex, radius,
+                                                                  main=index == 0)
+            object_mask = None
+            np.maximum(mask[y:y + bh, x:x + bw], box_mask, out=mask[y:y + bh, x:x + bw])
+        elif edge_softness > 0:
             soft = cv2.GaussianBlur(layer.alpha.astype(np.float32) * np.float32(1.0 / 255.0), (0, 0), edge_softness)
             soft[soft < 1.0 / 512.0] = 0.0
             x1, y1, bw1, bh1 = cv2.boundingRect((soft > 0).astype(np.uint8))
@@ -539,33 +481,33 @@ def _compose_scene(seed, min_side, max_side, keep_layers: bool, edge_softness: f
             a = layer.alpha[y:y + bh, x:x + bw].astype(np.float32) * np.float32(1.0 / 255.0)
         roi = image[y:y + bh, x:x + bw]
         roi[...] = cv2.blendLinear(roi, tex, 1.0 - a, a)
-        np.maximum(mask, layer.mask, out=mask)  # layers are drawn with LINE_8 in {0, 255}: the mask stays binary
+        if object_mask is not None:
+            np.maximum(mask, object_mask, out=mask)
         if keep_layers:
             cover, colour = coverage[y:y + bh, x:x + bw], premultiplied[y:y + bh, x:x + bw]
             colour[...] = a[..., None] * tex.astype(np.float32) + (1.0 - a[..., None]) * colour
             cover[...] = a + (1.0 - a) * cover
+    if photo is not None and objects:
+        photo.occlude(image, mask, objects[0][1])
 
-    # a little sensor grain over everything
-    grain = rng.uniform(0.0, 0.02)
-    noise = rng.standard_normal((h, w), dtype=np.float32) if grain > 0.004 else None
     if noise is not None:
-        image = _luminance_offset(image, noise, grain)
+        image = luminance_offset(image, noise, grain)
     if not keep_layers:
-        return SceneLayers(image, mask, None, None, None)
+        return SceneLayers(image, mask, None, None, None, tuple(photo.kinds) if photo is not None else ())
     foreground = np.zeros((h, w, 3), np.uint8)
     covered = coverage > 0
     foreground[covered] = np.clip(premultiplied[covered] / coverage[covered][:, None] + 0.5, 0, 255).astype(np.uint8)
     if noise is not None:  # the grain is on the sensor: over the foreground and the background alike
-        foreground = np.where(covered[..., None], _luminance_offset(foreground, noise, grain), 0).astype(np.uint8)
-        background = _luminance_offset(background, noise, grain)
+        foreground = np.where(covered[..., None], luminance_offset(foreground, noise, grain), 0).astype(np.uint8)
+        background = luminance_offset(background, noise, grain)
     return SceneLayers(image, mask, coverage, foreground, background)
 
 
 def generate_split(split: str, count: int, min_side: int = 1200, max_side: int = 2048,
-                   start: int = 0) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    """Yield ``(name, image, mask)`` for scenes ``start .. start+count-1`` of ``split``."""
+                   start: int = 0, scene_style: str = "classic") -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """Yield ``(name, image, mask)`` for scenes ``start .. start+count-1`` of ``split`` in ``scene_style``."""
     for index in range(int(start), int(start) + int(count)):
-        image, mask = generate_scene(scene_seed(split, index), min_side, max_side)
+        image, mask = generate_scene(scene_seed(split, index), min_side, max_side, scene_style)
         yield scene_name(split, index), image, mask
 
 
@@ -578,12 +520,12 @@ def encode_jpeg(image: np.ndarray, quality: int = 95) -> bytes:
 
 
 def _write_one(args) -> tuple[str, str]:
-    out_dir, split, index, min_side, max_side, quality, overwrite = args
+    out_dir, split, index, min_side, max_side, quality, overwrite, scene_style = args
     name = scene_name(split, index)
     img_path = os.path.join(out_dir, "images", name + ".jpg")
     mask_path = os.path.join(out_dir, "masks", name + ".png")
     if overwrite or not (os.path.exists(img_path) and os.path.exists(mask_path)):
-        image, mask = generate_scene(scene_seed(split, index), min_side, max_side)
+        image, mask = generate_scene(scene_seed(split, index), min_side, max_side, scene_style)
         with open(img_path, "wb") as f:
             f.write(encode_jpeg(image, quality))
         if not cv2.imwrite(mask_path, mask):
@@ -593,16 +535,17 @@ def _write_one(args) -> tuple[str, str]:
 
 def save_scene_files(out_dir: str, split: str, count: int, min_side: int = 1200, max_side: int = 2048,
                      start: int = 0, jpeg_quality: int = 95, overwrite: bool = True,
-                     num_workers: int = 1) -> list[tuple[str, str]]:
+                     num_workers: int = 1, scene_style: str = "classic") -> list[tuple[str, str]]:
     """Write scenes as a folder data set: ``out_dir/images/<name>.jpg`` and ``out_dir/masks/<name>.png``.
 
     Returns the ``(image_path, mask_path)`` pairs in index order. With ``overwrite=False`` existing pairs are
     kept (generation is deterministic, so they are the same scenes). ``num_workers > 1`` uses processes.
+    ``scene_style`` is one of `SCENE_STYLES` (see `generate_scene`).
     """
     os.makedirs(os.path.join(out_dir, "images"), exist_ok=True)
     os.makedirs(os.path.join(out_dir, "masks"), exist_ok=True)
     _canonical_split(split)
-    jobs = [(out_dir, split, i, min_side, max_side, jpeg_quality, overwrite)
+    jobs = [(out_dir, split, i, min_side, max_side, jpeg_quality, overwrite, scene_style)
             for i in range(int(start), int(start) + int(count))]
     if int(num_workers) > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=int(num_workers)) as pool:
