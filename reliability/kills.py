@@ -16,14 +16,18 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
+import pty
 import random
 import re
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 from pathlib import Path
 
@@ -46,12 +50,26 @@ def _command(script: str, *args) -> list[str]:
 def run_killed_at(command, stage=None, step=None) -> tuple[int, str | None, int | None]:
     """Runs `command` (train.py); SIGKILLs it once `stage`'s progress bar reaches `step`.
 
+    Its stderr is a pseudo-terminal, as a user's: there the bar is redrawn at every step (into a pipe or a log
+    file it writes a line only now and then, too seldom to stop at a given step).
     Returns (exit status, stage killed in, step killed at); the status is -9 when killed.
     """
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, cwd=REPO_ROOT)
+    terminal, process_end = pty.openpty()
+    # A new pseudo-terminal is 0 columns wide, where tqdm draws nothing: give it a terminal's width.
+    fcntl.ioctl(process_end, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 160, 0, 0))
+    process = subprocess.Popen(command, stderr=process_end, stdout=subprocess.DEVNULL, cwd=REPO_ROOT)
+    os.close(process_end)
+    with open(terminal, "rb", buffering=0) as stderr:
+        return _kill_when_reached(process, stderr, stage, step)
+
+
+def _kill_when_reached(process, stderr, stage, step) -> tuple[int, str | None, int | None]:
     recent = b""
     while True:
-        chunk = process.stderr.read1(4096)
+        try:
+            chunk = stderr.read(4096)
+        except OSError:  # EIO: the process closed its end of the terminal
+            chunk = b""
         if not chunk:
             return process.wait(), None, None
         recent = (recent + chunk)[-4096:]

@@ -307,7 +307,7 @@ def test_cli_reports_a_missing_workdir_or_stage_without_traceback(tmp_path, caps
     run.save_config(get_preset("tiny"))
     assert cli.main(["--workdir", str(run.root), "--out", str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err
-    assert "python train.py --stage gsn" in err and "Traceback" not in err
+    assert "hrsod train --stage gsn" in err and "Traceback" not in err
     assert not (tmp_path / "m").exists() or not any((tmp_path / "m").iterdir())
 
 

@@ -248,7 +248,7 @@ def test_stage_dependencies_are_named_with_the_command_to_train_them(tmp_path):
     with pytest.raises(StageNotTrainedError) as error:
         train_stage(TINY, "glfn", workdir, data_source=None)
     message = str(error.value)
-    assert "no trained GSN" in message and f"python train.py --stage gsn --workdir {workdir.root}" in message
+    assert "no trained GSN" in message and f"hrsod train --stage gsn --workdir {workdir.root}" in message
     assert not workdir.root.exists()  # nothing written before the check
 
 
@@ -304,7 +304,7 @@ def test_train_py_reports_a_missing_stage(tmp_path, capsys):
     assert train.main(["--stage", "lrn", "--workdir", str(tmp_path / "w"), "--preset", "tiny",
                        "--dataset", "synthetic", "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert "no trained GSN" in err and "python train.py --stage gsn --workdir" in err
+    assert "no trained GSN" in err and "hrsod train --stage gsn --workdir" in err
 
 
 def test_demo_reports_a_data_error_without_a_traceback(tmp_path, capsys, monkeypatch):
