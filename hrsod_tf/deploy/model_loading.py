@@ -32,6 +32,7 @@ from hrsod_tf.deploy.serving_model import existing_versions, load_serving_model
 from hrsod_tf.image_io import too_large_error
 from hrsod_tf.pipeline import SaliencyPipeline, stages_for_variant
 from hrsod_tf.pipeline.saliency_pipeline import with_release_opt
+from hrsod_tf.quality import QUALITY_LEVELS, quality_of, with_quality
 from hrsod_tf.workdir import WorkDir
 
 __all__ = ["MODEL_KINDS", "ModelNotFoundError", "SavedModelPipeline", "load_pipeline", "load_predictor", "model_kind"]
@@ -92,16 +93,33 @@ class PipelinePredictor:
         check_image_size(image, self.max_image_pixels, self.how_to_raise)
         return self.pipeline.predict(image, self.variant).numpy()
 
+    @property
+    def quality(self) -> str:
+        """The level of `hrsod_tf.quality` it runs at."""
+        return quality_of(self.pipeline.config)
 
-def predictor_from_workdir(workdir, variant: str = "full", release_opt: int | None = None) -> PipelinePredictor:
+    @property
+    def qualities(self) -> tuple[str, ...]:
+        """The levels `at_quality` gives: all of them (the networks are the same, only the budget changes)."""
+        return tuple(QUALITY_LEVELS)
+
+    def at_quality(self, quality: str | None) -> "PipelinePredictor":
+        """The same predictor at another level of `hrsod_tf.quality` (None: itself), sharing the networks."""
+        return dataclasses.replace(self, pipeline=self.pipeline.at_quality(quality))
+
+
+def predictor_from_workdir(workdir, variant: str = "full", release_opt: int | None = None,
+                           quality: str | None = None) -> PipelinePredictor:
     """A predictor running one variant of the pipeline of a trained run (`hrsod_tf.pipeline.VARIANTS`);
-    `release_opt` overrides the run's `InferenceConfig.release_opt` (protocol "release" only).
+    `release_opt` overrides the run's `InferenceConfig.release_opt` (protocol "release" only), `quality` its
+    patch budget (a level of `hrsod_tf.quality`).
 
     Raises:
         hrsod_tf.workdir.StageNotTrainedError: a stage the variant needs is not trained (says how to train it).
         ValueError: unknown variant.
     """
-    pipeline = SaliencyPipeline.from_workdir(workdir, require=stages_for_variant(variant), release_opt=release_opt)
+    pipeline = SaliencyPipeline.from_workdir(workdir, require=stages_for_variant(variant), release_opt=release_opt,
+                                             quality=quality)
     return pipeline_predictor(pipeline, variant, f"raise inference.max_image_pixels in {WorkDir(workdir).config_path} "
                                                  "if the image is genuine (memory grows with the pixels)")
 
@@ -132,7 +150,7 @@ class SavedModelPipeline:
 
 
 def load_pipeline(path, preset: str | None = None, threads: int | None = None,
-                  release_opt: int | None = None) -> SaliencyPipeline:
+                  release_opt: int | None = None, quality: str | None = None) -> SaliencyPipeline:
     """The pipeline of a work directory or of a runtime export (OpenVINO, ONNX, LiteRT): any variant, stage by stage.
 
     Args:
@@ -140,6 +158,8 @@ def load_pipeline(path, preset: str | None = None, threads: int | None = None,
         threads: threads each runtime of an export may use (None: its default).
         release_opt: the authors' test script's `opt` instead of the run's (protocol "release" only); a SavedModel
             runs the opt it was exported with.
+        quality: a level of `hrsod_tf.quality` instead of the model's (a SavedModel: only the one it was exported
+            at).
     A SavedModel gives a `SavedModelPipeline` (one traced graph: the "full" variant, not stage by stage).
 
     Raises:
@@ -150,36 +170,39 @@ def load_pipeline(path, preset: str | None = None, threads: int | None = None,
         if release_opt is not None:
             raise ValueError(f"--release-opt applies to a work directory or a runtime export: {path} runs the opt "
                              "it was exported with")
-        pipeline = SavedModelPipeline(load_serving_model(path))
+        pipeline = SavedModelPipeline(load_serving_model(path).at_quality(quality))
     elif kind == "workdir":
-        pipeline = SaliencyPipeline.from_workdir(path, release_opt=release_opt)
+        pipeline = SaliencyPipeline.from_workdir(path, release_opt=release_opt, quality=quality)
     else:
         config, networks, _ = load_export(path, threads=threads, preset=preset)
-        pipeline = SaliencyPipeline(with_release_opt(config, release_opt), networks)
+        pipeline = SaliencyPipeline(with_quality(with_release_opt(config, release_opt), quality), networks)
     if preset is not None and pipeline.config.preset != preset:
         raise ModelFolderError(f"{path} holds a model of the {pipeline.config.preset!r} preset, not {preset!r}")
     return pipeline
 
 
-def load_predictor(path, variant: str | None = None, release_opt: int | None = None) -> MapPredictor:
+def load_predictor(path, variant: str | None = None, release_opt: int | None = None,
+                   quality: str | None = None) -> MapPredictor:
     """The model at `path` (see `model_kind`) as a `MapPredictor`.
 
     Args:
         variant: the pipeline variant of a work directory (default "full"); an export runs what was exported,
             so asking it for another variant raises ValueError.
         release_opt: the test script's `opt` for a work directory of protocol "release"; an export has its own.
+        quality: a level of `hrsod_tf.quality` (None: the model's own: "best" for a work directory, the level
+            an export was made at); a SavedModel runs only the level it was exported at (ValueError otherwise).
     Raises:
         ModelNotFoundError: no model at `path`. ValueError: a variant an export cannot run (`ModelFolderError`:
         an incomplete export folder). RuntimeNotInstalledError (an ImportError): the export's runtime is missing.
     """
     kind = model_kind(path)
     if kind == "workdir":
-        return predictor_from_workdir(path, variant or "full", release_opt)
+        return predictor_from_workdir(path, variant or "full", release_opt, quality)
     if kind in RUNTIME_FORMATS:
-        return pipeline_predictor(load_pipeline(path, release_opt=release_opt), variant or "full")
+        return pipeline_predictor(load_pipeline(path, release_opt=release_opt, quality=quality), variant or "full")
     if release_opt is not None:
         raise ValueError(f"--release-opt applies to a work directory or a runtime export: {path} runs the opt it "
                          "was exported with")
     if variant not in (None, "full"):
         raise ValueError(f"--variant {variant} applies to a work directory only: {path} runs what was exported (full)")
-    return load_serving_model(path)
+    return load_serving_model(path).at_quality(quality)

@@ -4,7 +4,8 @@
     model = load("runs/demo")                      # a work directory, or an export (see model_loading)
     cutout = model.cutout("photo.jpg", background="green")     # uint8 [H, W, 3]; background=None: RGBA
 
-`SaliencyModel.predict` gives the saliency map at the image's own size; `SaliencyModel.cutout` the cut-out
+`SaliencyModel.predict` gives the saliency map at the image's own size (``quality="fast"`` / ``"balanced"`` /
+``"best"``: how many patches are refined, `hrsod_tf.quality`); `SaliencyModel.cutout` the cut-out
 (RGBA) or the object on a new background, with `hrsod_tf.deploy.compositing`. predict.py, app.py and the
 benchmarks go through this class, so there is one way in.
 """
@@ -20,6 +21,7 @@ from hrsod_tf.config import InferenceConfig
 from hrsod_tf.deploy.compositing import OutputKind, render
 from hrsod_tf.deploy.model_loading import check_image_size, load_predictor
 from hrsod_tf.image_io import read_image
+from hrsod_tf.quality import DEFAULT_QUALITY
 
 __all__ = ["SaliencyModel", "as_image", "load"]
 
@@ -63,22 +65,49 @@ class SaliencyModel:
         self._predictor, self.source = predictor, source
         self.max_image_pixels = int(getattr(predictor, "max_image_pixels", None) or InferenceConfig().max_image_pixels)
         self.how_to_raise = getattr(predictor, "how_to_raise", "")
+        self._at_quality = {None: predictor}
 
-    def predict(self, image) -> np.ndarray:
+    @property
+    def quality(self) -> str:
+        """The level of `hrsod_tf.quality` `predict` runs at by default (the one `load` was given, else the
+        model's own: "best" for a work directory, the exported one for an export)."""
+        return getattr(self._predictor, "quality", DEFAULT_QUALITY)
+
+    @property
+    def qualities(self) -> tuple[str, ...]:
+        """The levels `predict(..., quality=...)` accepts: every level for a work directory or a runtime export, the
+        exported one for a SavedModel."""
+        return tuple(getattr(self._predictor, "qualities", (self.quality,)))
+
+    def _predictor_at(self, quality: str | None):
+        if quality == self.quality:
+            quality = None
+        if quality not in self._at_quality:
+            if quality not in self.qualities:
+                raise ValueError(f"quality {quality!r} is not one this model runs ({', '.join(self.qualities)})")
+            self._at_quality[quality] = self._predictor.at_quality(quality)
+        return self._at_quality[quality]
+
+    def predict(self, image, quality: str | None = None) -> np.ndarray:
         """The saliency map of `image` (a path or an array, see `as_image`): float32 [H, W] in [0, 1], at the
         image's own size.
 
+        Args:
+            quality: a level of `hrsod_tf.quality` (one of `qualities`); None: the model's (`quality`).
         Raises:
-            ValueError: the image has more than `max_image_pixels` pixels. DataError: a file that cannot be read.
+            ValueError: the image has more than `max_image_pixels` pixels, or a quality this model does not run.
+            DataError: a file that cannot be read.
         """
+        predictor = self._predictor_at(quality)
         image = as_image(image)
         height, width = image.shape[:2]
         check_image_size(image, self.max_image_pixels, self.how_to_raise)
-        return np.asarray(self._predictor(image), np.float32).reshape(height, width)
+        return np.asarray(predictor(image), np.float32).reshape(height, width)
 
     __call__ = predict
 
-    def cutout(self, image, background=None, foreground_estimation: bool = True) -> np.ndarray:
+    def cutout(self, image, background=None, foreground_estimation: bool = True,
+               quality: str | None = None) -> np.ndarray:
         """The salient object cut out of `image`, or put on a new background.
 
         Args:
@@ -88,11 +117,12 @@ class SaliencyModel:
                 to cover).
             foreground_estimation: clean the colours at the object's edges (see
                 `hrsod_tf.deploy.compositing.estimate_foreground`).
+            quality: a level of `hrsod_tf.quality`, as `predict` takes it.
         Returns:
             uint8 [H, W, 4] RGBA when `background` is None, else uint8 [H, W, 3] RGB.
         """
         image = as_image(image)
-        saliency = self.predict(image)
+        saliency = self.predict(image, quality)
         picture = None
         if background is None:
             kind = OutputKind("rgba")
@@ -109,7 +139,8 @@ class SaliencyModel:
         return render(image, saliency, kind, foreground_estimation, background_picture=picture)
 
 
-def load(path, variant: str | None = None, release_opt: int | None = None) -> SaliencyModel:
+def load(path, variant: str | None = None, release_opt: int | None = None,
+         quality: str | None = None) -> SaliencyModel:
     """Loads a trained work directory or an export as a `SaliencyModel`.
 
     Args:
@@ -117,8 +148,10 @@ def load(path, variant: str | None = None, release_opt: int | None = None) -> Sa
             `hrsod_tf.deploy.model_loading.load_predictor` recognises.
         variant: the pipeline variant of a work directory (``predict.py --variant``; default "full").
         release_opt: the authors' test script's `opt` for a work directory of protocol "release" (``--release-opt``).
+        quality: the speed/quality level `predict` runs at by default (`hrsod_tf.quality`: "fast", "balanced",
+            "best"; ``--quality``); None: the model's own ("best" for a work directory).
     Raises:
         hrsod_tf.deploy.model_loading.ModelNotFoundError: no model at `path`. ValueError: a variant an export
         cannot run. hrsod_tf.workdir.StageNotTrainedError: a stage the variant needs is not trained.
     """
-    return SaliencyModel(load_predictor(path, variant, release_opt), Path(path))
+    return SaliencyModel(load_predictor(path, variant, release_opt, quality), Path(path))
