@@ -129,7 +129,7 @@ def test_python_api_runs_the_level_given_to_load_or_to_predict(workdir):
     assert best.quality == "best"
     np.testing.assert_array_equal(model.predict(image, quality="best"), best.predict(image))
     assert model.predict(image).shape == (90, 130)
-    with pytest.raises(ValueError, match="quality 'max' is not one this model runs"):
+    with pytest.raises(ValueError, match="unknown quality 'max'; known: fast, balanced, best"):
         model.predict(image, quality="max")
 
 
@@ -176,11 +176,13 @@ def test_export_bakes_the_level_into_the_saved_model_and_records_it(workdir, tmp
     metadata = json.loads((version / METADATA_FILE).read_text())
     assert metadata["quality"] == "fast"
     assert metadata["config"]["inference"]["patch_budget"] == QUALITY_LEVELS["fast"]
+    image = _image(70, 90, seed=6)
     served = load_serving_model(version)
     assert served.quality == "fast" and load(version).qualities == ("fast",)
     assert served.at_quality("fast") is served
     with pytest.raises(ValueError, match="--quality best"):
         load(version, quality="best")
-    image = _image(70, 90, seed=6)
+    with pytest.raises(ValueError, match="--quality balanced"):
+        load(version).predict(image, quality="balanced")
     in_project = load_predictor(workdir.root, quality="fast")(image)
     np.testing.assert_allclose(served(image), in_project, atol=1e-5)

@@ -83,8 +83,9 @@ class SaliencyModel:
         if quality == self.quality:
             quality = None
         if quality not in self._at_quality:
-            if quality not in self.qualities:
-                raise ValueError(f"quality {quality!r} is not one this model runs ({', '.join(self.qualities)})")
+            if not hasattr(self._predictor, "at_quality"):
+                raise ValueError(f"this model runs one quality ({self.quality}); {quality!r} cannot be chosen")
+            # at_quality says what is wrong: an unknown level, or a level a SavedModel was not exported at
             self._at_quality[quality] = self._predictor.at_quality(quality)
         return self._at_quality[quality]
 
