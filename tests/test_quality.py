@@ -150,6 +150,21 @@ def test_predict_command_passes_quality_to_the_model(workdir, tmp_path, monkeypa
     assert asked == ["balanced"] and (tmp_path / "out" / "photo.png").is_file()
 
 
+def test_evaluate_command_passes_quality_to_the_pipeline(workdir, monkeypatch, capsys):
+    from hrsod_tf.deploy import model_loading
+
+    asked = []
+
+    def recording_load_pipeline(path, preset=None, threads=None, release_opt=None, quality=None):
+        asked.append(quality)
+        raise ValueError("stopped after loading")
+
+    monkeypatch.setattr(model_loading, "load_pipeline", recording_load_pipeline)
+    status = command_module("evaluate").main(["--model", str(workdir.root), "--dataset", "hrsod_synthetic/tiny",
+                                              "--quality", "fast", "--no-progress"])
+    assert asked == ["fast"] and status != 0 and "stopped after loading" in capsys.readouterr().err
+
+
 def test_web_page_offers_the_models_levels_and_sends_the_chosen_one():
     chosen = []
 
