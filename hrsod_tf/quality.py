@@ -1,9 +1,9 @@
 """Named speed/quality levels: how many patches the LRN may refine per image (`InferenceConfig.patch_budget`).
 
-    level      patch budget     what it is for
+    level      patch budget     what runs
     best       every patch      the paper's behaviour and the default: every uncertain pixel is refined
-    balanced   6 per image      most of the gain at a fraction of the LRN's time on a CPU
-    fast       2 per image      the GSN, the two most uncertain patches and the GLFN
+    balanced   6 per image      the GSN, the six patches with the most uncertain pixels, the GLFN
+    fast       2 per image      the GSN, the two patches with the most uncertain pixels, the GLFN
 
 The LRN's time grows with the patches (one VGG-16 pass each); with a budget, APS keeps the patches that hold the
 most uncertain pixels (`hrsod_tf.aps.keep_most_uncertain_boxes_tf`), and the uncertain pixels of the dropped
