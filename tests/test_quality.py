@@ -201,3 +201,18 @@ def test_export_bakes_the_level_into_the_saved_model_and_records_it(workdir, tmp
         load(version).predict(image, quality="balanced")
     in_project = load_predictor(workdir.root, quality="fast")(image)
     np.testing.assert_allclose(served(image), in_project, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_runtime_export_records_the_level_and_runs_any_level_at_load(workdir, tmp_path):
+    from hrsod_tf.deploy.runtimes.export import export_runtime_model
+    from hrsod_tf.deploy.runtimes.formats import SETTINGS_FILE
+
+    folder = export_runtime_model(workdir.root, tmp_path / "onnx", "onnx", "float32", quality="balanced",
+                                  progress=False)
+    settings = json.loads((folder / SETTINGS_FILE).read_text())
+    assert settings["quality"] == "balanced"
+    assert settings["config"]["inference"]["patch_budget"] == QUALITY_LEVELS["balanced"]
+    assert load_predictor(folder).quality == "balanced"
+    assert load_predictor(folder, quality="best").pipeline.config.inference.patch_budget is None
+    assert load(folder).qualities == tuple(QUALITY_LEVELS)
