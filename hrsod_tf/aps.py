@@ -4,7 +4,8 @@ Two samplers share one contract (patches are placed on *uncertain* pixels of the
 
   * training (numpy, random, Algorithm 1): `sample_training_boxes`, run inside `tf.py_function`;
   * inference (TF ops only, deterministic, 100% coverage of uncertain pixels): `inference_boxes_tf`,
-    exported inside the SavedModel.
+    exported inside the SavedModel; a patch budget (`keep_most_uncertain_boxes_tf`) keeps the boxes with the
+    most uncertain pixels (`hrsod_tf.quality`).
 
 Baselines for the ablations: Random Patch Sampling (RPS: `sample_random_boxes` for training,
 `random_boxes_tf` at inference) and `dense_tiling_boxes_tf` (sliding window over the whole image).
@@ -41,6 +42,8 @@ __all__ = [
     "sample_training_boxes",
     "sample_random_boxes",
     "inference_boxes_tf",
+    "keep_most_uncertain_boxes_tf",
+    "uncertain_pixels_in_boxes_tf",
     "dense_tiling_boxes_tf",
     "random_boxes_tf",
 ]
@@ -306,11 +309,43 @@ def _fit_interval(lo: tf.Tensor, hi: tf.Tensor, side: tf.Tensor, limit: tf.Tenso
     return tf.clip_by_value(start, 0, limit - side)
 
 
-def _keep_most_uncertain(cells: tf.Tensor, counts: tf.Tensor, max_patches: int) -> tf.Tensor:
-    """The `max_patches` cells with most uncertain pixels (ties: row-major first), in row-major order."""
-    k = tf.minimum(max_patches, tf.shape(counts)[0])
+def _keep_most_uncertain(items: tf.Tensor, counts: tf.Tensor, budget) -> tf.Tensor:
+    """The `budget` rows of `items` [M, ...] with the largest int32 `counts` [M] (ties: the earlier row), in their
+    original order."""
+    k = tf.minimum(budget, tf.shape(counts)[0])
     order = tf.sort(tf.math.top_k(counts, k=k, sorted=True).indices)  # top_k breaks ties by index
-    return tf.gather(cells, order)
+    return tf.gather(items, order)
+
+
+def uncertain_pixels_in_boxes_tf(boxes, mask) -> tf.Tensor:
+    """How many uncertain pixels each box holds: int32 [M], from a summed-area table of `mask`.
+
+    Args:
+        boxes: int32 [M, 4] half-open ``[y0, x0, y1, x1]`` inside the mask. mask: bool [H, W] (A).
+    """
+    table = tf.cumsum(tf.cumsum(tf.cast(mask, tf.int32), axis=0), axis=1)
+    table = tf.pad(table, [[1, 0], [1, 0]])  # table[y, x] = uncertain pixels in [0, y) x [0, x)
+
+    def at(rows, cols):
+        return tf.gather_nd(table, tf.stack([rows, cols], axis=1))
+
+    y0, x0, y1, x1 = tf.unstack(tf.reshape(tf.cast(boxes, tf.int32), [-1, 4]), axis=1)
+    return at(y1, x1) - at(y0, x1) - at(y1, x0) + at(y0, x0)
+
+
+def keep_most_uncertain_boxes_tf(boxes, mask, budget: int) -> tf.Tensor:
+    """A patch budget: the `budget` boxes holding the most uncertain pixels of `mask`, in their original order.
+
+    "Most uncertain" is measured on the attention map APS places its boxes by: a box's count of pixels with
+    t1 < 255 F < t2 (`uncertain_pixels_in_boxes_tf`; overlapping boxes each count a shared pixel). Ties go to the
+    earlier box. With `budget` >= M every box is kept, unchanged and in order.
+
+    Args:
+        boxes: int32 [M, 4] half-open ``[y0, x0, y1, x1]`` inside the mask. mask: bool [H, W]. budget: int >= 0.
+    Returns:
+        int32 [min(M, budget), 4].
+    """
+    return _keep_most_uncertain(boxes, uncertain_pixels_in_boxes_tf(boxes, mask), budget)
 
 
 def inference_boxes_tf(coarse, config: APSConfig, enforce_max_patches: bool = False) -> tf.Tensor:

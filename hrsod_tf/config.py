@@ -200,6 +200,9 @@ class InferenceConfig:
         release_opt: with protocol "release", the script's `opt` (init_iccv19_demo.m:11): 1 (the authors' setting
             for HRSOD) refines in a 1024x1024 warp of the image; 0 (their setting for DAVIS-S) at the image's own
             resolution, with the GLFN on a 1024x1024 (or 384x384) warp.
+        patch_budget: the most patches the LRN refines per image (None: every patch APS places, the paper's
+            behaviour). With a budget APS keeps the patches with the most uncertain pixels (`hrsod_tf.aps.
+            keep_most_uncertain_boxes_tf`); the named levels of `hrsod_tf.quality` set it.
         release_mode: with protocol "release", the script's `mode` (init_iccv19_demo.m:9): "high_res" (mode = 1:
             APS patches of 384 refined by the LRN, the GLFN at 1024) or "low_res" (mode = 0: the LRN refines the
             whole frame as one 384x384 patch, the GLFN at 384).
@@ -212,8 +215,11 @@ class InferenceConfig:
     protocol: str = "full_resolution"
     release_mode: str = "high_res"
     release_opt: int = 1
+    patch_budget: int | None = None
 
     def __post_init__(self):
+        if self.patch_budget is not None and self.patch_budget < 0:
+            raise ValueError(f"patch_budget {self.patch_budget!r} is negative (None: every patch APS places)")
         if self.protocol not in ("full_resolution", "release"):
             raise ValueError(f"protocol {self.protocol!r} is not one of full_resolution, release")
         if self.release_mode not in ("high_res", "low_res"):

@@ -260,6 +260,48 @@ def test_inference_enforced_cap_keeps_most_uncertain_cells():
     assert len(aps.inference_boxes_tf(coarse, config).numpy()) == 48  # soft cap by default
 
 
+def _uncertain_counts_np(boxes, mask):
+    return np.array([mask[y0:y1, x0:x1].sum() for y0, x0, y1, x1 in boxes], np.int64)
+
+
+def test_uncertain_pixels_in_boxes_counts_each_box_like_numpy():
+    rng = np.random.default_rng(41)
+    mask = rng.random((90, 130)) < 0.3
+    y0, x0 = rng.integers(0, 80, 20), rng.integers(0, 120, 20)
+    boxes = np.stack([y0, x0, y0 + rng.integers(1, 90 - y0 + 1), x0 + rng.integers(1, 130 - x0 + 1)], 1)
+    counts = aps.uncertain_pixels_in_boxes_tf(tf.constant(boxes, tf.int32), tf.constant(mask)).numpy()
+    np.testing.assert_array_equal(counts, _uncertain_counts_np(boxes, mask))
+
+
+@pytest.mark.parametrize("budget", [0, 1, 3, 7])
+def test_patch_budget_keeps_at_most_budget_boxes_with_the_most_uncertain_pixels(budget):
+    for coarse in random_maps(seed=43, count=15):
+        mask = aps.attention_mask(coarse, SMALL)
+        boxes = inference_boxes_small(coarse).numpy()
+        kept = aps.keep_most_uncertain_boxes_tf(boxes, mask, budget).numpy()
+        assert len(kept) == min(budget, len(boxes))
+        rows = [int(np.flatnonzero(np.all(boxes == box, axis=1))[0]) for box in kept]
+        assert rows == sorted(rows), "kept boxes left their original order"
+        counts = _uncertain_counts_np(boxes, mask)
+        dropped = np.setdiff1d(np.arange(len(boxes)), rows)
+        if len(rows) and len(dropped):
+            assert counts[rows].min() >= counts[dropped].max()
+
+
+def test_patch_budget_of_every_box_or_more_returns_the_boxes_unchanged():
+    for coarse in random_maps(seed=47, count=10):
+        boxes = inference_boxes_small(coarse).numpy()
+        kept = aps.keep_most_uncertain_boxes_tf(boxes, aps.attention_mask(coarse, SMALL), len(boxes) + 2).numpy()
+        np.testing.assert_array_equal(kept, boxes)
+
+
+def test_patch_budget_breaks_ties_by_keeping_the_earlier_box():
+    mask = np.zeros((10, 40), bool)
+    mask[2:4, :] = True  # each of the four boxes below holds 20 uncertain pixels
+    boxes = np.array([[0, 0, 10, 10], [0, 10, 10, 20], [0, 20, 10, 30], [0, 30, 10, 40]], np.int32)
+    np.testing.assert_array_equal(aps.keep_most_uncertain_boxes_tf(boxes, mask, 2).numpy(), boxes[:2])
+
+
 @pytest.mark.slow
 def test_inference_boxes_compile_with_xla_for_a_static_shape():
     @tf.function(jit_compile=True)

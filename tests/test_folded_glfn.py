@@ -10,6 +10,7 @@ import tensorflow as tf
 from hrsod_tf.config import get_preset
 from hrsod_tf.models import build_glfn
 from hrsod_tf.models.glfn import receptive_field_radius
+from hrsod_tf.pipeline import folded_glfn
 from hrsod_tf.pipeline.folded_glfn import FoldedGLFN, GLFNStructureError
 from hrsod_tf.pipeline.full_resolution import glfn_tiled
 from hrsod_tf.pipeline.networks import keras_probability
@@ -92,3 +93,15 @@ def test_folded_glfn_refuses_a_model_of_another_structure():
     glfn = build_glfn(CONFIGS["tiny"])
     with pytest.raises(GLFNStructureError, match="conv2_3_x1_bn"):
         FoldedGLFN(glfn, dataclasses.replace(CONFIGS["tiny"], glfn_num_layers=3))
+
+
+@pytest.mark.parametrize("name", ["paper", "tiny"])
+def test_folded_glfn_equals_its_all_fused_batch_norm_form_to_1e_5(name, monkeypatch):
+    # The GLFN's 6- and 10-channel BatchNorm + ReLU run as multiply, add and max (folded_glfn._affine_relu); the
+    # earlier form ran every one of them as oneDNN's FusedBatchNorm, which a block of 1 channel brings back.
+    glfn = _glfn(CONFIGS[name], seed=5)
+    image, saliency = _inputs(45, 61, seed=6)
+    today = FoldedGLFN(glfn, CONFIGS[name])(image, saliency).numpy()
+    monkeypatch.setattr(folded_glfn, "_ONEDNN_BLOCK", 1)
+    fused_everywhere = FoldedGLFN(glfn, CONFIGS[name])(image, saliency).numpy()
+    assert np.abs(today - fused_everywhere).max() <= 1e-5

@@ -48,7 +48,8 @@ def test_page_is_served_and_needs_nothing_from_the_internet(client):
     page = client.get("/")
     assert page.status_code == 200 and "<input id=\"photos\"" in page.text
     assert "http://" not in page.text and "https://" not in page.text
-    assert client.get("/api/limits").json() == {"max_upload_bytes": 200_000, "max_pixels": 10_000}
+    assert client.get("/api/limits").json() == {"max_upload_bytes": 200_000, "max_pixels": 10_000, "qualities": [],
+                                                "quality": None}
 
 
 @pytest.mark.parametrize("output,channels", [("rgba", 4), ("green", 3), ("blur", 3), ("mask", None)])

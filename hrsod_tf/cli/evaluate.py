@@ -49,6 +49,7 @@ from hrsod_tf.evaluation.folders import EvaluationError
 from hrsod_tf.evaluation.metrics import METRIC_SETS, metric_keys
 from hrsod_tf.extras import MissingExtraError
 from hrsod_tf.image_io import DataError
+from hrsod_tf.quality import QUALITY_HELP, QUALITY_LEVELS
 
 
 def build_parser(prog: str = "hrsod evaluate") -> argparse.ArgumentParser:
@@ -79,6 +80,8 @@ def build_parser(prog: str = "hrsod evaluate") -> argparse.ArgumentParser:
                           "that the run's trained stages allow); also dense+lrn")
     run.add_argument("--release-opt", type=int, choices=(0, 1), default=None,
                      help=RELEASE_OPT_HELP)
+    run.add_argument("--quality", choices=tuple(QUALITY_LEVELS), default=None,
+                     help=QUALITY_HELP + "; default: the model's own")
     run.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N images")
     run.add_argument("--save-maps", type=Path, metavar="DIR", help="write DIR/<variant>/<stem>.png 8-bit maps")
     run.add_argument("--overwrite", action="store_true", help="allow --save-maps folders that already hold maps")
@@ -200,7 +203,7 @@ def run_model_evaluation(args: argparse.Namespace) -> dict:
 
     path = args.model
     kind = model_kind(path)
-    pipeline = load_pipeline(path, release_opt=args.release_opt)
+    pipeline = load_pipeline(path, release_opt=args.release_opt, quality=args.quality)
     if kind == "workdir":
         variants = args.variants or variant_report.runnable_variants(pipeline)
     else:

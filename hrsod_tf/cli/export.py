@@ -3,6 +3,7 @@ Runtime or LiteRT.
 
     hrsod export --model runs/demo --out models/hrsod            # writes models/hrsod/<next version>/
     hrsod export --model runs/demo --out models/hrsod --version 3
+    hrsod export --model runs/demo --out models/hrsod_fast --quality fast     # the patch budget is baked in
     hrsod export --model runs/demo --format openvino --precision int8 --out models/hrsod_int8
     hrsod export --model runs/caffe --format onnx --precision int8 --calibration-data folders:IMGS,MASKS \
         --out models/hrsod_onnx_int8
@@ -27,6 +28,7 @@ from hrsod_tf.deploy import saved_model as export
 from hrsod_tf.deploy.runtimes import formats
 from hrsod_tf.deploy.runtimes.export import export_runtime_model
 from hrsod_tf.extras import MissingExtraError
+from hrsod_tf.quality import QUALITY_HELP, QUALITY_LEVELS
 
 
 def build_parser(prog: str = "hrsod export") -> argparse.ArgumentParser:
@@ -51,6 +53,9 @@ def build_parser(prog: str = "hrsod export") -> argparse.ArgumentParser:
                         help="refuse larger images (default: the run's InferenceConfig.max_image_pixels)")
     parser.add_argument("--release-opt", type=int, choices=(0, 1), default=None,
                         help=RELEASE_OPT_HELP)
+    parser.add_argument("--quality", choices=tuple(QUALITY_LEVELS), default=None,
+                        help=QUALITY_HELP + "; a SavedModel runs this level only, a runtime export starts at it "
+                        "(default: the run's, best)")
     parser.add_argument("--max-batch-size", type=int, default=None,
                         help="images per serving_default request (default: 16)")
     return parser
@@ -72,13 +77,14 @@ def main(argv: list[str] | None = None, prog: str = "hrsod export") -> int:
         if args.format == "saved_model":
             path = export.export_workdir(
                 workdir, args.out, args.version, max_image_pixels=args.max_image_pixels,
-                max_batch_size=args.max_batch_size or export.MAX_BATCH_SIZE, release_opt=args.release_opt)
+                max_batch_size=args.max_batch_size or export.MAX_BATCH_SIZE, release_opt=args.release_opt,
+                quality=args.quality)
         else:
             logging.getLogger("nncf").setLevel(logging.WARNING)
             path = export_runtime_model(
                 workdir, args.out, args.format, args.precision, calibration_data=args.calibration_data,
                 calibration_images=args.calibration_images, data_dir=args.data_dir, progress=not args.no_progress,
-                log=lambda line: print(line, flush=True), release_opt=args.release_opt)
+                log=lambda line: print(line, flush=True), release_opt=args.release_opt, quality=args.quality)
     except (export.ExportError, FileNotFoundError, FileExistsError, ValueError,
             MissingExtraError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)

@@ -5,6 +5,7 @@ resolution.
     hrsod predict "shots/*.jpg" --model models/hrsod --out cutouts/ --output rgba
     hrsod predict photos/ --model models/hrsod_int8 --out masks/     # any export: OpenVINO, ONNX, LiteRT, ...
     hrsod predict portrait.jpg --model runs/demo --out out/ --output background:beach.jpg
+    hrsod predict photos/ --model runs/demo --out masks/ --quality fast     # fewer refined patches, faster
     hrsod predict clip.mp4 --model runs/demo --out out/ --output rgba --video-format mov    # the video extra
 
 --output: ``mask`` (8-bit map), ``rgba`` (transparent cut-out), ``overlay`` (tinted photo), ``green``,
@@ -35,6 +36,7 @@ from hrsod_tf.deploy.temporal import DEFAULT_METHOD, TEMPORAL_METHODS
 from hrsod_tf.deploy.video_formats import VIDEO_FORMATS, is_video, plan_video_outputs
 from hrsod_tf.extras import MissingExtraError, import_optional
 from hrsod_tf.pipeline import VARIANTS
+from hrsod_tf.quality import QUALITY_HELP, QUALITY_LEVELS
 
 
 def _output_kind(text: str) -> OutputKind:
@@ -63,6 +65,8 @@ def build_parser(prog: str = "hrsod predict") -> argparse.ArgumentParser:
                         help="pipeline variant to run with a work directory or a runtime export (default: full)")
     parser.add_argument("--release-opt", type=int, choices=(0, 1), default=None,
                         help=RELEASE_OPT_HELP)
+    parser.add_argument("--quality", choices=tuple(QUALITY_LEVELS), default=None,
+                        help=QUALITY_HELP + "; default: the model's own (best, or the level an export was made at)")
     parser.add_argument("--video-format", choices=tuple(VIDEO_FORMATS), default=None,
                         help="container of videos: mp4 (H.264), webm (VP9, with alpha), mov (ProRes 4444, with "
                              "alpha), mkv (FFV1, lossless); default webm for rgba, else mp4")
@@ -85,7 +89,7 @@ def run(args: argparse.Namespace, prog: str = "hrsod predict") -> int:
                                        overwrite=args.overwrite) if videos else []
     # PyAV (the video extra) only when there is a video: photos need nothing beyond the core.
     video = import_optional("hrsod_tf.deploy.video", "to read and write videos") if videos else None
-    predictor = load(args.model, args.variant, args.release_opt)
+    predictor = load(args.model, args.variant, args.release_opt, args.quality)
 
     def report(path, message):
         print(f"{prog}: {path}: {message}", file=sys.stderr)

@@ -30,6 +30,7 @@ from hrsod_tf.deploy.serving_model import existing_versions, load_serving_model
 from hrsod_tf.image_io import too_large_error
 from hrsod_tf.pipeline import SaliencyPipeline, stages_for_variant
 from hrsod_tf.pipeline.saliency_pipeline import with_release_opt
+from hrsod_tf.quality import with_quality
 from hrsod_tf.workdir import WorkDir
 
 __all__ = ["MODEL_KINDS", "ModelNotFoundError", "SavedModelPipeline", "check_image_size", "load_pipeline",
@@ -94,7 +95,7 @@ class SavedModelPipeline:
 
 
 def load_pipeline(path, preset: str | None = None, threads: int | None = None, release_opt: int | None = None,
-                  variant: str | None = None) -> SaliencyPipeline:
+                  variant: str | None = None, quality: str | None = None) -> SaliencyPipeline:
     """The pipeline of a work directory or of a runtime export (OpenVINO, ONNX, LiteRT): any variant, stage by stage.
 
     Args:
@@ -104,6 +105,8 @@ def load_pipeline(path, preset: str | None = None, threads: int | None = None, r
             runs the opt it was exported with.
         variant: a variant the pipeline must run (`hrsod_tf.pipeline.VARIANTS`): a work directory loads only the
             stages it needs, and says how to train one that is missing.
+        quality: a level of `hrsod_tf.quality` instead of the model's (a SavedModel: only the one it was exported
+            at).
     A SavedModel gives a `SavedModelPipeline` (one traced graph: the "full" variant, not stage by stage).
 
     Raises:
@@ -115,13 +118,13 @@ def load_pipeline(path, preset: str | None = None, threads: int | None = None, r
         if release_opt is not None:
             raise ValueError(f"--release-opt applies to a work directory or a runtime export: {path} runs the opt "
                              "it was exported with")
-        pipeline = SavedModelPipeline(load_serving_model(path))
+        pipeline = SavedModelPipeline(load_serving_model(path).at_quality(quality))
     elif kind == "workdir":
         require = stages_for_variant(variant) if variant else ("gsn",)
-        pipeline = SaliencyPipeline.from_workdir(path, require=require, release_opt=release_opt)
+        pipeline = SaliencyPipeline.from_workdir(path, require=require, release_opt=release_opt, quality=quality)
     else:
         config, networks, _ = load_export(path, threads=threads, preset=preset)
-        pipeline = SaliencyPipeline(with_release_opt(config, release_opt), networks)
+        pipeline = SaliencyPipeline(with_quality(with_release_opt(config, release_opt), quality), networks)
     if preset is not None and pipeline.config.preset != preset:
         raise ModelFolderError(f"{path} holds a model of the {pipeline.config.preset!r} preset, not {preset!r}")
     if variant is not None and kind != "saved_model":

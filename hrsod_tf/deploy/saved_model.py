@@ -4,7 +4,8 @@
       1/  2/  ...                     one SavedModel per version; TF Serving serves the highest by default
         saved_model.pb  variables/
         assets.extra/tf_serving_warmup_requests   PredictionLog records TF Serving replays at load time
-        assets.extra/hrsod_export.json            the run's config and the export settings (provenance)
+        assets.extra/hrsod_export.json            the run's config and the export settings (provenance),
+                                                  with the speed/quality level exported ("quality")
 
 The SavedModel holds GSN, inference APS, LRN, fusion and GLFN as one graph (the code of
 `hrsod_tf.pipeline.saliency_pipeline`, traced): serving it needs neither this project nor any Python function.
@@ -43,6 +44,7 @@ from hrsod_tf.deploy.serving_model import (
 )
 from hrsod_tf.files import atomic_output
 from hrsod_tf.pipeline import SaliencyPipeline, stages_for_variant
+from hrsod_tf.quality import quality_of
 
 MAX_BATCH_SIZE = 16  # images per serving_default request; bounds the time one request holds the server
 WARMUP_FILE = pathlib.Path("assets.extra") / "tf_serving_warmup_requests"
@@ -278,6 +280,7 @@ def _write_metadata(module: ServingModule, version_dir, version: int) -> None:
         "max_image_pixels": module.max_image_pixels,
         "max_batch_size": module.max_batch_size,
         "config": module.pipeline.config.to_dict(),
+        "quality": quality_of(module.pipeline.config),
     }
     path = pathlib.Path(version_dir) / METADATA_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -308,7 +311,8 @@ def save_serving_module(module: ServingModule, base_dir, version: int | None = N
 
 
 def export_workdir(workdir, base_dir, version: int | None = None, *, max_image_pixels: int | None = None,
-                   max_batch_size: int = MAX_BATCH_SIZE, release_opt: int | None = None) -> pathlib.Path:
+                   max_batch_size: int = MAX_BATCH_SIZE, release_opt: int | None = None,
+                   quality: str | None = None) -> pathlib.Path:
     """Exports a trained run (GSN, LRN and GLFN all finished) as a new version under `base_dir`.
 
     Args:
@@ -317,12 +321,15 @@ def export_workdir(workdir, base_dir, version: int | None = None, *, max_image_p
         max_image_pixels: pixel limit of the served model (default: the run's config).
         max_batch_size: images per serving_default request.
         release_opt: the test script's `opt` exported (default: the run's; protocol "release" only).
+        quality: the level of `hrsod_tf.quality` exported (its patch budget is part of the graph; default: the
+            run's, "best"); recorded in the metadata as ``quality``.
     Returns:
         The version directory written.
     Raises:
         FileNotFoundError (`StageNotTrainedError`) for a missing run or stage; `ExportError`.
     """
     resolve_version(base_dir, version)  # fail before the slow part
-    pipeline = SaliencyPipeline.from_workdir(workdir, require=stages_for_variant("full"), release_opt=release_opt)
+    pipeline = SaliencyPipeline.from_workdir(workdir, require=stages_for_variant("full"), release_opt=release_opt,
+                                             quality=quality)
     module = ServingModule(pipeline, max_image_pixels=max_image_pixels, max_batch_size=max_batch_size)
     return save_serving_module(module, base_dir, version)

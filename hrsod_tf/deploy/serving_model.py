@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from hrsod_tf.commands import command
+from hrsod_tf.quality import DEFAULT_QUALITY
 
 SERVING_SIGNATURE = "serving_default"
 IMAGE_SIGNATURE = "predict_image"
@@ -77,6 +78,28 @@ class ServingModel:
     @property
     def how_to_raise(self) -> str:
         return f"export the model again with a larger `{command('export')} --max-image-pixels` if the image is genuine"
+
+    @property
+    def quality(self) -> str:
+        """The level of `hrsod_tf.quality` the export was made at ("best" for an export from before the levels)."""
+        try:
+            return str(self.metadata.get("quality", DEFAULT_QUALITY))
+        except (tf.errors.OpError, OSError, ValueError):
+            return DEFAULT_QUALITY
+
+    @property
+    def qualities(self) -> tuple[str, ...]:
+        """The levels `at_quality` gives: the exported one only."""
+        return (self.quality,)
+
+    def at_quality(self, quality: str | None) -> "ServingModel":
+        """Itself, when `quality` is None or the level it was exported at; the budget is part of the exported
+        graph, so another level raises ValueError saying how to get it."""
+        if quality is None or quality == self.quality:
+            return self
+        raise ValueError(f"{self.path} was exported at quality {self.quality!r}, which is part of its graph: export "
+                         f"the run again with `{command('export')} --quality {quality}` (or load a work directory "
+                         "or a runtime export, which run every level)")
 
     @property
     def metadata(self) -> dict:

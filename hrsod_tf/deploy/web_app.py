@@ -5,8 +5,9 @@
 Built on FastAPI (served by uvicorn): ``GET /`` is one static page (`web_page.html`, no asset from the internet),
 ``GET /api/limits`` gives the upload and pixel limits (the page checks a file's size before sending it),
 ``POST /api/cutout`` takes one photo (multipart field ``photo``), the output kind (``output``: any ``--output`` of
-predict.py but ``background:FILE``, which is ``background`` plus a second upload ``background_photo``) and whether
-to estimate edge colours, and answers JSON: the mask and the result as PNG data URLs and a download name.
+predict.py but ``background:FILE``, which is ``background`` plus a second upload ``background_photo``), whether
+to estimate edge colours and the speed/quality level (``quality``: one of those ``/api/limits`` lists, the page's
+menu), and answers JSON: the mask and the result as PNG data URLs and a download name.
 
 What keeps it safe to leave running:
 
@@ -125,20 +126,24 @@ TOO_MANY_PIXELS_REMEDY = "send a smaller photo"  # what ImageTooLargeError's one
 
 
 def create_app(predict, max_pixels: int, *, max_upload_bytes: int = MAX_UPLOAD_BYTES,
-               max_workers: int = MAX_WORKERS, max_waiting: int = MAX_WAITING, title: str = "hrsod-tf") -> FastAPI:
+               max_workers: int = MAX_WORKERS, max_waiting: int = MAX_WAITING, title: str = "hrsod-tf",
+               qualities: tuple[str, ...] = (), quality: str | None = None) -> FastAPI:
     """The web application.
 
     Args:
         predict: image uint8 [H, W, 3] -> map float [H, W] or [H, W, 1] in [0, 1] (a `MapPredictor`, or
-            `SaliencyModel.predict`).
+            `SaliencyModel.predict`); with `qualities`, called as ``predict(image, quality=level)``.
         max_pixels: the largest photo accepted (width x height).
+        qualities: the speed/quality levels (`hrsod_tf.quality`) the page's menu offers (`SaliencyModel.qualities`);
+            empty: no menu. quality: the menu's default (`SaliencyModel.quality`).
         max_upload_bytes, max_workers, max_waiting: the bounds described in the module docstring.
     """
     app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None)
     gate = _Gate(max_workers, max_waiting)
     page = resources.files("hrsod_tf.deploy").joinpath("web_page.html").read_text(encoding="utf-8")
 
-    def work(photo: bytes, name: str, kind: OutputKind, estimate: bool, background: bytes | None) -> dict:
+    def work(photo: bytes, name: str, kind: OutputKind, estimate: bool, background: bytes | None,
+             level: str | None) -> dict:
         # Refused from the header, before any pixel is decoded (ImageTooLargeError, one line).
         image = decode_image(photo, name, max_pixels=max_pixels, how_to_raise=TOO_MANY_PIXELS_REMEDY)
         background_picture = None
@@ -146,7 +151,8 @@ def create_app(predict, max_pixels: int, *, max_upload_bytes: int = MAX_UPLOAD_B
             background_picture = decode_image(background, "the background", max_pixels=max_pixels,
                                               how_to_raise=TOO_MANY_PIXELS_REMEDY)
         with gate.work:
-            saliency = np.asarray(predict(image), np.float32).reshape(*image.shape[:2], 1)
+            saliency = predict(image, quality=level) if qualities else predict(image)
+        saliency = np.asarray(saliency, np.float32).reshape(*image.shape[:2], 1)
         mask = render(image, saliency, "mask")
         result = render(image, saliency, kind, estimate, background_picture=background_picture)
         return {"width": image.shape[1], "height": image.shape[0], "mask": _data_url(mask),
@@ -159,14 +165,18 @@ def create_app(predict, max_pixels: int, *, max_upload_bytes: int = MAX_UPLOAD_B
     @app.get("/api/limits")
     def limits() -> dict:
         """What the page checks before sending a file (the server checks again)."""
-        return {"max_upload_bytes": max_upload_bytes, "max_pixels": max_pixels}
+        return {"max_upload_bytes": max_upload_bytes, "max_pixels": max_pixels, "qualities": list(qualities),
+                "quality": quality}
 
     @app.post("/api/cutout")
     async def cutout(photo: Annotated[UploadFile, File()], output: Annotated[str, Form()] = "rgba",
                      color: Annotated[str, Form()] = "#00b140", estimate_foreground: Annotated[bool, Form()] = True,
-                     background_photo: Annotated[UploadFile | None, File()] = None):
+                     background_photo: Annotated[UploadFile | None, File()] = None,
+                     quality: Annotated[str | None, Form()] = None):
         if output not in WEB_OUTPUTS:
             return _error(400, f"unknown output {output!r}; expected one of {', '.join(WEB_OUTPUTS)}")
+        if quality is not None and quality not in qualities:
+            return _error(400, f"unknown quality {quality!r}; this model runs {', '.join(qualities) or 'one level'}")
         if output == "background" and background_photo is None:
             return _error(400, "choose a background picture for the 'background' output")
         try:
@@ -179,7 +189,7 @@ def create_app(predict, max_pixels: int, *, max_upload_bytes: int = MAX_UPLOAD_B
             data = await photo.read()
             background = await background_photo.read() if output == "background" else None
             answer = await run_in_threadpool(work, data, photo.filename or "the photo", kind, estimate_foreground,
-                                             background)
+                                             background, quality)
         except ImageTooLargeError as err:
             return _error(400, str(err))
         except DataError:

@@ -53,10 +53,19 @@ def _input_affine(layer, channels: int) -> tuple[np.ndarray, np.ndarray]:
 _UNIT_EPSILON = 1e-3
 
 
+_ONEDNN_BLOCK = 8  # oneDNN's batch-norm kernels are JIT-compiled for channel counts in multiples of 8
+
+
 def _affine_relu(x, scale, shift):
-    """relu(scale * x + shift) per channel, as one inference-mode FusedBatchNorm (mean 0, variance
-    1 - eps, so its rsqrt is exactly 1) + ReLU: half the time of a separate multiply, add and max."""
+    """relu(scale * x + shift) per channel.
+
+    With a multiple of 8 channels, as one inference-mode FusedBatchNorm (mean 0, variance 1 - eps, so its rsqrt is
+    exactly 1) + ReLU: half the time of a separate multiply, add and max. With another count (the GLFN's 6 and 10),
+    oneDNN runs its generic `nspc_bnorm:any` batch norm (ONEDNN_VERBOSE), 2-3x slower than the multiply, add and
+    max: those are used instead. Both give the same floats (one multiply and one add per value)."""
     channels = scale.shape[0]
+    if channels % _ONEDNN_BLOCK:
+        return tf.nn.relu(x * scale + shift)
     y, _, _ = tf.compat.v1.nn.fused_batch_norm(
         x, scale, shift, mean=np.zeros(channels, np.float32),
         variance=np.full(channels, 1.0 - _UNIT_EPSILON, np.float32), epsilon=_UNIT_EPSILON, is_training=False)

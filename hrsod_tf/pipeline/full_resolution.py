@@ -2,7 +2,8 @@
 
     image [H, W, 3] uint8 (any size and aspect ratio)
       GSN on the image warped to S x S; its map upsampled to H x W:            F       (variant "gsn")
-      uncertain pixels A = t1 < 255 F < t2; inference APS: D x D boxes covering A
+      uncertain pixels A = t1 < 255 F < t2; inference APS: D x D boxes covering A (with a patch budget, only
+          the boxes holding the most uncertain pixels)
       LRN on every patch (image crop + F crop as guidance), in batches of `lrn_batch_size`
       fusion: inside A, F is replaced by the mean of the refined patches     (variant "gsn+aps+lrn")
       GLFN on concat(image, fused map) at full resolution, in tiles above a pixel budget (variant "full")
@@ -14,7 +15,13 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from hrsod_tf.aps import attention_mask_tf, dense_tiling_boxes_tf, inference_boxes_tf, random_boxes_tf
+from hrsod_tf.aps import (
+    attention_mask_tf,
+    dense_tiling_boxes_tf,
+    inference_boxes_tf,
+    keep_most_uncertain_boxes_tf,
+    random_boxes_tf,
+)
 from hrsod_tf.models.glfn import receptive_field_radius
 from hrsod_tf.pipeline.graph_ops import fuse, gsn_map, paste_patches, refine_patches, upsample_map
 from hrsod_tf.pipeline.protocol import Frame
@@ -80,8 +87,12 @@ class FullResolutionProtocol:
         return attention_mask_tf(coarse, self.config.aps)
 
     def boxes(self, coarse, sampler: str = "aps") -> tf.Tensor:
-        """int32 [M, 4] boxes: "aps" (inference APS), "rps" (random, as many and as large) or "dense"."""
+        """int32 [M, 4] boxes: "aps" (inference APS, at most `InferenceConfig.patch_budget` of them: those with the
+        most uncertain pixels), "rps" (random, as many and as large) or "dense" (the whole image, no budget)."""
         aps = inference_boxes_tf(coarse, self.config.aps)
+        budget = self.config.inference.patch_budget
+        if budget is not None:
+            aps = keep_most_uncertain_boxes_tf(aps, self.attention(coarse), budget)
         height_width = tf.shape(coarse)[:2]
         if sampler == "aps":
             return aps

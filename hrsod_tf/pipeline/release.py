@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from hrsod_tf.aps import dense_tiling_boxes_tf, random_boxes_tf
+from hrsod_tf.aps import dense_tiling_boxes_tf, keep_most_uncertain_boxes_tf, random_boxes_tf
 from hrsod_tf.pipeline.graph_ops import paste_patches, run_in_batches
 from hrsod_tf.pipeline.imresize import imresize, round_like_uint8
 from hrsod_tf.pipeline.protocol import Frame
@@ -149,11 +149,15 @@ class ReleaseProtocol:
         self.glfn_side = RELEASE_GLFN_SIDE[self.mode]
 
     def boxes(self, frame_map, sampler: str) -> tf.Tensor:
-        """Boxes in the frame (mode 1): "aps" the MATLAB APS; "rps" as many random boxes of side D; "dense"
+        """Boxes in the frame (mode 1): "aps" the MATLAB APS (at most `InferenceConfig.patch_budget` of them, those
+        with the most uncertain pixels); "rps" as many random boxes of side D; "dense"
         D x D tiles."""
         aps = self.config.aps
-        matlab = release_aps_boxes_tf(release_attention_tf(frame_map, aps.t1, aps.t2), aps.patch_size,
-                                      aps.extra_columns)
+        uncertain = release_attention_tf(frame_map, aps.t1, aps.t2)
+        matlab = release_aps_boxes_tf(uncertain, aps.patch_size, aps.extra_columns)
+        budget = self.config.inference.patch_budget
+        if budget is not None:  # a patch budget (not in the MATLAB code): the boxes with most uncertain pixels
+            matlab = keep_most_uncertain_boxes_tf(matlab, uncertain, budget)
         if sampler == "aps":
             return matlab
         height_width = tf.shape(frame_map)[:2]

@@ -24,6 +24,7 @@ from hrsod_tf.pipeline.full_resolution import FullResolutionProtocol
 from hrsod_tf.pipeline.networks import PipelineNetworks
 from hrsod_tf.pipeline.release import ReleaseProtocol
 from hrsod_tf.pipeline.variants import CRF_VARIANTS, VARIANT_STAGES, VARIANTS
+from hrsod_tf.quality import with_quality
 from hrsod_tf.workdir import ALL_STAGES, WorkDir
 
 PROTOCOLS = {"full_resolution": FullResolutionProtocol, "release": ReleaseProtocol}
@@ -73,7 +74,8 @@ class SaliencyPipeline:
         return cls(config, PipelineNetworks.from_keras(config.model, gsn, lrn, glfn, rps_lrn))
 
     @classmethod
-    def from_workdir(cls, workdir, require=("gsn",), release_opt: int | None = None) -> "SaliencyPipeline":
+    def from_workdir(cls, workdir, require=("gsn",), release_opt: int | None = None,
+                     quality: str | None = None) -> "SaliencyPipeline":
         """The pipeline of a trained run: its config.json and the networks of the stages it finished.
 
         Args:
@@ -81,13 +83,20 @@ class SaliencyPipeline:
             require: stages that must be trained (a missing one raises with the command to train it).
             release_opt: the test script's `opt` (`InferenceConfig.release_opt`) instead of the run's; only for a
                 run whose protocol is "release" (ValueError otherwise).
+            quality: a level of `hrsod_tf.quality` (its patch budget) instead of the run's; None: the run's.
         """
         run = WorkDir(workdir)
-        config = with_release_opt(run.load_config(), release_opt)
+        config = with_quality(with_release_opt(run.load_config(), release_opt), quality)
         for stage in require:
             run.require_stage(stage)
         models = run.load_models(config, stages=ALL_STAGES, strict=False)  # rps_lrn too, when trained
         return cls.from_keras(config, models.gsn, models.lrn, models.glfn, models.rps_lrn)
+
+    def at_quality(self, quality: str | None) -> "SaliencyPipeline":
+        """This pipeline at another level of `hrsod_tf.quality` (None: itself), sharing its networks."""
+        if quality is None:
+            return self
+        return SaliencyPipeline(with_quality(self.config, quality), self.networks)
 
     @property
     def rps_is_trained(self) -> bool:

@@ -44,6 +44,7 @@ from hrsod_tf.files import atomic_output, atomic_write
 from hrsod_tf.pipeline import PipelineNetworks
 from hrsod_tf.pipeline.saliency_pipeline import with_release_opt
 from hrsod_tf.progress import progress_bar
+from hrsod_tf.quality import quality_of, with_quality
 from hrsod_tf.workdir import STAGES, WorkDir, weights_file_bytes
 
 __all__ = ["KEPT_FLOAT", "QUANTIZED_STAGES", "export_runtime_model"]
@@ -104,7 +105,7 @@ def _convert(fmt: str, stage: str, network, folder: pathlib.Path, samples, progr
 
 def export_runtime_model(workdir, out, fmt: str, precision: str = "float32", *, calibration_data: str | None = None,
                          calibration_images: int = 32, data_dir=None, progress: bool = True, log=None,
-                         release_opt: int | None = None) -> pathlib.Path:
+                         release_opt: int | None = None, quality: str | None = None) -> pathlib.Path:
     """Exports a trained run's three networks in `fmt` ("openvino", "onnx", "litert") and `precision`.
 
     Args:
@@ -114,6 +115,8 @@ def export_runtime_model(workdir, out, fmt: str, precision: str = "float32", *, 
         log: callable(str) for what the user should read (default: the module's logger).
         release_opt: the authors' test script's `opt` stored with the export (default: the run's; protocol
             "release" only).
+        quality: the level of `hrsod_tf.quality` stored with the export (its config's patch budget, and
+            ``quality``): what it runs at unless told otherwise. Calibration runs at the run's own level.
     Returns:
         `out`.
     Raises:
@@ -163,7 +166,8 @@ def export_runtime_model(workdir, out, fmt: str, precision: str = "float32", *, 
             "networks": dict(NETWORK_FILES[fmt]), "inputs": {stage: list(INPUT_NAMES[stage]) for stage in STAGES},
             "kept_float": kept_float, "calibration": calibration, "workdir": str(run.root),
             "exported_at": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
-            "packages": _versions(fmt), "python": platform.python_version(), "config": config.to_dict(),
+            "packages": _versions(fmt), "python": platform.python_version(),
+            "config": with_quality(config, quality).to_dict(), "quality": quality_of(with_quality(config, quality)),
         }
         (folder / SETTINGS_FILE).write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
     return out
