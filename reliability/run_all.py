@@ -32,8 +32,8 @@ def _load_runner():
 
 
 harness = _load_runner()
-Document, Section, Step, command_line, run = harness.Document, harness.Section, harness.Step, harness.command_line, \
-    harness.run
+Document, Section, Step = harness.Document, harness.Section, harness.Step
+command_line, run = harness.command_line, harness.run
 
 DOC_PATH = REPO_ROOT / "docs" / "RELIABILITY.md"
 # inputs per fuzzing target: (full run, --quick run)
