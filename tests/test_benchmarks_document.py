@@ -138,3 +138,9 @@ def test_every_notes_file_belongs_to_a_section():
         names = {section.name for section in document.sections} | {"header"}
         notes = {path.name.removesuffix(".notes.md") for path in document.store().glob("*.notes.md")}
         assert notes and notes <= names, sorted(notes - names)
+
+
+def test_the_benchmarks_score_the_exports_on_the_demos_own_test_scenes():
+    from hrsod_tf.demo import DEMO_DATASET
+
+    assert run_all.DEMO_DATASET == DEMO_DATASET

@@ -3,6 +3,7 @@ Object Detection" (ICCV 2019).
 
     hrsod train                                           # demo: all stages of `small` on hrsod_synthetic
     hrsod train --demo --seed 1 --workdir runs/demo_seed1     # the same demo with another seed
+    hrsod train --demo --scenes classic --workdir runs/demo_classic     # on the first generator's scenes
     hrsod train --stage gsn --dataset hrsod --preset paper --workdir runs/paper
     hrsod train --stage all --dataset duts+hrsod --preset paper --workdir runs/dh     # the paper's Ours-DH data
     hrsod train --stage lrn --workdir runs/paper          # uses the GSN trained in runs/paper
@@ -42,12 +43,15 @@ def build_parser(prog: str = "hrsod train") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
         description=__doc__.split("\n\n")[0],
-        epilog="Without arguments: the demo: all three stages of the `small` preset on hrsod_synthetic/small, "
+        epilog=f"Without arguments: the demo: all three stages of the `small` preset on {demo.DEMO_DATASET}, "
                "into runs/demo, then every ablation variant evaluated into runs/demo/report.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     run = parser.add_argument_group("what to train")
     run.add_argument("--demo", action="store_true",
-                     help="run the demo (what no arguments do) into --workdir, with --seed and --no-progress")
+                     help="run the demo (what no arguments do) into --workdir, with --seed, --scenes and --no-progress")
+    run.add_argument("--scenes", choices=tuple(demo.DEMO_DATASETS), default=demo.DEMO_SCENES,
+                     help="with --demo: the synthetic scenes, photo-like or the first generator's "
+                          f"(default: {demo.DEMO_SCENES})")
     run.add_argument("--stage", choices=STAGE_CHOICES, default="all",
                      help="stage to train; lrn needs a trained gsn, glfn needs gsn and lrn (default: all)")
     run.add_argument("--sampler", choices=("aps", "rps"), default="aps",
@@ -166,13 +170,15 @@ def demo_main(args, prog: str = "hrsod train") -> int:
         print(f"hrsod-tf demo: training GSN, LRN, GLFN and the RPS ablation's LRN of the `{config.preset}` preset on "
               f"the synthetic set into {args.workdir} (seed {config.train.seed}), then evaluating every variant of "
               f"Table 4 (about 10 minutes on 2 idle CPU cores; Ctrl-C saves a checkpoint and re-running continues)")
-        paths = demo.run_demo(args.workdir, progress=not args.no_progress, config=config)
+        paths = demo.run_demo(args.workdir, dataset=demo.DEMO_DATASETS[args.scenes], progress=not args.no_progress,
+                              config=config)
     except (DataError, WorkDirConflictError, WriteError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
     if paths is None:
-        again = prog + ("" if args.workdir == "runs/demo" and args.seed is None else
-                                     f" --demo --workdir {args.workdir}")
+        default = args.workdir == "runs/demo" and args.seed is None and args.scenes == demo.DEMO_SCENES
+        again = prog + ("" if default else f" --demo --workdir {args.workdir}"
+                        + ("" if args.scenes == demo.DEMO_SCENES else f" --scenes {args.scenes}"))
         print(f"interrupted; run `{again}` again to continue", file=sys.stderr)
         return 130
     return 0

@@ -40,6 +40,7 @@ import importlib
 import logging
 import os
 import re
+import sys
 from typing import Any, Iterator
 
 import tensorflow as tf
@@ -211,6 +212,8 @@ class TFDSSource(DataSource):
                     f"--data_dir {data_dir or '~/tensorflow_datasets'}\n"
                     "or pass the folders directly: --dataset folders:IMAGES_DIR,MASKS_DIR")
             logger.info("preparing TFDS data set %s in %s", name, self._builder.data_dir)
+            if not sys.stderr.isatty():  # TFDS's own bars, redrawn per example, would fill a log file
+                self._tfds.disable_progress_bar()
             self._builder.download_and_prepare()
 
     @property
