@@ -302,6 +302,14 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def log_cpu() -> dict:
+    """Logs the CPU's model, usable cores and ISA flags (every benchmark says what it ran on); returns
+    `machine_info()`."""
+    machine = machine_info()
+    log(f"CPU: {machine['cpu_model']}, {machine['usable_cores']} usable cores, flags {' '.join(machine['isa_flags'])}")
+    return machine
+
+
 def target(met: bool | None, measured: str, goal: str, why: str = "") -> dict:
     """A target verdict: {"met": bool|None, "measured", "goal", "why"} (None: not measured). `why` holds figures
     only (what the reasons are is written in the section's notes, docs/benchmarks/<section>.notes.md)."""

@@ -230,13 +230,15 @@ class InferenceConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """The built-in synthetic high-resolution data set (see `hrsod_tf.data.synthetic`).
+    """The built-in synthetic data set (see `hrsod_tf.data.synthetic`; the named sets: `hrsod_tf.data.synthetic_sets`).
 
     Attributes:
         synthetic_train_size / synthetic_test_size: number of generated scenes per split.
-        synthetic_min_side / synthetic_max_side: shortest / longest image edge range, in pixels.
+        synthetic_min_side / synthetic_max_side: the range of the shortest image edge, in pixels.
         synthetic_scene_style: "classic" (saturated objects on muted backgrounds) or "photo" (the same scenes with
             camouflage, saturated clutter, shadows, soft boundaries and occluders; `hrsod_tf.data.synthetic_photo`).
+        synthetic_first_scene: the index of each split's first scene (a scene's seed is its split and index):
+            sets that start far apart share no scene, as the low-resolution sets and the high-resolution ones.
     """
 
     synthetic_train_size: int = 300
@@ -244,10 +246,13 @@ class DataConfig:
     synthetic_min_side: int = 1200
     synthetic_max_side: int = 2048
     synthetic_scene_style: str = "classic"
+    synthetic_first_scene: int = 0
 
     def __post_init__(self):
         if self.synthetic_scene_style not in ("classic", "photo"):
             raise ValueError(f"synthetic_scene_style {self.synthetic_scene_style!r} is not one of classic, photo")
+        if self.synthetic_first_scene < 0:
+            raise ValueError(f"synthetic_first_scene {self.synthetic_first_scene} is negative: indices start at 0")
 
 
 @dataclass(frozen=True)

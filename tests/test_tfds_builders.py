@@ -183,6 +183,21 @@ def test_tfds_data_source_prepares_synthetic_and_explains_unbuilt_manual_sets(tm
         sources.resolve_data_source("hrsod", data_dir=str(tmp_path))
 
 
+@pytest.mark.parametrize("config", ["lowres_tiny", "photo_lowres_tiny"])
+def test_the_low_resolution_synthetic_configs_build_their_own_scenes_at_their_sizes(tmp_path, config):
+    from hrsod_tf.data import synthetic_sets
+
+    data = synthetic_sets.data_config(config)
+    source = sources.resolve_data_source(f"hrsod_synthetic/{config}", data_dir=str(tmp_path))
+    for split in ("train", "test"):
+        examples = list(source.examples(split))
+        assert len(examples) == synthetic_sets.split_size(data, split)
+        assert all(data.synthetic_min_side <= min(ex["image"].shape[:2]) <= data.synthetic_max_side
+                   for ex in examples)
+        indices = sorted(int(ex["image/filename"].split("_")[-1].split(".")[0]) for ex in examples)
+        assert indices[0] == synthetic_sets.LOWRES_FIRST_SCENE  # not the high-resolution set's scenes
+
+
 # -- the builders of Table 1's other data sets, UHRSD and DIS5K: fake downloads in their official layouts --------
 
 def _soft_rgb_mask(w=W, h=H):

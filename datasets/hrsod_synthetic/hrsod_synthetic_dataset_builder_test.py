@@ -10,7 +10,7 @@ class HrsodSyntheticTest(tfds.testing.DatasetBuilderTestCase):
 
   DATASET_CLASS = hrsod_synthetic_dataset_builder.Builder
   SPLITS = {"train": 6, "test": 3}
-  BUILDER_CONFIG_NAMES_TO_TEST = ["tiny", "photo_tiny"]  # the tiny preset's sizes: seconds, not hours
+  BUILDER_CONFIG_NAMES_TO_TEST = ["tiny", "photo_tiny", "lowres_tiny", "photo_lowres_tiny"]  # seconds, not hours
 
 
 if __name__ == "__main__":

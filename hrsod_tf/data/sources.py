@@ -20,8 +20,10 @@ spec                                                    source
 ``folders:train=IMG_DIR,MASK_DIR;test=IMG_DIR,MASK_DIR``  named splits, one pair of folders each (any names)
 ``folders:ROOT``                                        one folder holding an image folder and a mask folder,
                                                         whatever their names (``Imgs``/``Mask``, ...)
-``synthetic`` / ``synthetic:PRESET``                    the built-in synthetic set, generated in memory (no
-                                                        TFDS build), sized by ``data_config`` or by the preset
+``synthetic`` / ``synthetic:NAME``                      the built-in synthetic set, generated in memory (no
+                                                        TFDS build), sized by ``data_config``, or the named set
+                                                        (``lowres``, ``photo_small``, ...: `synthetic_sets`) or
+                                                        the preset's own set (``synthetic:tiny``)
 ``SPEC+SPEC[+...]``, e.g. ``duts+hrsod``                 the union of the training splits of several sources
                                                         (`UnionSource`): the paper's "DH" is ``duts+hrsod``
 =====================================================  =========================================================
@@ -46,7 +48,7 @@ from typing import Any, Iterator
 import tensorflow as tf
 
 from hrsod_tf import config as config_lib
-from hrsod_tf.data import readers, synthetic, validation
+from hrsod_tf.data import readers, synthetic_sets, validation
 from hrsod_tf.extras import import_optional
 from hrsod_tf.image_io import DataError
 
@@ -165,28 +167,29 @@ def _split_holdout(pairing: readers.PairingReport, fraction: float) -> dict[str,
 
 
 class SyntheticSource(_GeneratorSource):
-    """The built-in synthetic high-resolution set, generated in memory (deterministic per split and index)."""
+    """The built-in synthetic set, generated in memory (deterministic per split and index).
 
-    def __init__(self, data_config=None):
+    Args:
+        data_config: its `DataConfig` (default: the paper preset's high-resolution set).
+        name: the ``--dataset`` spec it was named by (``synthetic:photo_lowres``); default: ``synthetic``, or
+            ``synthetic/photo`` for photo scenes.
+    """
+
+    def __init__(self, data_config=None, name: str | None = None):
         self.data_config = data_config or config_lib.DataConfig()
         # the name keys the map caches: photo scenes share file names with classic ones, not their pixels
         style = self.data_config.synthetic_scene_style
-        self.name = "synthetic" if style == "classic" else f"synthetic/{style}"
+        self.name = name or ("synthetic" if style == "classic" else f"synthetic/{style}")
 
     @property
     def splits(self) -> tuple[str, ...]:
-        return ("train", "test")
+        return synthetic_sets.SPLITS
 
     def num_examples(self, split: str) -> int:
-        split = self._check_split(split)
-        cfg = self.data_config
-        return cfg.synthetic_train_size if split == "train" else cfg.synthetic_test_size
+        return synthetic_sets.split_size(self.data_config, self._check_split(split))
 
     def _generate(self, split: str) -> Iterator[dict]:
-        cfg = self.data_config
-        for name, image, mask in synthetic.generate_split(
-                split, self.num_examples(split), cfg.synthetic_min_side, cfg.synthetic_max_side,
-                scene_style=cfg.synthetic_scene_style):
+        for name, image, mask in synthetic_sets.scenes(self.data_config, split):
             yield {"image": image, "mask": mask[..., None], "image/filename": f"{name}.png"}
 
 
@@ -380,8 +383,8 @@ def resolve_data_source(spec: str, data_dir: str | None = None, data_config=None
     if sep and kind == "folders":
         return _folder_source(body, spec)
     if kind == "synthetic":
-        if body:
-            data_config = config_lib.get_preset(body).data
+        if body:  # a named set (`hrsod_tf.data.synthetic_sets`: lowres, photo_small, ...) or a preset's
+            return SyntheticSource(synthetic_sets.data_config(body), name=spec)
         return SyntheticSource(data_config)
     if sep and kind == "tfds":
         return TFDSSource(body, data_dir)
@@ -390,4 +393,4 @@ def resolve_data_source(spec: str, data_dir: str | None = None, data_config=None
     raise ValueError(
         f"unknown --dataset {spec!r}: expected one of {', '.join(TFDS_NAMES)}, tfds:NAME, "
         "folders:IMAGES_DIR,MASKS_DIR (optionally ;holdout=FRACTION), folders:train=IMG,MASK;test=IMG,MASK, "
-        "folders:ROOT, synthetic or synthetic:PRESET, or several joined by + (duts+hrsod)")
+        "folders:ROOT, synthetic or synthetic:NAME (a synthetic set or a preset), or several joined by + (duts+hrsod)")
