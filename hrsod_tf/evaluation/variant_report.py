@@ -1,7 +1,8 @@
 """A trained pipeline's variants (the paper's Table 4) evaluated together, and written up as a report.
 
 :func:`evaluate_pipeline` runs every variant of an image from one `predict_variants` call and evaluates each with
-its own :class:`hrsod_tf.evaluation.MapEvaluator`; :func:`write_report` writes results.json, report.md (a
+its own :class:`hrsod_tf.evaluation.MapEvaluator`, in scoring processes while the next image runs
+(`hrsod_tf.evaluation.variant_scoring`); :func:`write_report` writes results.json, report.md (a
 Table-4-style markdown table), pr_curves.png and examples.png.
 
 No TensorFlow imported here: the pipeline is passed in.
@@ -14,21 +15,20 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from hrsod_tf.evaluation import plots
 from hrsod_tf.evaluation.folders import (
     EvaluationError,
     EvaluationResult,
-    MapEvaluator,
     as_result,
     format_table,
     write_json,
 )
-from hrsod_tf.image_io import saliency_to_uint8, write_png
+from hrsod_tf.evaluation.variant_scoring import VariantScorer, shrink_map
+from hrsod_tf.image_io import saliency_to_uint8
 from hrsod_tf.pipeline.crf import crf_available
-from hrsod_tf.pipeline.variants import CRF_VARIANTS, stages_for_variant
+from hrsod_tf.pipeline.variants import CRF_VARIANTS, graph_variants, stages_for_variant
 from hrsod_tf.progress import progress_bar
 
 __all__ = [
@@ -48,6 +48,9 @@ __all__ = [
 
 #: The variants of the paper's ablation (Table 4), in its row order.
 TABLE4_VARIANTS = ("gsn", "gsn+crf", "gsn+rps+lrn", "gsn+aps+lrn", "gsn+aps+lrn+crf", "full")
+
+#: Fewer images than this (when their number is known) are scored in the calling process, not in workers.
+MIN_IMAGES_FOR_WORKERS = 8
 
 #: Row names of the markdown report (the paper's).
 VARIANT_TITLES = {
@@ -183,15 +186,6 @@ def prepare_map_dirs(save_maps_dir, variants: Iterable[str], overwrite: bool = F
     return dirs
 
 
-def _shrink(array: np.ndarray, max_side: int) -> np.ndarray:
-    height, width = array.shape[:2]
-    scale = max_side / max(height, width)
-    if scale >= 1:
-        return array
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(array, size, interpolation=cv2.INTER_AREA)
-
-
 def _example_stem(example: Mapping, index: int) -> str:
     name = example.get("image/filename", "")
     name = name.decode("utf-8") if isinstance(name, bytes) else str(name)
@@ -211,11 +205,13 @@ def evaluate_pipeline(
     num_examples: int = 4,
     example_side: int = 320,
     metrics=None,
+    workers: int | None = None,
 ) -> PipelineEvaluation:
     """Runs a trained pipeline on every example and evaluates each variant with the SOD metrics.
 
-    All variants of an image come from one `pipeline.predict_variants` call (GSN and APS work shared). Maps
-    are quantised to 8 bits before they are evaluated, exactly as saved, so evaluating the saved maps with
+    All variants of an image come from one `pipeline.predict_variants` call (GSN and APS work shared), the
+    "+crf" ones from their base variant's map in the scoring processes. Maps are quantised to 8 bits before they
+    are evaluated, exactly as saved, so evaluating the saved maps with
     :func:`evaluate_folders` gives the same numbers.
 
     Args:
@@ -228,31 +224,39 @@ def evaluate_pipeline(
         boundary: compute BDE and mBA. progress / total: the progress bar and its length.
         num_examples / example_side: how many images to keep for the example grid, shrunk to this side.
         metrics: the metrics to compute (`hrsod_tf.evaluation.metrics.metric_keys` names; default: the sod set).
+        workers: processes that score the maps (the "+crf" rows' CRF, the metrics) while the pipeline computes
+            the next image's (`hrsod_tf.evaluation.variant_scoring`; default: one per core, none for fewer
+            than `MIN_IMAGES_FOR_WORKERS` images of a known `total`; 0: none). The results are the same for any
+            number.
 
     Raises:
         EvaluationError: no example, or a `save_maps_dir/<variant>` is not empty and not `overwrite`.
     """
     variants = tuple(variants)
     map_dirs = prepare_map_dirs(save_maps_dir, variants, overwrite) if save_maps_dir is not None else {}
-    evaluators = {v: MapEvaluator(boundary=boundary, metrics=metrics) for v in variants}
+    in_graph = graph_variants(variants)
     kept: list[ExampleMaps] = []
     bar = progress_bar(examples, total=total, desc="evaluating", unit="img", enabled=progress)
-    for index, example in enumerate(bar):
-        stem = _example_stem(example, index)
-        gt = np.asarray(example["mask"])
-        gt = gt[..., 0] if gt.ndim == 3 else gt
-        predicted = pipeline.predict_variants(example["image"], variants)
-        maps = {v: saliency_to_uint8(np.asarray(m)) for v, m in predicted.items()}
-        for variant in variants:
-            evaluators[variant].add(maps[variant], gt)
-            if variant in map_dirs:
-                write_png(map_dirs[variant] / f"{stem}.png", maps[variant])
-        if len(kept) < num_examples:
-            shrink = lambda a: _shrink(np.asarray(a), example_side)  # noqa: E731
-            kept.append(ExampleMaps(stem, shrink(example["image"]), shrink(gt), {v: shrink(maps[v]) for v in variants}))
-    if not kept:
-        raise EvaluationError("the data set gave no example to evaluate")
-    results = {v: evaluators[v].result() for v in variants}
+    if workers is None and total is not None and total < MIN_IMAGES_FOR_WORKERS:
+        workers = 0  # starting the processes (a second or two) would cost more than they save
+    with VariantScorer(variants, boundary=boundary, metrics=metrics, workers=workers, map_dirs=map_dirs,
+                       example_side=example_side) as scorer:
+        for index, example in enumerate(bar):
+            stem = _example_stem(example, index)
+            image = np.asarray(example["image"])
+            gt = np.asarray(example["mask"])
+            gt = gt[..., 0] if gt.ndim == 3 else gt
+            maps = {v: np.asarray(m) for v, m in pipeline.predict_variants(image, in_graph).items()}
+            keep = len(kept) < num_examples
+            scorer.add(stem, image, gt, maps, keep=keep)
+            if keep:
+                shown = {v: shrink_map(saliency_to_uint8(maps[v]), example_side) for v in in_graph if v in variants}
+                kept.append(ExampleMaps(stem, shrink_map(image, example_side), shrink_map(gt, example_side), shown))
+        if not kept:
+            raise EvaluationError("the data set gave no example to evaluate")
+        results, crf_maps = scorer.finish()
+    for example in kept:  # the "+crf" maps came from the workers; the grid's columns in the order asked
+        example.maps = {v: {**example.maps, **crf_maps.get(example.stem, {})}[v] for v in variants}
     return PipelineEvaluation(results, kept, rps_is_trained=bool(getattr(pipeline, "rps_is_trained", True)))
 
 

@@ -12,8 +12,18 @@
     saliency_pipeline.py  `SaliencyPipeline`: the variant loop, once, over either protocol
 """
 
-from hrsod_tf.pipeline.networks import PipelineNetworks
-from hrsod_tf.pipeline.saliency_pipeline import SaliencyPipeline
+import importlib
+
 from hrsod_tf.pipeline.variants import VARIANT_STAGES, VARIANTS, stages_for_variant
 
 __all__ = ["PipelineNetworks", "SaliencyPipeline", "VARIANTS", "VARIANT_STAGES", "stages_for_variant"]
+
+# Imported when first asked for: they import TensorFlow, which the NumPy-only modules (crf.py, variants.py) and
+# the evaluation's scoring processes that import them do not need.
+_LAZY = {"PipelineNetworks": "hrsod_tf.pipeline.networks", "SaliencyPipeline": "hrsod_tf.pipeline.saliency_pipeline"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

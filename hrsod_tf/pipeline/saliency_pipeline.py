@@ -23,7 +23,7 @@ from hrsod_tf.pipeline.crf import dense_crf
 from hrsod_tf.pipeline.full_resolution import FullResolutionProtocol
 from hrsod_tf.pipeline.networks import PipelineNetworks
 from hrsod_tf.pipeline.release import ReleaseProtocol
-from hrsod_tf.pipeline.variants import CRF_VARIANTS, VARIANT_STAGES, VARIANTS
+from hrsod_tf.pipeline.variants import CRF_VARIANTS, VARIANT_STAGES, VARIANTS, graph_variants
 from hrsod_tf.quality import with_quality
 from hrsod_tf.workdir import ALL_STAGES, WorkDir
 
@@ -149,7 +149,7 @@ class SaliencyPipeline:
         """
         variants = tuple(variants)
         self.check_variants(variants)
-        in_graph = tuple(dict.fromkeys(CRF_VARIANTS.get(v, v) for v in variants))
+        in_graph = graph_variants(variants)
         if in_graph not in self._functions:
             self._functions[in_graph] = tf.function(
                 lambda x: self.variants_graph(x, in_graph),

@@ -19,7 +19,7 @@ The order of the stages (and which must be trained before which) is the work dir
 
 from __future__ import annotations
 
-__all__ = ["CRF_VARIANTS", "VARIANTS", "VARIANT_STAGES", "stages_for_variant"]
+__all__ = ["CRF_VARIANTS", "VARIANTS", "VARIANT_STAGES", "graph_variants", "stages_for_variant"]
 
 #: pipeline variant -> the trained stages it runs.
 VARIANT_STAGES = {
@@ -42,3 +42,9 @@ def stages_for_variant(variant: str) -> tuple[str, ...]:
     if variant not in VARIANT_STAGES:
         raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
     return VARIANT_STAGES[variant]
+
+
+def graph_variants(variants) -> tuple[str, ...]:
+    """The variants a pipeline's graph computes for `variants`: each "+crf" one replaced by its base variant
+    (once, in the order first needed)."""
+    return tuple(dict.fromkeys(CRF_VARIANTS.get(v, v) for v in variants))
