@@ -106,6 +106,52 @@ def test_a_broken_file_is_reported_the_others_written_and_the_exit_status_is_1(w
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["tall.png", "wide.png"]
 
 
+def _folder_with_a_broken_photo(folder):
+    """Six photos of several sizes in `folder`, the third one a broken JPEG."""
+    for index in range(6):
+        if index == 2:
+            (folder / "p2.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
+        else:
+            _save(folder / f"p{index}.png", _photo(40 + 7 * index, 70 - 5 * index, seed=index))
+    return folder
+
+
+def test_two_photos_in_flight_write_the_bytes_of_one_at_a_time_and_report_failures_in_order(
+        workdir, tmp_path, capsys):
+    folder = _folder_with_a_broken_photo(tmp_path / "in")
+    predict, runs = command_module("predict"), {}
+    for flags in ([], ["--one-at-a-time"]):
+        out = tmp_path / f"out{len(flags)}"
+        status = predict.main([str(folder), "--model", str(workdir.root), "--out", str(out), "--output", "rgba",
+                               "--no-progress", *flags])
+        runs[bool(flags)] = (status, capsys.readouterr(), {p.name: p.read_bytes() for p in out.iterdir()})
+    (status, captured, written), (status_alone, captured_alone, written_alone) = runs[False], runs[True]
+    assert status == status_alone == 1
+    assert captured.err == captured_alone.err and "p2.jpg" in captured.err and "Traceback" not in captured.err
+    assert sorted(written) == ["p0.png", "p1.png", "p3.png", "p4.png", "p5.png"]
+    assert written == written_alone  # byte for byte
+
+
+def test_ctrl_c_mid_folder_stops_the_run_and_leaves_only_whole_outputs_of_the_photos_before(predictor, tmp_path):
+    folder = _folder_with_a_broken_photo(tmp_path / "in")
+    inputs = prediction.collect_inputs([str(folder)])
+    outputs = prediction.plan_outputs(inputs, tmp_path / "out")
+    interrupted_shape = _read(folder / "p3.png").shape[:2]
+
+    def interrupted(image):
+        if image.shape[:2] == interrupted_shape:
+            raise KeyboardInterrupt  # as Ctrl-C while photo 3 is in the networks
+        return predictor(image)
+
+    with pytest.raises(KeyboardInterrupt):
+        prediction.predict_files(interrupted, inputs, outputs, progress=False, in_flight=2)
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    # photos 0 and 1 before it (2 is broken); photo 4, in flight beside it, only if it was written before
+    assert written in (["p0.png", "p1.png"], ["p0.png", "p1.png", "p4.png"])
+    for name in written:
+        assert _read(tmp_path / "out" / name).shape == _read(folder / name).shape[:2]
+
+
 def test_refuses_to_write_into_an_input_folder(workdir, photos, tmp_path, capsys):
     before = {p: p.read_bytes() for p in photos}
     status = command_module("predict").main([str(tmp_path / "in"), "--workdir", str(workdir.root),

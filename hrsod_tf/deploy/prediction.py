@@ -14,10 +14,12 @@ call. The outputs (mask, rgba, overlay, composites on new backgrounds) are
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import glob
 import os
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -27,6 +29,7 @@ import tensorflow as tf
 
 from hrsod_tf.deploy.compositing import OutputKind, render
 from hrsod_tf.image_io import DataError, is_image_file_name, is_video_file_name, read_image, write_png
+from hrsod_tf.overlap import default_in_flight, overlapped_map
 from hrsod_tf.progress import progress_bar
 
 __all__ = [
@@ -164,6 +167,21 @@ def error_message(error: BaseException | str) -> str:
     return lines[0] if lines else type(error).__name__
 
 
+def _predict_file(predictor: MapPredictor, source: Path, target: Path, output: OutputKind,
+                  foreground_estimation: bool, stop: threading.Event) -> tuple[Path | None, str | None]:
+    """Reads, predicts, renders and writes one input: (the output written, None), or (None, the message) for a
+    per-file error, or (None, None) when `stop` was set meanwhile (the run ends: nothing more is written)."""
+    try:
+        image = read_image(source, max_pixels=getattr(predictor, "max_image_pixels", None),
+                           how_to_raise=getattr(predictor, "how_to_raise", ""))
+        saliency = predictor(image)
+        if stop.is_set():
+            return None, None
+        return write_png(target, render(image, saliency, output, foreground_estimation)), None
+    except per_file_errors() as err:
+        return None, error_message(err)
+
+
 def predict_files(
     predictor: MapPredictor,
     inputs: Sequence[Path],
@@ -172,26 +190,32 @@ def predict_files(
     foreground_estimation: bool = True,
     progress: bool = True,
     on_error=None,
+    in_flight: int | None = None,
 ) -> PredictionSummary:
     """Predicts and writes each input's output; a file that fails is recorded and the rest go on.
 
     Args:
-        predictor: a `MapPredictor`. inputs / outputs: paths from `collect_inputs` / `plan_outputs`.
+        predictor: a `MapPredictor` (called from `in_flight` threads at once: it must be thread-safe, as
+            `hrsod_tf.load`'s models are). inputs / outputs: paths from `collect_inputs` / `plan_outputs`.
         output: an `OutputKind` or its text ("mask", "rgba", "green", "color:#RRGGBB", ...).
         foreground_estimation: estimate the object's colour at its edges for cut-outs and composites.
-        on_error: optional callable(input_path, message), called as each failure happens.
+        on_error: optional callable(input_path, message), called for each failure in the inputs' order.
+        in_flight: photos worked on at once (`hrsod_tf.overlap`: the next one's decoding and networks overlap
+            this one's); 1: one at a time; None: `default_in_flight()`. The outputs are the same bytes and the
+            failures come in the same order either way; Ctrl-C stops the run with no output written after it.
     """
     output = output if isinstance(output, OutputKind) else OutputKind.parse(output)
-    errors = per_file_errors()
     summary = PredictionSummary()
-    for source, target in progress_bar(list(zip(inputs, outputs)), desc="predicting", unit="img", enabled=progress):
-        try:
-            image = read_image(source, max_pixels=getattr(predictor, "max_image_pixels", None),
-                               how_to_raise=getattr(predictor, "how_to_raise", ""))
-            picture = render(image, predictor(image), output, foreground_estimation)
-            summary.written.append(write_png(target, picture))
-        except errors as err:
-            message = error_message(err)
+    pairs = list(zip(inputs, outputs))
+    stop = threading.Event()
+    results = overlapped_map(lambda pair: _predict_file(predictor, *pair, output, foreground_estimation, stop), pairs,
+                             default_in_flight() if in_flight is None else in_flight, stop)
+    with contextlib.closing(results):  # Ctrl-C: the photos in flight end before it goes on up
+        bar = progress_bar(results, total=len(pairs), desc="predicting", unit="img", enabled=progress)
+        for (written, message), (source, _) in zip(bar, pairs):
+            if written is not None:
+                summary.written.append(written)
+                continue
             summary.failed.append((source, message))
             if on_error is not None:
                 on_error(source, message)
