@@ -116,23 +116,25 @@ def _folder_with_a_broken_photo(folder):
     return folder
 
 
-def test_two_photos_in_flight_write_the_bytes_of_one_at_a_time_and_report_failures_in_order(
-        workdir, tmp_path, capsys):
+@pytest.mark.parametrize("overlap", ["files", "networks"])
+def test_overlapped_photos_give_the_bytes_and_the_failures_of_one_at_a_time_in_order(
+        workdir, tmp_path, capsys, overlap):
     folder = _folder_with_a_broken_photo(tmp_path / "in")
     predict, runs = command_module("predict"), {}
-    for flags in ([], ["--one-at-a-time"]):
-        out = tmp_path / f"out{len(flags)}"
+    for mode in ("none", overlap):
+        out = tmp_path / mode
         status = predict.main([str(folder), "--model", str(workdir.root), "--out", str(out), "--output", "rgba",
-                               "--no-progress", *flags])
-        runs[bool(flags)] = (status, capsys.readouterr(), {p.name: p.read_bytes() for p in out.iterdir()})
-    (status, captured, written), (status_alone, captured_alone, written_alone) = runs[False], runs[True]
+                               "--no-progress", "--overlap", mode])
+        runs[mode] = (status, capsys.readouterr().err, {p.name: p.read_bytes() for p in out.iterdir()})
+    (status, err, written), (status_alone, err_alone, written_alone) = runs[overlap], runs["none"]
     assert status == status_alone == 1
-    assert captured.err == captured_alone.err and "p2.jpg" in captured.err and "Traceback" not in captured.err
+    assert err == err_alone and "p2.jpg" in err and "Traceback" not in err
     assert sorted(written) == ["p0.png", "p1.png", "p3.png", "p4.png", "p5.png"]
     assert written == written_alone  # byte for byte
 
 
-def test_ctrl_c_mid_folder_stops_the_run_and_leaves_only_whole_outputs_of_the_photos_before(predictor, tmp_path):
+@pytest.mark.parametrize("overlap,may_also_write", [("none", []), ("files", []), ("networks", ["p4.png"])])
+def test_ctrl_c_mid_folder_ends_the_run_leaving_only_whole_outputs(predictor, tmp_path, overlap, may_also_write):
     folder = _folder_with_a_broken_photo(tmp_path / "in")
     inputs = prediction.collect_inputs([str(folder)])
     outputs = prediction.plan_outputs(inputs, tmp_path / "out")
@@ -144,10 +146,10 @@ def test_ctrl_c_mid_folder_stops_the_run_and_leaves_only_whole_outputs_of_the_ph
         return predictor(image)
 
     with pytest.raises(KeyboardInterrupt):
-        prediction.predict_files(interrupted, inputs, outputs, progress=False, in_flight=2)
-    written = sorted(p.name for p in (tmp_path / "out").iterdir())
-    # photos 0 and 1 before it (2 is broken); photo 4, in flight beside it, only if it was written before
-    assert written in (["p0.png", "p1.png"], ["p0.png", "p1.png", "p4.png"])
+        prediction.predict_files(interrupted, inputs, outputs, progress=False, overlap=overlap)
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())  # a temporary file would show here
+    # the photos before it (p2 is broken), and with two photos in the networks, p4 beside it if it got through
+    assert written in (["p0.png", "p1.png"], ["p0.png", "p1.png", *may_also_write])
     for name in written:
         assert _read(tmp_path / "out" / name).shape == _read(folder / name).shape[:2]
 
