@@ -205,14 +205,3 @@ def test_quality_runs_a_runtime_export_at_that_level_and_refuses_a_level_a_saved
     assert status == 2 and "exported at quality 'best'" in err and "--quality fast" in err
     assert not (tmp_path / "refused").exists()
 
-
-def test_the_direct_runner_works_on_two_photos_at_once_unless_told_how_to_run():
-    def direct(args, in_flight=2):
-        options = batch_prediction.pipeline_options(args, in_flight).get_all_options()
-        return options["direct_running_mode"], options["direct_num_workers"]
-
-    assert direct([]) == ("multi_threading", 2)
-    assert direct([], in_flight=1) == ("in_memory", 1)
-    assert direct(["--direct_num_workers", "1"]) == ("in_memory", 1)
-    assert direct(MULTI_PROCESS) == ("multi_processing", 2)
-    assert direct(["--runner", "DataflowRunner"]) == ("in_memory", 1)

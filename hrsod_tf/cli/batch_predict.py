@@ -13,9 +13,8 @@ Writes one PNG per input below ``--out``, mirroring the input names below the pa
 that fail are listed in ``OUT/errors-*.jsonl`` (path and error); ``OUT/summary.json`` and the last line say how
 many were done, skipped (output already there: a re-run resumes) and failed, and the images per second.
 Every flag this script does not know is a Beam pipeline option (``--runner``, ``--direct_num_workers``, ...).
-On the DirectRunner with neither ``--direct_num_workers`` nor ``--direct_running_mode``, two photos are in flight
-where two cores are free (two threads sharing one model: the next photo's decoding and networks overlap this
-one's); ``--direct_num_workers 1`` runs one at a time.
+On one machine, ``--direct_running_mode multi_threading --direct_num_workers 2`` works on two photos at once in
+one process, its threads sharing one model (benchmarks/folder_throughput.py measures it against one at a time).
 Exit status: 0 if no input failed, 1 if some failed (the count is printed), 2 on a usage error.
 """
 
@@ -24,8 +23,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from apache_beam.options.pipeline_options import PipelineOptions
+
 from hrsod_tf.cli.arguments import add_model_argument, model_path
-from hrsod_tf.deploy.batch_prediction import BatchJob, pipeline_options, run_batch
+from hrsod_tf.deploy.batch_prediction import BatchJob, run_batch
 from hrsod_tf.deploy.prediction import PredictionError
 from hrsod_tf.quality import QUALITY_HELP, QUALITY_LEVELS
 
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None, prog: str = "hrsod batch-predict") -> in
     args, beam_args = parser.parse_known_args(argv)
     try:
         job = BatchJob(args.pattern, model_path(parser, args), args.out, args.output, args.quality)
-        summary = run_batch(job, pipeline_options(beam_args))
+        summary = run_batch(job, PipelineOptions(beam_args))
     except (PredictionError, OSError, ValueError, ImportError) as err:  # user errors: one line, no traceback
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2

@@ -42,7 +42,6 @@ from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import Metrics, MetricsFilter
 from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult, RunInference
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
 from hrsod_tf import image_io
 from hrsod_tf.deploy.compositing import OutputKind, render
@@ -51,7 +50,6 @@ from hrsod_tf.deploy.prediction import PredictionError, error_message, output_na
 from hrsod_tf.deploy.runtimes.formats import SETTINGS_FILE
 from hrsod_tf.deploy.saliency_model import load
 from hrsod_tf.deploy.serving_model import ServingModel, load_serving_model, version_dir
-from hrsod_tf.overlap import default_in_flight
 from hrsod_tf.quality import QUALITY_LEVELS
 
 __all__ = [
@@ -59,7 +57,6 @@ __all__ = [
     "BatchSummary",
     "SavedModelHandler",
     "build_pipeline",
-    "pipeline_options",
     "run_batch",
 ]
 
@@ -421,30 +418,6 @@ def write_summary(summary: BatchSummary, path: str) -> None:
     _write_atomically(path, (json.dumps(summary.to_dict(), indent=2, sort_keys=True) + "\n").encode())
 
 
-#: the DirectRunner's options that say how many workers run and how; `pipeline_options` sets them unless given.
-DIRECT_WORKER_FLAGS = ("--direct_num_workers", "--direct_running_mode")
-
-
-def pipeline_options(beam_args: Sequence[str] = (), in_flight: int | None = None) -> PipelineOptions:
-    """Beam's pipeline options from `beam_args` (the command line's flags this project does not know).
-
-    On the DirectRunner (Beam's default runner) with none of `DIRECT_WORKER_FLAGS` given, `in_flight` photos are
-    worked on at once (None: `hrsod_tf.overlap.default_in_flight()`, 2 where two cores are free) by as many
-    worker threads of this process, which share one copy of the model (RunInference's shared handle): the next
-    photo's decoding and networks overlap this one's, as in ``hrsod predict``. ``--direct_num_workers 1`` runs
-    one at a time; other runners keep their own settings.
-    """
-    beam_args = list(beam_args)
-    options = PipelineOptions(beam_args)
-    in_flight = default_in_flight() if in_flight is None else in_flight
-    runner = options.view_as(StandardOptions).runner
-    given = any(arg.split("=", 1)[0] in DIRECT_WORKER_FLAGS for arg in beam_args)
-    if runner in (None, "DirectRunner", "direct") and not given and in_flight > 1:
-        options.view_as(DirectOptions).direct_running_mode = "multi_threading"
-        options.view_as(DirectOptions).direct_num_workers = in_flight
-    return options
-
-
 def check_model(job: BatchJob) -> None:
     """Raises `PredictionError` now, not once per worker, for a model that is missing, incomplete, or (a
     SavedModel) exported at another level than `job.quality`."""
@@ -462,8 +435,8 @@ def check_model(job: BatchJob) -> None:
 
 
 def run_batch(job: BatchJob, options=None) -> BatchSummary:
-    """Runs `job` as a Beam pipeline with `options` (a `PipelineOptions`; default: `pipeline_options()`, the
-    DirectRunner with two photos in flight), waits for it, and writes ``OUT/summary.json``.
+    """Runs `job` as a Beam pipeline with `options` (a `PipelineOptions`; default: the DirectRunner), waits for
+    it, and writes ``OUT/summary.json``.
 
     Raises:
         PredictionError: the pattern matches no file, or the model cannot be found or run at `job.quality`.
@@ -471,7 +444,7 @@ def run_batch(job: BatchJob, options=None) -> BatchSummary:
     check_inputs(job)
     check_model(job)
     start = time.perf_counter()
-    pipeline = beam.Pipeline(options=pipeline_options() if options is None else options)
+    pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, job)
     result = pipeline.run()
     result.wait_until_finish()
