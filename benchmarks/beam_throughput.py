@@ -56,11 +56,14 @@ def write_images(folder: Path, count: int, height: int, width: int) -> list[Path
 
 def export_model(args, scratch: Path) -> Path:
     """The SavedModel to measure: `--saved-model`, or `--workdir` / a random-init `--preset` run exported by
-    export.py in a subprocess (tracing the pipeline here would leave its graphs in this process)."""
+    export.py in a subprocess (tracing the pipeline here would leave its graphs in this process), at `args.quality`
+    when it has one."""
     if args.saved_model:
         return Path(args.saved_model)
     workdir = Path(args.workdir) if args.workdir else make_random_workdir(scratch / "run", args.preset).root
     command = [sys.executable, "export.py", "--workdir", str(workdir), "--out", str(scratch / "models")]
+    if getattr(args, "quality", None):
+        command += ["--quality", args.quality]
     completed = subprocess.run(command, cwd=common.REPO_ROOT, capture_output=True, text=True)
     if completed.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{completed.stderr[-3000:]}")

@@ -178,3 +178,30 @@ def test_composites_are_accepted_and_background_files_refused(tmp_path):
         batch_prediction.BatchJob("a/*.jpg", "models/hrsod", str(tmp_path), "background")
     with pytest.raises(PredictionError, match="unknown output"):
         batch_prediction.BatchJob("a/*.jpg", "models/hrsod", str(tmp_path), "sepia")
+
+
+def test_quality_runs_a_runtime_export_at_that_level_and_refuses_a_level_a_saved_model_was_not_exported_at(
+        tiny_saved_model, tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    from hrsod_tf.deploy.runtimes.export import export_runtime_model
+    from hrsod_tf.workdir import make_random_workdir
+
+    export = export_runtime_model(make_random_workdir(tmp_path / "run").root, tmp_path / "onnx", "onnx", "float32",
+                                  progress=False)
+    image = np.random.default_rng(4).integers(0, 256, (150, 200, 3), dtype=np.uint8)  # more than 2 patches
+    Image.fromarray(image).save(tmp_path / "photo.png")
+    cli = command_module("batch_predict")
+    for quality in ("fast", "best"):
+        assert cli.main([str(tmp_path / "photo.png"), "--model", str(export), "--out", str(tmp_path / quality),
+                         "--quality", quality]) == 0
+        expected = render(image, load(export, quality=quality)(image), "mask")
+        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / quality / "photo.png")), expected)
+    assert (tmp_path / "fast" / "photo.png").read_bytes() != (tmp_path / "best" / "photo.png").read_bytes()
+    capsys.readouterr()
+
+    status = cli.main([str(tmp_path / "photo.png"), "--model", str(tiny_saved_model), "--out",
+                       str(tmp_path / "refused"), "--quality", "fast"])
+    err = capsys.readouterr().err
+    assert status == 2 and "exported at quality 'best'" in err and "--quality fast" in err
+    assert not (tmp_path / "refused").exists()
+

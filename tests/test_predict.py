@@ -106,6 +106,54 @@ def test_a_broken_file_is_reported_the_others_written_and_the_exit_status_is_1(w
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["tall.png", "wide.png"]
 
 
+def _folder_with_a_broken_photo(folder):
+    """Six photos of several sizes in `folder`, the third one a broken JPEG."""
+    for index in range(6):
+        if index == 2:
+            (folder / "p2.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
+        else:
+            _save(folder / f"p{index}.png", _photo(40 + 7 * index, 70 - 5 * index, seed=index))
+    return folder
+
+
+@pytest.mark.parametrize("overlap", ["files", "networks"])
+def test_overlapped_photos_give_the_bytes_and_the_failures_of_one_at_a_time_in_order(
+        workdir, tmp_path, capsys, overlap):
+    folder = _folder_with_a_broken_photo(tmp_path / "in")
+    predict, runs = command_module("predict"), {}
+    for mode in ("none", overlap):
+        out = tmp_path / mode
+        status = predict.main([str(folder), "--model", str(workdir.root), "--out", str(out), "--output", "rgba",
+                               "--no-progress", "--overlap", mode])
+        runs[mode] = (status, capsys.readouterr().err, {p.name: p.read_bytes() for p in out.iterdir()})
+    (status, err, written), (status_alone, err_alone, written_alone) = runs[overlap], runs["none"]
+    assert status == status_alone == 1
+    assert err == err_alone and "p2.jpg" in err and "Traceback" not in err
+    assert sorted(written) == ["p0.png", "p1.png", "p3.png", "p4.png", "p5.png"]
+    assert written == written_alone  # byte for byte
+
+
+@pytest.mark.parametrize("overlap,may_also_write", [("none", []), ("files", []), ("networks", ["p4.png"])])
+def test_ctrl_c_mid_folder_ends_the_run_leaving_only_whole_outputs(predictor, tmp_path, overlap, may_also_write):
+    folder = _folder_with_a_broken_photo(tmp_path / "in")
+    inputs = prediction.collect_inputs([str(folder)])
+    outputs = prediction.plan_outputs(inputs, tmp_path / "out")
+    interrupted_shape = _read(folder / "p3.png").shape[:2]
+
+    def interrupted(image):
+        if image.shape[:2] == interrupted_shape:
+            raise KeyboardInterrupt  # as Ctrl-C while photo 3 is in the networks
+        return predictor(image)
+
+    with pytest.raises(KeyboardInterrupt):
+        prediction.predict_files(interrupted, inputs, outputs, progress=False, overlap=overlap)
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())  # a temporary file would show here
+    # the photos before it (p2 is broken), and with two photos in the networks, p4 beside it if it got through
+    assert written in (["p0.png", "p1.png"], ["p0.png", "p1.png", *may_also_write])
+    for name in written:
+        assert _read(tmp_path / "out" / name).shape == _read(folder / name).shape[:2]
+
+
 def test_refuses_to_write_into_an_input_folder(workdir, photos, tmp_path, capsys):
     before = {p: p.read_bytes() for p in photos}
     status = command_module("predict").main([str(tmp_path / "in"), "--workdir", str(workdir.root),

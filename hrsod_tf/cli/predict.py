@@ -15,7 +15,9 @@ the old background; ``--no-foreground-estimation`` keeps the photo's colours). W
 image (EXIF orientation applied; grayscale, RGBA and 16-bit accepted). A video gives ``OUT/<stem>.<format>``
 with the clip's frame count, frame times, size and sound: mp4 (H.264), webm (VP9, with alpha: the default for
 rgba), mov (ProRes 4444, with alpha) or mkv (FFV1, lossless); its maps are steadied in time first
-(``--temporal``). Inputs are never overwritten, nor existing outputs without ``--overwrite``.
+(``--temporal``). Inputs are never overwritten, nor existing outputs without ``--overwrite``. On a folder, the
+next photo is read and the last one written while the networks run this one (``--overlap files``: the same bytes
+as ``--overlap none``, one photo at a time; ``--overlap networks``: two photos in the networks at once).
 Exit status: 0 if every input was written, 1 if some failed (each named on stderr), 2 on a usage error.
 The same in Python: ``hrsod_tf.load(RUN).cutout(photo, background=...)``. For many images, or images on cloud
 storage, see `hrsod batch-predict` (Apache Beam); for a web page, `hrsod app`. Videos need the video extra
@@ -73,6 +75,9 @@ def build_parser(prog: str = "hrsod predict") -> argparse.ArgumentParser:
     parser.add_argument("--temporal", choices=TEMPORAL_METHODS, default=DEFAULT_METHOD,
                         help="steadier video maps: ema (motion-gated running average), ofd (one-frame delay) or "
                              f"none (default {DEFAULT_METHOD})")
+    parser.add_argument("--overlap", choices=tuple(prediction.OVERLAPS), default=prediction.DEFAULT_OVERLAP,
+                        help="; ".join(f"{name}: {what}" for name, what in prediction.OVERLAPS.items())
+                             + f" (default {prediction.DEFAULT_OVERLAP}; the same outputs whichever)")
     parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
@@ -95,7 +100,8 @@ def run(args: argparse.Namespace, prog: str = "hrsod predict") -> int:
         print(f"{prog}: {path}: {message}", file=sys.stderr)
 
     summary = prediction.predict_files(predictor, images, image_outputs, output, args.foreground_estimation,
-                                       progress=not args.no_progress and bool(images), on_error=report)
+                                       progress=not args.no_progress and bool(images), on_error=report,
+                                       overlap=args.overlap)
     errors = prediction.per_file_errors()
     for source, target in zip(videos, video_outputs):
         try:

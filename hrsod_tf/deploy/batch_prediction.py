@@ -49,7 +49,8 @@ from hrsod_tf.deploy.model_loading import model_kind
 from hrsod_tf.deploy.prediction import PredictionError, error_message, output_name
 from hrsod_tf.deploy.runtimes.formats import SETTINGS_FILE
 from hrsod_tf.deploy.saliency_model import load
-from hrsod_tf.deploy.serving_model import load_serving_model, version_dir
+from hrsod_tf.deploy.serving_model import ServingModel, load_serving_model, version_dir
+from hrsod_tf.quality import QUALITY_LEVELS
 
 __all__ = [
     "BatchJob",
@@ -77,14 +78,19 @@ class BatchJob:
         out_prefix: the output folder (any Beam filesystem); created as needed.
         mode: an ``--output`` of predict.py (`hrsod_tf.deploy.compositing.OutputKind`) but ``background:FILE``
             (the workers may not see the file).
+        quality: a level of `hrsod_tf.quality` (``--quality``); None: the model's own. A runtime export runs any
+            level; a SavedModel only the one it was exported at (`run_batch` says how to export another).
     """
 
     pattern: str
     saved_model: str
     out_prefix: str
     mode: str = "mask"
+    quality: str | None = None
 
     def __post_init__(self):
+        if self.quality is not None and self.quality not in QUALITY_LEVELS:
+            raise PredictionError(f"unknown quality {self.quality!r}; known: {', '.join(QUALITY_LEVELS)}")
         try:
             kind = OutputKind.parse(self.mode)
         except ValueError as err:
@@ -178,16 +184,18 @@ class SavedModelHandler(ModelHandler[np.ndarray, np.ndarray, object]):
     Args:
         saved_model: a version directory or a model base path (its highest version), on any filesystem that
             TensorFlow reads (local, ``gs://``, ...).
+        quality: a level of `hrsod_tf.quality`, or None: the model's own.
     """
 
-    def __init__(self, saved_model: str):
+    def __init__(self, saved_model: str, quality: str | None = None):
         super().__init__(min_batch_size=1, max_batch_size=1)
-        self.saved_model = saved_model
+        self.saved_model, self.quality = saved_model, quality
 
     def load_model(self):
         if is_runtime_export(self.saved_model):
-            return load(self.saved_model)  # an OpenVINO / ONNX / LiteRT export: the same pipeline code
-        return load_serving_model(self.saved_model)
+            # an OpenVINO / ONNX / LiteRT export: the same pipeline code, at any level
+            return load(self.saved_model, quality=self.quality)
+        return load_serving_model(self.saved_model).at_quality(self.quality)
 
     def run_inference(self, batch: Sequence[np.ndarray], model, inference_args=None) -> Iterable[PredictionResult]:
         return [PredictionResult(image, model(image)) for image in batch]
@@ -315,7 +323,7 @@ def build_pipeline(pipeline: beam.Pipeline, job: BatchJob) -> None:
         | "Spread" >> beam.Reshuffle()  # fan the files (names only) out over the workers
         | "Key" >> beam.Map(lambda paths: (paths, paths[0]))
     )
-    handler = KeyedModelHandler(SavedModelHandler(job.saved_model)).with_preprocess_fn(_read_image)
+    handler = KeyedModelHandler(SavedModelHandler(job.saved_model, job.quality)).with_preprocess_fn(_read_image)
     predicted, failed_inference = (
         to_do | "Predict" >> RunInference(handler).with_exception_handling())
     written = predicted | "Write" >> beam.ParDo(_WriteOutput(job.mode)).with_outputs(
@@ -410,21 +418,31 @@ def write_summary(summary: BatchSummary, path: str) -> None:
     _write_atomically(path, (json.dumps(summary.to_dict(), indent=2, sort_keys=True) + "\n").encode())
 
 
+def check_model(job: BatchJob) -> None:
+    """Raises `PredictionError` now, not once per worker, for a model that is missing, incomplete, or (a
+    SavedModel) exported at another level than `job.quality`."""
+    if is_runtime_export(job.saved_model):
+        model_kind(job.saved_model)  # an incomplete folder says so
+        return
+    try:
+        directory = version_dir(job.saved_model)
+    except FileNotFoundError as error:
+        raise PredictionError(f"--model {error}") from error
+    try:
+        ServingModel(directory, loaded=None).at_quality(job.quality)  # reads the export's metadata only
+    except ValueError as error:
+        raise PredictionError(str(error)) from error
+
+
 def run_batch(job: BatchJob, options=None) -> BatchSummary:
     """Runs `job` as a Beam pipeline with `options` (a `PipelineOptions`; default: the DirectRunner), waits for
     it, and writes ``OUT/summary.json``.
 
     Raises:
-        PredictionError: the pattern matches no file, or the model cannot be found.
+        PredictionError: the pattern matches no file, or the model cannot be found or run at `job.quality`.
     """
     check_inputs(job)
-    if is_runtime_export(job.saved_model):
-        model_kind(job.saved_model)  # an incomplete folder says so now, not once per worker
-    else:
-        try:
-            version_dir(job.saved_model)
-        except FileNotFoundError as error:
-            raise PredictionError(f"--model {error}") from error
+    check_model(job)
     start = time.perf_counter()
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, job)

@@ -5,6 +5,7 @@
                   unless asked to
     hrsod_tf.image_io.read_image (EXIF orientation, grayscale, RGBA, 16-bit) -> MapPredictor
     -> hrsod_tf.deploy.compositing.render -> hrsod_tf.image_io.write_png
+    (`predict_files`: the next photo read and the last one written while the networks run this one, `OVERLAPS`)
 
 A `MapPredictor` is any callable ``image uint8 [H, W, 3] -> float32 [H, W, 1] (or [H, W]) in [0, 1]``;
 `hrsod_tf.load` gives one for a trained run or an exported model: a `SaliencyModel`, whose ``predict`` is the
@@ -14,6 +15,7 @@ call. The outputs (mask, rgba, overlay, composites on new backgrounds) are
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import glob
 import os
@@ -27,10 +29,13 @@ import tensorflow as tf
 
 from hrsod_tf.deploy.compositing import OutputKind, render
 from hrsod_tf.image_io import DataError, is_image_file_name, is_video_file_name, read_image, write_png
+from hrsod_tf.overlap import overlapped_map
 from hrsod_tf.progress import progress_bar
 
 __all__ = [
+    "DEFAULT_OVERLAP",
     "MapPredictor",
+    "OVERLAPS",
     "PredictionError",
     "PredictionSummary",
     "collect_inputs",
@@ -164,6 +169,71 @@ def error_message(error: BaseException | str) -> str:
     return lines[0] if lines else type(error).__name__
 
 
+#: how `predict_files` overlaps the photos of a folder (``hrsod predict --overlap``), and what each does.
+OVERLAPS = {
+    "none": "one photo at a time",
+    "files": "the next photo read and decoded, and the last one rendered and written, while the networks run this "
+             "one (the networks see one photo at a time)",
+    "networks": "two photos in flight from reading to writing, the networks of both at once too",
+}
+DEFAULT_OVERLAP = "files"
+
+
+@dataclasses.dataclass
+class _Photo:
+    """One input on its way through `predict_files`: what each step adds, or the message of the step that failed."""
+
+    source: Path
+    target: Path
+    image: np.ndarray | None = None
+    saliency: np.ndarray | None = None
+    written: Path | None = None
+    message: str | None = None
+
+
+def _step(work):
+    """`work(photo)` as a step of `predict_files`: skipped for a photo that failed already, and a per-file error
+    recorded on the photo (its message) rather than raised, so the others go on."""
+
+    def step(photo: _Photo) -> _Photo:
+        if photo.message is None:
+            try:
+                work(photo)
+            except per_file_errors() as err:
+                photo.message = error_message(err)
+                photo.image = photo.saliency = None  # a failed photo holds no memory while it waits its turn
+        return photo
+
+    return step
+
+
+def _photo_outcomes(predictor: MapPredictor, pairs, output: OutputKind, foreground_estimation: bool, overlap: str,
+                    stack: contextlib.ExitStack):
+    """The photos of `pairs` read, predicted and written as `overlap` says (`OVERLAPS`), in their order; the
+    generators' ends are registered on `stack` (Ctrl-C: the steps running finish, nothing new starts)."""
+
+    def read(photo):
+        photo.image = read_image(photo.source, max_pixels=getattr(predictor, "max_image_pixels", None),
+                                 how_to_raise=getattr(predictor, "how_to_raise", ""))
+
+    def predict(photo):
+        photo.saliency = predictor(photo.image)
+
+    def write(photo):
+        photo.written = write_png(photo.target, render(photo.image, photo.saliency, output, foreground_estimation))
+        photo.image = photo.saliency = None
+
+    if overlap not in OVERLAPS:
+        raise ValueError(f"unknown overlap {overlap!r}; known: {', '.join(OVERLAPS)}")
+    read, predict, write = _step(read), _step(predict), _step(write)
+    photos = (_Photo(source, target) for source, target in pairs)
+    if overlap == "files":  # the networks in this thread, one photo at a time; reading and writing in threads
+        decoded = stack.enter_context(contextlib.closing(overlapped_map(read, photos, ahead=1)))
+        return stack.enter_context(contextlib.closing(overlapped_map(write, map(predict, decoded), ahead=1)))
+    return stack.enter_context(contextlib.closing(overlapped_map(
+        lambda photo: write(predict(read(photo))), photos, ahead=1 if overlap == "networks" else 0)))
+
+
 def predict_files(
     predictor: MapPredictor,
     inputs: Sequence[Path],
@@ -172,27 +242,30 @@ def predict_files(
     foreground_estimation: bool = True,
     progress: bool = True,
     on_error=None,
+    overlap: str = DEFAULT_OVERLAP,
 ) -> PredictionSummary:
     """Predicts and writes each input's output; a file that fails is recorded and the rest go on.
 
     Args:
-        predictor: a `MapPredictor`. inputs / outputs: paths from `collect_inputs` / `plan_outputs`.
+        predictor: a `MapPredictor` (with ``overlap="networks"`` called from two threads at once: it must be
+            thread-safe, as `hrsod_tf.load`'s models are). inputs / outputs: from `collect_inputs` / `plan_outputs`.
         output: an `OutputKind` or its text ("mask", "rgba", "green", "color:#RRGGBB", ...).
         foreground_estimation: estimate the object's colour at its edges for cut-outs and composites.
-        on_error: optional callable(input_path, message), called as each failure happens.
+        on_error: optional callable(input_path, message), called for each failure in the inputs' order.
+        overlap: a key of `OVERLAPS` (`hrsod_tf.overlap`); whichever, the outputs are the same bytes and the
+            failures come in the same order. At most three photos are held at once ("files": one read ahead, one
+            in the networks, one being written). Ctrl-C: the steps running end (whole files), nothing new starts.
     """
     output = output if isinstance(output, OutputKind) else OutputKind.parse(output)
-    errors = per_file_errors()
     summary = PredictionSummary()
-    for source, target in progress_bar(list(zip(inputs, outputs)), desc="predicting", unit="img", enabled=progress):
-        try:
-            image = read_image(source, max_pixels=getattr(predictor, "max_image_pixels", None),
-                               how_to_raise=getattr(predictor, "how_to_raise", ""))
-            picture = render(image, predictor(image), output, foreground_estimation)
-            summary.written.append(write_png(target, picture))
-        except errors as err:
-            message = error_message(err)
-            summary.failed.append((source, message))
+    pairs = list(zip(inputs, outputs))
+    with contextlib.ExitStack() as stack:
+        photos = _photo_outcomes(predictor, pairs, output, foreground_estimation, overlap, stack)
+        for photo in progress_bar(photos, total=len(pairs), desc="predicting", unit="img", enabled=progress):
+            if photo.message is None:
+                summary.written.append(photo.written)
+                continue
+            summary.failed.append((photo.source, photo.message))
             if on_error is not None:
-                on_error(source, message)
+                on_error(photo.source, photo.message)
     return summary

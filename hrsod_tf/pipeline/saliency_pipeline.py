@@ -14,6 +14,7 @@ wraps this same code in a SavedModel; the networks are called only through a
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import numpy as np
 import tensorflow as tf
@@ -58,14 +59,16 @@ class SaliencyPipeline:
             `SaliencyPipeline.from_keras`).
 
     `predict(image, variant)` returns float32 [H, W, 1] in [0, 1]; `predict_variants(image, variants)`
-    computes several variants sharing the work they have in common. `protocol` is the protocol object, whose
-    stages (for "full_resolution": `coarse`, `attention`, `boxes`, `refine`, `fusion_network`) can be run alone.
+    computes several variants sharing the work they have in common; both may be called from several threads at
+    once (one traced function per set of variants). `protocol` is the protocol object, whose stages (for
+    "full_resolution": `coarse`, `attention`, `boxes`, `refine`, `fusion_network`) can be run alone.
     """
 
     def __init__(self, config, networks: PipelineNetworks):
         self.config, self.networks = config, networks
         self.protocol = PROTOCOLS[config.inference.protocol](config, networks)
         self._functions = {}
+        self._functions_lock = threading.Lock()  # threads predicting at once share one traced function
 
     @classmethod
     def from_keras(cls, config, gsn, lrn=None, glfn=None, rps_lrn=None) -> "SaliencyPipeline":
@@ -150,11 +153,12 @@ class SaliencyPipeline:
         variants = tuple(variants)
         self.check_variants(variants)
         in_graph = graph_variants(variants)
-        if in_graph not in self._functions:
-            self._functions[in_graph] = tf.function(
-                lambda x: self.variants_graph(x, in_graph),
-                input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)],
-            )
+        with self._functions_lock:
+            if in_graph not in self._functions:
+                self._functions[in_graph] = tf.function(
+                    lambda x: self.variants_graph(x, in_graph),
+                    input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)],
+                )
         maps = self._functions[in_graph](tf.convert_to_tensor(image, tf.uint8))
         for variant in variants:
             if variant in CRF_VARIANTS:
