@@ -26,6 +26,7 @@ from hrsod_tf.evaluation.folders import (
     format_table,
     write_json,
 )
+from hrsod_tf.evaluation.metrics import GroundTruth
 from hrsod_tf.image_io import saliency_to_uint8, write_png
 from hrsod_tf.pipeline.crf import crf_available
 from hrsod_tf.pipeline.variants import CRF_VARIANTS, stages_for_variant
@@ -243,8 +244,9 @@ def evaluate_pipeline(
         gt = gt[..., 0] if gt.ndim == 3 else gt
         predicted = pipeline.predict_variants(example["image"], variants)
         maps = {v: saliency_to_uint8(np.asarray(m)) for v, m in predicted.items()}
+        truth = GroundTruth(gt)  # what the metrics derive from the mask, computed once for all the variants
         for variant in variants:
-            evaluators[variant].add(maps[variant], gt)
+            evaluators[variant].add(maps[variant], truth)
             if variant in map_dirs:
                 write_png(map_dirs[variant] / f"{stem}.png", maps[variant])
         if len(kept) < num_examples:
