@@ -17,6 +17,7 @@ __all__ = ["EXTRA_OF_MODULE", "MissingExtraError", "import_optional", "install_c
 EXTRA_OF_MODULE = {
     "tensorflow_datasets": "train",
     "py_sod_metrics": "train",
+    "scipy": "train",
     "matplotlib": "train",
     "pydensecrf": "crf",
     "av": "video",

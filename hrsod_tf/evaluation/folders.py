@@ -32,7 +32,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from hrsod_tf.evaluation.metrics import METRIC_SETS, PRCurve, SODEvaluator
+from hrsod_tf.evaluation.metrics import METRIC_SETS, GroundTruth, PRCurve, SODEvaluator
 from hrsod_tf.image_io import IMAGE_EXTENSIONS, DataError, is_image_file_name, read_map, read_mask
 from hrsod_tf.progress import progress_bar
 
@@ -223,8 +223,9 @@ class MapEvaluator:
         self._evaluator = SODEvaluator(boundary=boundary, metrics=metrics)
 
     def add(self, pred, gt) -> None:
-        """pred (h, w) uint8 0..255 or float in [0, 1]; gt (H, W) uint8 (binarised > 128) or bool."""
-        gt = np.asarray(gt)
+        """pred (h, w) uint8 0..255 or float in [0, 1]; gt (H, W) uint8 (binarised > 128) or bool, or its
+        `GroundTruth` (the maps of one image passed with one GroundTruth share what the metrics derive from it)."""
+        gt = gt if isinstance(gt, GroundTruth) else np.asarray(gt)
         self._evaluator.step(resize_to(np.asarray(pred), gt.shape[:2]), gt)
 
     def result(self) -> EvaluationResult:

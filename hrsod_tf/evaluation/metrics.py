@@ -25,14 +25,18 @@ This module depends on numpy and OpenCV only, never on TensorFlow, so evaluation
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import cv2
 import numpy as np
 import py_sod_metrics
+from py_sod_metrics.utils import EPS, get_adaptive_threshold
+from scipy.ndimage import distance_transform_edt  # pysodmetrics' weighted F-measure's transform (SciPy comes with it)
 
 __all__ = [
     "RESULT_KEYS",
+    "GroundTruth",
     "PreparedPair",
     "prepare",
     "PRCurve",
@@ -48,6 +52,7 @@ __all__ = [
     "METRIC_SETS",
     "SODEvaluator",
     "metric_keys",
+    "enhanced_alignment",
     "mask_boundary",
     "boundary_displacement_error",
     "boundary_accuracy",
@@ -102,25 +107,101 @@ BETA2 = 0.3
 # --------------------------------------------------------------------------------------------------- inputs
 
 
+class GroundTruth:
+    """A ground-truth mask, and what the metrics derive from the mask alone, each computed once.
+
+    The distance transform of the weighted F-measure, the boundary and its distance map of BDE, the bands of mBA
+    and the foreground count depend on the mask only. When several maps are scored against one mask (the
+    variants of a pipeline: `hrsod_tf.evaluation.variant_report.evaluate_pipeline`), one ``GroundTruth`` passed
+    with each of them computes those once instead of once per map; the values are the same either way.
+
+    Attributes:
+        mask: (H, W) bool, the mask binarised as the module docstring says.
+    """
+
+    def __init__(self, gt: np.ndarray):
+        gt = np.asarray(gt)
+        if gt.ndim != 2:
+            raise ValueError(f"a ground truth must be a 2-D (H, W) mask, got shape {gt.shape}")
+        self.mask = _to_bool_gt(gt)
+        self._derived: dict = {}
+
+    @classmethod
+    def of(cls, gt) -> "GroundTruth":
+        """`gt` itself when it is a GroundTruth, else a new one of the (H, W) array `gt`."""
+        return gt if isinstance(gt, GroundTruth) else cls(gt)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.mask.shape
+
+    @functools.cached_property
+    def foreground(self) -> int:
+        """The number of foreground pixels."""
+        return int(np.count_nonzero(self.mask))
+
+    def derived(self, compute, *args):
+        """``compute(mask, *args)``, computed on the first call with these arguments and kept."""
+        key = (compute, args)
+        if key not in self._derived:
+            self._derived[key] = compute(self.mask, *args)
+        return self._derived[key]
+
+
 @dataclasses.dataclass(frozen=True)
 class PreparedPair:
-    """One image pair converted once and shared by all metrics.
+    """One image pair converted once and shared by all metrics; what several of them need is computed on first
+    use and kept.
 
     Attributes:
         pred: (H, W) float64 in [0, 1], the prediction as given (only rescaled from its integer range).
         pred_norm: (H, W) float64 in [0, 1], ``pred`` min-max normalised (MATLAB ``mapminmax``); what the
             standard metrics see.
-        gt: (H, W) bool ground truth.
+        truth: the :class:`GroundTruth`.
     """
 
     pred: np.ndarray
     pred_norm: np.ndarray
-    gt: np.ndarray
+    truth: GroundTruth
 
     @property
+    def gt(self) -> np.ndarray:
+        """(H, W) bool ground truth."""
+        return self.truth.mask
+
+    @functools.cached_property
     def pred_binary(self) -> np.ndarray:
         """(H, W) bool: the prediction binarised at 0.5, as the boundary metrics use it."""
         return self.pred >= 0.5
+
+    @functools.cached_property
+    def abs_error(self) -> np.ndarray:
+        """(H, W) float64 ``|pred_norm - gt|``: MAE's mean and the weighted F-measure's error map."""
+        return np.abs(self.pred_norm - self.gt)
+
+    @functools.cached_property
+    def threshold_counts(self) -> dict[str, np.ndarray]:
+        """{"tp", "fp", "tn", "fn"}: (256,) int64 pixel counts at the thresholds 255, 254, ..., 0 (pysodmetrics'
+        order), a pixel being salient when its 8-bit level ``uint8(255 * pred_norm)`` is >= the threshold.
+
+        One histogram, shared by the F-measure, the PR curve and the E-measure (pysodmetrics histograms the map
+        once for each of them).
+        """
+        levels = (self.pred_norm * 255).astype(np.uint8)
+        foreground = np.bincount(levels[self.gt], minlength=256)
+        background = np.bincount(levels.ravel(), minlength=256) - foreground
+        tp, fp = np.cumsum(foreground[::-1]), np.cumsum(background[::-1])
+        fg = self.truth.foreground
+        return {"tp": tp, "fp": fp, "tn": (self.gt.size - fg) - fp, "fn": fg - tp}
+
+    @functools.cached_property
+    def adaptive_counts(self) -> dict[str, int]:
+        """{"tp", "fp", "tn", "fn"} at the adaptive threshold ``min(2 * mean(pred_norm), 1)``, salient when >= it."""
+        binary = self.pred_norm >= get_adaptive_threshold(self.pred_norm, max_value=1)
+        tp = int(np.count_nonzero(binary & self.gt))
+        fp = int(np.count_nonzero(binary)) - tp
+        fg = self.truth.foreground
+        return {"tp": tp, "fp": fp, "tn": (self.gt.size - fg) - fp, "fn": fg - tp}
 
 
 def _to_unit(pred: np.ndarray) -> np.ndarray:
@@ -151,19 +232,20 @@ def _to_bool_gt(gt: np.ndarray) -> np.ndarray:
     return gt > 0.5
 
 
-def prepare(pred: np.ndarray, gt: np.ndarray) -> PreparedPair:
-    """Validate and convert one (pred, gt) pair; see the module docstring for the accepted dtypes."""
+def prepare(pred: np.ndarray, gt) -> PreparedPair:
+    """Validate and convert one (pred, gt) pair; see the module docstring for the accepted dtypes. `gt` is an
+    (H, W) mask or a :class:`GroundTruth` (which several maps of one image share)."""
     pred = np.asarray(pred)
-    gt = np.asarray(gt)
-    if pred.ndim != 2 or gt.ndim != 2:
-        raise ValueError(f"pred and gt must be 2-D (H, W) maps, got shapes {pred.shape} and {gt.shape}")
-    if pred.shape != gt.shape:
-        raise ValueError(f"shape mismatch: pred {pred.shape} vs gt {gt.shape}; resize the map to its GT first")
+    gt_shape = gt.shape if isinstance(gt, GroundTruth) else np.shape(gt)
+    if pred.ndim != 2 or len(gt_shape) != 2:
+        raise ValueError(f"pred and gt must be 2-D (H, W) maps, got shapes {pred.shape} and {gt_shape}")
+    if pred.shape != gt_shape:
+        raise ValueError(f"shape mismatch: pred {pred.shape} vs gt {gt_shape}; resize the map to its GT first")
     unit = _to_unit(pred)
     lo, hi = unit.min(), unit.max()
     # A constant map stays as it is, like pysodmetrics' prepare_data.
     norm = (unit - lo) / (hi - lo) if hi > lo else unit
-    return PreparedPair(pred=unit, pred_norm=norm, gt=_to_bool_gt(gt))
+    return PreparedPair(pred=unit, pred_norm=norm, truth=GroundTruth.of(gt))
 
 
 class _Metric:
@@ -175,12 +257,18 @@ class _Metric:
 
     KEYS: tuple[str, ...] = ()
 
-    def step(self, pred: np.ndarray, gt: np.ndarray) -> None:
-        """Add one image: ``pred`` (H, W) map, ``gt`` (H, W) mask (dtypes as in the module docstring)."""
+    def step(self, pred: np.ndarray, gt) -> None:
+        """Add one image: ``pred`` (H, W) map, ``gt`` (H, W) mask (dtypes as in the module docstring) or its
+        :class:`GroundTruth`."""
         self.update(prepare(pred, gt))
 
     def update(self, pair: PreparedPair) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def update_unshared(self, pair: PreparedPair) -> None:
+        """What `update` adds, computed from this image alone by the reference code (pysodmetrics' own ``step``
+        for the standard metrics): ``SODEvaluator(shared=False)``."""
+        self.update(pair)
 
     def get_results(self) -> dict[str, float]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -192,10 +280,25 @@ def _mean(values: list[float]) -> float:
 
 
 # ----------------------------------------------------------------------------- standard metrics (wrapped)
+#
+# pysodmetrics' classes accumulate the images and give the final numbers; what each image adds to them is
+# computed here from what the pair and its ground truth share (one histogram of the map for every threshold-swept
+# metric, the mask's distance transform once per mask), with pysodmetrics' formulas and in its order of
+# operations. `pysodmetrics_results` is pysodmetrics run image by image: tests and benchmarks/evaluation_speed.py
+# check that the two agree.
+
+
+def _record_counts(handlers: dict, pair: PreparedPair) -> None:
+    """What ``FmeasureV2.step`` records for each of its handlers, from the pair's shared counts."""
+    for handler in handlers.values():
+        if handler.dynamic_results is not None:
+            handler.dynamic_results.append(handler(**pair.threshold_counts))
+        if handler.adaptive_results is not None:
+            handler.adaptive_results.append(handler(**pair.adaptive_counts))
 
 
 class Fmeasure(_Metric):
-    """F-measure (Achanta et al. CVPR 2009) with beta^2 = 0.3, wrapping pysodmetrics.
+    """F-measure (Achanta et al. CVPR 2009) with beta^2 = 0.3, pysodmetrics' ``FmeasureV2``.
 
     - ``Fbeta_adaptive``: per image, binarise at twice the mean saliency (capped at 1), F, mean over images.
     - ``Fbeta_mean`` / ``Fbeta_max``: per image an F curve over the 256 thresholds 0..255; the curves are averaged
@@ -205,11 +308,13 @@ class Fmeasure(_Metric):
     KEYS = ("Fbeta_adaptive", "Fbeta_mean", "Fbeta_max")
 
     def __init__(self, beta2: float = BETA2):
-        self._fm = py_sod_metrics.FmeasureV2(
-            {"fm": py_sod_metrics.FmeasureHandler(with_dynamic=True, with_adaptive=True, beta=beta2)}
-        )
+        self._handlers = {"fm": py_sod_metrics.FmeasureHandler(with_dynamic=True, with_adaptive=True, beta=beta2)}
+        self._fm = py_sod_metrics.FmeasureV2(self._handlers)
 
     def update(self, pair: PreparedPair) -> None:
+        _record_counts(self._handlers, pair)
+
+    def update_unshared(self, pair: PreparedPair) -> None:
         self._fm.step(pair.pred_norm, pair.gt, normalize=False)
 
     def get_results(self) -> dict[str, float]:
@@ -222,8 +327,20 @@ class Fmeasure(_Metric):
         }
 
 
+def _s_measure_centroid(mask: np.ndarray) -> tuple[int, int]:
+    """The S-measure's split point of a mask: its foreground centroid (row, column), rounded, plus one (MATLAB's
+    1-based indices), as pysodmetrics' ``Smeasure.region`` computes it."""
+    h, w = mask.shape
+    if not mask.any():
+        cy, cx = np.round(h / 2), np.round(w / 2)
+    else:
+        cy, cx = np.argwhere(mask).mean(axis=0).round()
+    return int(cy) + 1, int(cx) + 1
+
+
 class Smeasure(_Metric):
-    """Structure measure (Fan et al. ICCV 2017), alpha = 0.5, wrapping pysodmetrics. Key ``S_measure``."""
+    """Structure measure (Fan et al. ICCV 2017), alpha = 0.5, pysodmetrics' ``Smeasure`` (the split point of its
+    region term computed once per mask). Key ``S_measure``."""
 
     KEYS = ("S_measure",)
 
@@ -231,14 +348,43 @@ class Smeasure(_Metric):
         self._sm = py_sod_metrics.Smeasure(alpha=alpha)
 
     def update(self, pair: PreparedPair) -> None:
+        self._sm.sms.append(self._score(pair))
+
+    def update_unshared(self, pair: PreparedPair) -> None:
         self._sm.step(pair.pred_norm, pair.gt, normalize=False)
+
+    def _score(self, pair: PreparedPair):
+        """pysodmetrics' ``Smeasure.cal_sm`` of the pair."""
+        sm, pred, gt = self._sm, pair.pred_norm, pair.gt
+        y = pair.truth.derived(np.mean)
+        if y == 0:
+            return 1 - np.mean(pred)
+        if y == 1:
+            return np.mean(pred)
+        object_score = sm.object(pred, gt) * sm.alpha
+        region_score = self._region(pred, gt, pair.truth.derived(_s_measure_centroid)) * (1 - sm.alpha)
+        return np.maximum(0, object_score + region_score)
+
+    def _region(self, pred: np.ndarray, gt: np.ndarray, centroid: tuple[int, int]):
+        """pysodmetrics' ``Smeasure.region`` with the split point given."""
+        h, w = gt.shape
+        area = h * w
+        cy, cx = centroid
+        w_lt = cx * cy / area
+        w_rt = cy * (w - cx) / area
+        w_lb = (h - cy) * cx / area
+        w_rb = 1 - w_lt - w_rt - w_lb
+        ssim = self._sm.ssim
+        return (ssim(pred[0:cy, 0:cx], gt[0:cy, 0:cx]) * w_lt + ssim(pred[0:cy, cx:w], gt[0:cy, cx:w]) * w_rt
+                + ssim(pred[cy:h, 0:cx], gt[cy:h, 0:cx]) * w_lb + ssim(pred[cy:h, cx:w], gt[cy:h, cx:w]) * w_rb)
 
     def get_results(self) -> dict[str, float]:
         return {"S_measure": float(self._sm.get_results()["sm"])}
 
 
 class MAE(_Metric):
-    """Mean absolute error between the normalised map and the binary GT (Perazzi et al. CVPR 2012). Key ``MAE``."""
+    """Mean absolute error between the normalised map and the binary GT (Perazzi et al. CVPR 2012), pysodmetrics'
+    ``MAE``. Key ``MAE``."""
 
     KEYS = ("MAE",)
 
@@ -246,14 +392,46 @@ class MAE(_Metric):
         self._mae = py_sod_metrics.MAE()
 
     def update(self, pair: PreparedPair) -> None:
+        self._mae.maes.append(np.mean(pair.abs_error))
+
+    def update_unshared(self, pair: PreparedPair) -> None:
         self._mae.step(pair.pred_norm, pair.gt, normalize=False)
 
     def get_results(self) -> dict[str, float]:
         return {"MAE": float(self._mae.get_results()["mae"])}
 
 
+def enhanced_alignment(tp, fp, foreground: int, size: int):
+    """E-measure of a binarised map from its counts (pysodmetrics' ``Emeasure``, formula and order of operations).
+
+    Args:
+        tp, fp: salient pixels inside / outside the GT, at one threshold (ints) or several (arrays).
+        foreground: GT foreground pixels. size: all pixels.
+    Returns:
+        The E-measure at each threshold (float64, the shape of `tp`).
+    """
+    predicted = tp + fp
+    if foreground == 0:
+        enhanced_sum = size - predicted
+    elif foreground == size:
+        enhanced_sum = predicted
+    else:
+        missed = foreground - tp
+        parts = (tp, fp, missed, (size - predicted) - missed)
+        mean_pred, mean_gt = predicted / size, foreground / size
+        pred_fg, pred_bg, gt_fg, gt_bg = 1 - mean_pred, 0 - mean_pred, 1 - mean_gt, 0 - mean_gt
+        combinations = ((pred_fg, gt_fg), (pred_fg, gt_bg), (pred_bg, gt_fg), (pred_bg, gt_bg))
+        terms = []
+        for part, (a, b) in zip(parts, combinations):
+            align = 2 * (a * b) / (a**2 + b**2 + EPS)
+            terms.append((align + 1) ** 2 / 4 * part)
+        enhanced_sum = sum(terms)
+    return enhanced_sum / (size - 1 + EPS)
+
+
 class Emeasure(_Metric):
-    """Enhanced-alignment measure (Fan et al. IJCAI 2018), wrapping pysodmetrics.
+    """Enhanced-alignment measure (Fan et al. IJCAI 2018), pysodmetrics' ``Emeasure`` (from the pair's shared
+    counts).
 
     Keys ``E_measure_adaptive`` (threshold twice the mean saliency), ``E_measure_mean`` and ``E_measure_max``
     (mean / maximum of the image-averaged curve over thresholds 0..255).
@@ -265,6 +443,12 @@ class Emeasure(_Metric):
         self._em = py_sod_metrics.Emeasure()
 
     def update(self, pair: PreparedPair) -> None:
+        fg, size = pair.truth.foreground, pair.gt.size
+        curve, adaptive = pair.threshold_counts, pair.adaptive_counts
+        self._em.changeable_ems.append(enhanced_alignment(curve["tp"], curve["fp"], fg, size))
+        self._em.adaptive_ems.append(enhanced_alignment(adaptive["tp"], adaptive["fp"], fg, size))
+
+    def update_unshared(self, pair: PreparedPair) -> None:
         self._em.step(pair.pred_norm, pair.gt, normalize=False)
 
     def get_results(self) -> dict[str, float]:
@@ -276,16 +460,79 @@ class Emeasure(_Metric):
         }
 
 
+@dataclasses.dataclass(frozen=True)
+class _WeightedFTerms:
+    """What the weighted F-measure takes from a (non-empty) mask: see `_weighted_f_terms`."""
+
+    background_weight: np.ndarray
+    window: tuple[slice, slice]
+    near_background: np.ndarray
+    nearest_foreground: np.ndarray
+
+
+def _weighted_f_terms(mask: np.ndarray) -> _WeightedFTerms | None:
+    """The weighted F-measure's terms of a mask, from its Euclidean distance transform (None for an empty mask).
+
+    - ``background_weight``: (N_bg,) float64, pysodmetrics' pixel importance ``B = 2 - exp(log(0.5) / 5 * D)``
+      of the background pixels (in C order), D the distance to the nearest foreground pixel.
+    - ``window``: the (rows, columns) slices of the foreground's bounding box widened by the 3-pixel radius of
+      the 7 x 7 Gaussian: every pixel the smoothed error of a foreground pixel reads.
+    - ``near_background``: flat indices, in `window`, of the background pixels within that radius of a
+      foreground pixel (the only ones whose "error of the nearest foreground pixel" is read), and
+      ``nearest_foreground``: the flat index in the image of that nearest foreground pixel, as SciPy's feature
+      transform (pysodmetrics') picks it.
+    """
+    if not mask.any():
+        return None
+    distance, (rows, cols) = distance_transform_edt(mask == 0, return_indices=True)
+    near = (cv2.dilate(mask.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0) & ~mask
+    ys, xs = np.nonzero(mask | near)
+    window = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+    near_rows, near_cols = np.nonzero(near[window])
+    at = (near_rows + window[0].start, near_cols + window[1].start)
+    nearest = rows[at].astype(np.intp) * mask.shape[1] + cols[at]
+    near_background = near_rows * (window[1].stop - window[1].start) + near_cols
+    return _WeightedFTerms(2 - np.exp(np.log(0.5) / 5 * distance[~mask]), window, near_background, nearest)
+
+
 class WeightedFmeasure(_Metric):
-    """Weighted F-measure (Margolin et al. CVPR 2014), beta = 1 as in the reference code. Key ``weighted_F``."""
+    """Weighted F-measure (Margolin et al. CVPR 2014), beta = 1 as in the reference code; pysodmetrics'
+    ``WeightedFmeasure`` with the mask's distance transform computed once per mask. Key ``weighted_F``."""
 
     KEYS = ("weighted_F",)
 
     def __init__(self, beta: float = 1.0):
         self._wfm = py_sod_metrics.WeightedFmeasure(beta=beta)
+        self._kernel = self._wfm.matlab_style_gauss2D((7, 7), sigma=5)
 
     def update(self, pair: PreparedPair) -> None:
+        terms = pair.truth.derived(_weighted_f_terms)
+        self._wfm.weighted_fms.append(0 if terms is None else self._score(pair, terms))
+
+    def update_unshared(self, pair: PreparedPair) -> None:
         self._wfm.step(pair.pred_norm, pair.gt, normalize=False)
+
+    def _score(self, pair: PreparedPair, terms: _WeightedFTerms):
+        """pysodmetrics' ``WeightedFmeasure.cal_wfm`` of the pair."""
+        gt, error = pair.gt, pair.abs_error
+        # A background pixel takes the error of its nearest foreground pixel. The smoothed error is used at
+        # foreground pixels only, so only the window around them is smoothed, with only the background pixels
+        # near them given that error.
+        spread = error[terms.window].copy()
+        spread.ravel()[terms.near_background] = error.ravel()[terms.nearest_foreground]
+        # MATLAB's imfilter with zero padding (the image border is the window's wherever they differ); the
+        # kernel is symmetric, so correlation is convolution.
+        inside = gt[terms.window]
+        smoothed = cv2.filter2D(spread, -1, self._kernel, borderType=cv2.BORDER_CONSTANT)[inside]
+        foreground_error = spread[inside]
+        weighted_fg = np.where(smoothed < foreground_error, smoothed, foreground_error)  # importance 1
+        weighted_bg = error[~gt] * terms.background_weight
+        tpw = pair.truth.foreground - np.sum(weighted_fg)
+        fpw = np.sum(weighted_bg)
+        recall = 1 - np.mean(weighted_fg)
+        precision = tpw / (tpw + fpw + EPS)
+        beta = self._wfm.beta
+        return (1 + beta) * recall * precision / (recall + beta * precision + EPS)
 
     def get_results(self) -> dict[str, float]:
         return {"weighted_F": float(self._wfm.get_results()["wfm"])}
@@ -337,22 +584,26 @@ class DatasetPR(_Metric):
     which averages the per-image F curves instead; many SOD papers (HRSOD among them, via the MATLAB toolbox)
     report this one as "max F".
 
-    The per-image counts come from pysodmetrics (``FmeasureV2`` with precision and recall handlers).
+    The per-image curves are pysodmetrics' (``FmeasureV2``'s precision and recall handlers), from the pair's
+    shared counts.
     """
 
     KEYS = ("Fbeta_max_dataset_pr",)
 
     def __init__(self, beta2: float = BETA2):
         self.beta2 = beta2
-        self._pr = py_sod_metrics.FmeasureV2(
-            {
-                "p": py_sod_metrics.PrecisionHandler(with_dynamic=True, with_adaptive=False),
-                "r": py_sod_metrics.RecallHandler(with_dynamic=True, with_adaptive=False),
-            }
-        )
+        self._handlers = {
+            "p": py_sod_metrics.PrecisionHandler(with_dynamic=True, with_adaptive=False),
+            "r": py_sod_metrics.RecallHandler(with_dynamic=True, with_adaptive=False),
+        }
+        self._pr = py_sod_metrics.FmeasureV2(self._handlers)
         self._count = 0
 
     def update(self, pair: PreparedPair) -> None:
+        _record_counts(self._handlers, pair)
+        self._count += 1
+
+    def update_unshared(self, pair: PreparedPair) -> None:
         self._pr.step(pair.pred_norm, pair.gt, normalize=False)
         self._count += 1
 
@@ -403,7 +654,24 @@ def _distance_to(boundary: np.ndarray) -> np.ndarray:
     return cv2.distanceTransform((~boundary).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
 
 
-def boundary_displacement_error(pred_mask: np.ndarray, gt_mask: np.ndarray) -> float:
+def _bde_boundary(mask: np.ndarray) -> np.ndarray:
+    """BDE's boundary of a mask: :func:`mask_boundary`, or the image frame when the mask has a single label."""
+    boundary = mask_boundary(mask)
+    return boundary if boundary.any() else _frame(mask.shape)
+
+
+def _bde_truth_terms(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(BDE's boundary of the GT, (H, W) bool; the distance from every pixel to it, float32)."""
+    boundary = _bde_boundary(mask)
+    return boundary, _distance_to(boundary)
+
+
+def _as_truth(mask) -> GroundTruth:
+    """A binary mask (nonzero: foreground) as a GroundTruth; a GroundTruth as it is."""
+    return mask if isinstance(mask, GroundTruth) else GroundTruth(np.asarray(mask, dtype=bool))
+
+
+def boundary_displacement_error(pred_mask: np.ndarray, gt_mask) -> float:
     """Boundary displacement error (pixels) between two binary masks of the same (H, W) shape.
 
     BDE (Freixenet et al., "Yet another survey on image segmentation", ECCV 2002; the measure of the HRSOD
@@ -416,17 +684,17 @@ def boundary_displacement_error(pred_mask: np.ndarray, gt_mask: np.ndarray) -> f
     Edge cases follow that MATLAB code: a mask with a single label (all background or all foreground) takes the
     image frame (its outermost rows and columns) as its boundary. So two empty masks give 0, and an empty
     prediction of a non-empty GT is penalised by the distances between the GT contour and the image border.
+
+    `gt_mask` may be a :class:`GroundTruth`: its boundary and distance map are then computed once for all the
+    maps scored against it.
     """
     pred_mask = np.asarray(pred_mask, dtype=bool)
-    gt_mask = np.asarray(gt_mask, dtype=bool)
-    if pred_mask.shape != gt_mask.shape:
-        raise ValueError(f"shape mismatch: {pred_mask.shape} vs {gt_mask.shape}")
-    bounds = []
-    for mask in (pred_mask, gt_mask):
-        b = mask_boundary(mask)
-        bounds.append(b if b.any() else _frame(mask.shape))
-    b_pred, b_gt = bounds
-    pred_to_gt = _distance_to(b_gt)[b_pred].mean()
+    truth = _as_truth(gt_mask)
+    if pred_mask.shape != truth.shape:
+        raise ValueError(f"shape mismatch: {pred_mask.shape} vs {truth.shape}")
+    b_gt, to_gt = truth.derived(_bde_truth_terms)
+    b_pred = _bde_boundary(pred_mask)
+    pred_to_gt = to_gt[b_pred].mean()
     gt_to_pred = _distance_to(b_pred)[b_gt].mean()
     return float((pred_to_gt + gt_to_pred) / 2)
 
@@ -441,7 +709,21 @@ def mba_radii(height: int, width: int, num_steps: int = 5) -> list[int]:
     return [max(1, 1 + int((r_max - 1) * i / num_steps)) for i in range(num_steps)]
 
 
-def boundary_accuracy(pred_mask: np.ndarray, gt_mask: np.ndarray, num_steps: int = 5) -> float:
+def _mba_bands(mask: np.ndarray, num_steps: int) -> list[np.ndarray] | None:
+    """The bands of :func:`boundary_accuracy` around the mask's contour, one per radius of :func:`mba_radii`, as
+    flat pixel indices; None when they are empty (a mask with a single label)."""
+    mask_u8 = mask.astype(np.uint8)
+    by_radius = {}
+    for r in mba_radii(*mask.shape, num_steps=num_steps):
+        if r not in by_radius:
+            disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+            by_radius[r] = np.flatnonzero(cv2.morphologyEx(mask_u8, cv2.MORPH_GRADIENT, disc))
+    if not all(band.size for band in by_radius.values()):
+        return None
+    return [by_radius[r] for r in mba_radii(*mask.shape, num_steps=num_steps)]
+
+
+def boundary_accuracy(pred_mask: np.ndarray, gt_mask, num_steps: int = 5) -> float:
     """Boundary accuracy of one binary prediction (CascadePSP's per-image mBA), in [0, 1]; NaN if the GT has no edge.
 
     Mean boundary accuracy (Cheng et al., "CascadePSP", CVPR 2020, ``util/compute_boundary_acc.py``): for each
@@ -449,22 +731,18 @@ def boundary_accuracy(pred_mask: np.ndarray, gt_mask: np.ndarray, num_steps: int
     disc of diameter 2r + 1 (OpenCV elliptic kernel), i.e. the pixels within about r of the GT contour, and the
     accuracy is the fraction of band pixels where the binary prediction equals the GT. The per-radius accuracies
     are averaged. A GT with a single label has an empty band: the value is undefined and NaN is returned
-    (:class:`MBA` leaves such images out of its mean).
+    (:class:`MBA` leaves such images out of its mean). `gt_mask` may be a :class:`GroundTruth` (its bands are
+    then computed once for all the maps scored against it).
     """
     pred_mask = np.asarray(pred_mask, dtype=bool)
-    gt_mask = np.asarray(gt_mask, dtype=bool)
-    if pred_mask.shape != gt_mask.shape:
-        raise ValueError(f"shape mismatch: {pred_mask.shape} vs {gt_mask.shape}")
-    gt_u8 = gt_mask.astype(np.uint8)
-    correct = pred_mask == gt_mask
-    accuracies = []
-    for r in mba_radii(*gt_mask.shape, num_steps=num_steps):
-        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-        band = cv2.morphologyEx(gt_u8, cv2.MORPH_GRADIENT, disc) > 0
-        if not band.any():
-            return math.nan
-        accuracies.append(correct[band].mean())
-    return float(np.mean(accuracies))
+    truth = _as_truth(gt_mask)
+    if pred_mask.shape != truth.shape:
+        raise ValueError(f"shape mismatch: {pred_mask.shape} vs {truth.shape}")
+    bands = truth.derived(_mba_bands, num_steps)
+    if bands is None:
+        return math.nan
+    correct = (pred_mask == truth.mask).ravel()
+    return float(np.mean([correct[band].mean() for band in bands]))
 
 
 class BDE(_Metric):
@@ -481,7 +759,7 @@ class BDE(_Metric):
         self._values: list[float] = []
 
     def update(self, pair: PreparedPair) -> None:
-        self._values.append(boundary_displacement_error(pair.pred_binary, pair.gt))
+        self._values.append(boundary_displacement_error(pair.pred_binary, pair.truth))
 
     def get_results(self) -> dict[str, float]:
         return {"BDE": _mean(self._values)}
@@ -503,7 +781,7 @@ class MBA(_Metric):
         self.num_skipped = 0
 
     def update(self, pair: PreparedPair) -> None:
-        value = boundary_accuracy(pair.pred_binary, pair.gt, self.num_steps)
+        value = boundary_accuracy(pair.pred_binary, pair.truth, self.num_steps)
         if math.isnan(value):
             self.num_skipped += 1
         else:
@@ -553,10 +831,15 @@ class SODEvaluator:
     their GT first.
     """
 
-    def __init__(self, *, boundary: bool = True, metrics=None):
+    def __init__(self, *, boundary: bool = True, metrics=None, shared: bool = True):
         """Computes the result keys `metrics` (names as `metric_keys` takes them; default: the ``sod`` set) and the
-        PR curve; ``boundary=False`` skips BDE and mBA, the slow ones at 4K. Keys not computed are NaN."""
-        self.boundary = boundary
+        PR curve; ``boundary=False`` skips BDE and mBA, the slow ones at 4K. Keys not computed are NaN.
+
+        ``shared=False`` computes each metric of each image on its own, the standard ones by pysodmetrics' own
+        ``step`` (each histogramming the map, the weighted F-measure transforming the mask), and shares no
+        :class:`GroundTruth` between maps: the same values, slower; the reference of the tests and of
+        ``benchmarks/evaluation_speed.py``."""
+        self.boundary, self.shared = boundary, shared
         keys = set(metric_keys(metrics or ("sod",)))
         if not boundary:
             keys -= {"BDE", "mBA"}
@@ -567,11 +850,17 @@ class SODEvaluator:
             if keys & set(cls.KEYS)]
         self.num_images = 0
 
-    def step(self, pred: np.ndarray, gt: np.ndarray) -> None:
-        """Add one image pair; dtypes as in the module docstring."""
-        pair = prepare(pred, gt)
-        for metric in self._metrics:
-            metric.update(pair)
+    def step(self, pred: np.ndarray, gt) -> None:
+        """Add one image pair; dtypes as in the module docstring. `gt` may be a :class:`GroundTruth`, which the
+        maps of one image then share."""
+        if not self.shared:
+            pair = prepare(pred, gt.mask if isinstance(gt, GroundTruth) else gt)
+            for metric in self._metrics:
+                metric.update_unshared(pair)
+        else:
+            pair = prepare(pred, gt)
+            for metric in self._metrics:
+                metric.update(pair)
         self.num_images += 1
 
     def results(self) -> dict[str, float]:

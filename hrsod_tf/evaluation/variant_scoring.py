@@ -2,9 +2,10 @@
 
 Evaluating the rows of Table 4 spends most of its time outside TensorFlow: the dense CRF of the two "+crf" rows
 and the metrics of every map, NumPy and C++ code that holds the GIL and runs on one core. `VariantScorer` gives
-each of its worker processes a share of the variants: their `MapEvaluator`s and, for a "+crf" variant, the CRF of
-its base variant's map (`hrsod_tf.pipeline.variants.CRF_VARIANTS`). The caller hands over each image's maps as
-soon as the pipeline has them and goes on to the next image.
+each of its worker processes a share of the variants: their `MapEvaluator`s (one `GroundTruth` per image for all
+of them) and, for the "+crf" variants, one CRF of the image for their base variants' maps
+(`hrsod_tf.pipeline.variants.CRF_VARIANTS`, `hrsod_tf.pipeline.crf.dense_crf_maps`), so the "+crf" variants share
+a worker. The caller hands over each image's maps as soon as the pipeline has them and goes on to the next.
 
     scorer = VariantScorer(variants, workers=2)
     for image, gt, stem in ...:            # graph_variants: from hrsod_tf.pipeline.variants
@@ -30,6 +31,7 @@ import cv2
 import numpy as np
 
 from hrsod_tf.evaluation.folders import EvaluationResult, MapEvaluator
+from hrsod_tf.evaluation.metrics import GroundTruth
 from hrsod_tf.image_io import saliency_to_uint8, write_png
 from hrsod_tf.pipeline.variants import CRF_VARIANTS
 
@@ -57,6 +59,19 @@ def shrink_map(array: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(array, size, interpolation=cv2.INTER_AREA)
 
 
+def _shares(variants: Sequence[str], workers: int) -> list[tuple[str, ...]]:
+    """The variants of each worker: the "+crf" ones together (one CRF of the image serves them) in the first, the
+    others dealt in turn to the rest (to every worker when there is only one or no "+crf" variant)."""
+    if workers <= 1:
+        return [tuple(variants)]
+    crf = tuple(v for v in variants if v in CRF_VARIANTS)
+    rest = [v for v in variants if v not in CRF_VARIANTS]
+    others = workers - 1 if crf else workers
+    shares = [crf] if crf else []
+    shares += [tuple(rest[i::others]) for i in range(others)]
+    return [share for share in shares if share]
+
+
 class _Scorer:
     """The variants one process scores: their evaluators, and the CRF for the "+crf" ones."""
 
@@ -69,20 +84,19 @@ class _Scorer:
     def add(self, stem, image, gt, maps, keep):
         """Scores this image's maps of its variants; returns {variant: shrunk uint8 map} of the "+crf" ones
         when `keep` (the caller has the others)."""
-        from hrsod_tf.pipeline.crf import dense_crf  # pydensecrf only where a "+crf" variant is scored
+        scored = {v: saliency_to_uint8(maps[v]) for v in self.variants if v not in CRF_VARIANTS}
+        post_processed = [v for v in self.variants if v in CRF_VARIANTS]
+        if post_processed:
+            from hrsod_tf.pipeline.crf import dense_crf_maps  # pydensecrf only where a "+crf" variant is scored
 
-        kept = {}
+            refined = dense_crf_maps(image, [maps[CRF_VARIANTS[v]] for v in post_processed])
+            scored.update((v, saliency_to_uint8(m)) for v, m in zip(post_processed, refined))
+        truth = GroundTruth(gt)  # what the metrics derive from the mask, once for all the maps
         for variant in self.variants:
-            if variant in CRF_VARIANTS:
-                scored = saliency_to_uint8(dense_crf(image, maps[CRF_VARIANTS[variant]]))
-                if keep:
-                    kept[variant] = shrink_map(scored, self.example_side)
-            else:
-                scored = saliency_to_uint8(maps[variant])
-            self.evaluators[variant].add(scored, gt)
+            self.evaluators[variant].add(scored[variant], truth)
             if variant in self.map_dirs:
-                write_png(self.map_dirs[variant] / f"{stem}.png", scored)
-        return kept
+                write_png(self.map_dirs[variant] / f"{stem}.png", scored[variant])
+        return {v: shrink_map(scored[v], self.example_side) for v in post_processed} if keep else {}
 
     def results(self) -> dict[str, EvaluationResult]:
         return {v: evaluator.result() for v, evaluator in self.evaluators.items()}
@@ -120,10 +134,7 @@ class VariantScorer:
         self.variants = tuple(variants)
         workers = default_workers(self.variants) if workers is None else min(workers, len(self.variants))
         map_dirs = {v: str(d) for v, d in (map_dirs or {}).items()}
-        # "+crf" variants first, dealt in turn: each worker gets at most one CRF more than another.
-        ordered = sorted(self.variants, key=lambda v: v not in CRF_VARIANTS)
-        shares = [ordered[i::workers] for i in range(workers)] if workers else [ordered]
-        self._shares = [tuple(share) for share in shares if share]
+        self._shares = _shares(self.variants, workers)
         args = [(share, boundary, metrics, map_dirs, example_side) for share in self._shares]
         if workers:
             context = multiprocessing.get_context("spawn")

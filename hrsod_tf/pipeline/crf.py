@@ -58,6 +58,50 @@ def crf_available() -> bool:
     return True
 
 
+def _unary(saliency, shape, parameters: CRFParameters) -> np.ndarray:
+    """DSS's unary energies of a map (see the module docstring): float32 [2, H * W], C-contiguous."""
+    levels = np.floor(255.0 * np.clip(np.asarray(saliency, np.float64).reshape(shape), 0.0, 1.0) + 0.5)
+    normed = levels / 255.0
+    p = parameters
+
+    def sigmoid(x):
+        return 1.0 / (1.0 + np.exp(-x))
+
+    unary = np.stack([
+        -np.log(1.0 - normed + p.epsilon) / (p.tau * sigmoid(1.0 - normed)),
+        -np.log(normed + p.epsilon) / (p.tau * sigmoid(normed)),
+    ]).reshape(2, -1).astype(np.float32)
+    return np.ascontiguousarray(unary)
+
+
+def dense_crf_maps(image, saliencies, parameters: CRFParameters = DSS_CRF) -> list[np.ndarray]:
+    """`dense_crf` of several maps of one image, the CRF's pairwise terms built once for all of them.
+
+    The pairwise terms depend on the image alone, and building them (the permutohedral lattices of the Gaussian
+    and the bilateral kernel) is most of a CRF's time; each map then only sets its unary energies and runs the
+    inference, which starts from them. The results equal separate `dense_crf` calls.
+
+    Args:
+        image: uint8 [H, W, 3] RGB.
+        saliencies: maps, each [H, W] or [H, W, 1] in [0, 1] (quantised to 8 bits first, as in `dense_crf`).
+        parameters: DSS's by default.
+    Returns:
+        float32 [H, W] in [0, 1] per map, in order.
+    """
+    densecrf = _densecrf()
+    image = np.require(np.asarray(image, np.uint8), requirements=["C", "W"])  # a writable C array for pydensecrf
+    height, width = image.shape[:2]
+    p = parameters
+    crf = densecrf.DenseCRF2D(width, height, 2)
+    crf.addPairwiseGaussian(sxy=p.gaussian_sxy, compat=p.gaussian_compat)
+    crf.addPairwiseBilateral(sxy=p.bilateral_sxy, srgb=p.bilateral_srgb, rgbim=image, compat=p.bilateral_compat)
+    marginals = []
+    for saliency in saliencies:
+        crf.setUnaryEnergy(_unary(saliency, (height, width), p))  # replaces the previous map's
+        marginals.append(np.asarray(crf.inference(p.iterations), np.float32)[1].reshape(height, width))
+    return marginals
+
+
 def dense_crf(image, saliency, parameters: CRFParameters = DSS_CRF) -> np.ndarray:
     """The dense CRF's salient-class marginal for one image.
 
@@ -68,23 +112,4 @@ def dense_crf(image, saliency, parameters: CRFParameters = DSS_CRF) -> np.ndarra
     Returns:
         float32 [H, W] in [0, 1].
     """
-    densecrf = _densecrf()
-    image = np.require(np.asarray(image, np.uint8), requirements=["C", "W"])  # a writable C array for pydensecrf
-    levels = np.floor(255.0 * np.clip(np.asarray(saliency, np.float64).reshape(image.shape[:2]), 0.0, 1.0) + 0.5)
-    normed = levels / 255.0
-    height, width = normed.shape
-    p = parameters
-
-    def sigmoid(x):
-        return 1.0 / (1.0 + np.exp(-x))
-
-    unary = np.stack([
-        -np.log(1.0 - normed + p.epsilon) / (p.tau * sigmoid(1.0 - normed)),
-        -np.log(normed + p.epsilon) / (p.tau * sigmoid(normed)),
-    ]).reshape(2, -1).astype(np.float32)
-    crf = densecrf.DenseCRF2D(width, height, 2)
-    crf.setUnaryEnergy(np.ascontiguousarray(unary))
-    crf.addPairwiseGaussian(sxy=p.gaussian_sxy, compat=p.gaussian_compat)
-    crf.addPairwiseBilateral(sxy=p.bilateral_sxy, srgb=p.bilateral_srgb, rgbim=image, compat=p.bilateral_compat)
-    marginals = np.asarray(crf.inference(p.iterations), np.float32)
-    return marginals[1].reshape(height, width)
+    return dense_crf_maps(image, [saliency], parameters)[0]

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from hrsod_tf.commands import command
-from hrsod_tf.pipeline.crf import dense_crf
+from hrsod_tf.pipeline.crf import dense_crf_maps
 from hrsod_tf.pipeline.full_resolution import FullResolutionProtocol
 from hrsod_tf.pipeline.networks import PipelineNetworks
 from hrsod_tf.pipeline.release import ReleaseProtocol
@@ -148,7 +148,7 @@ class SaliencyPipeline:
             variants: names from `VARIANTS`.
         Returns:
             {variant: float32 [H, W, 1] in [0, 1]} as tensors. A "+crf" variant is its base variant's map
-            (`CRF_VARIANTS`) post-processed on the host by `hrsod_tf.pipeline.crf.dense_crf`.
+            (`CRF_VARIANTS`) post-processed on the host by `hrsod_tf.pipeline.crf.dense_crf_maps` (one CRF for all).
         """
         variants = tuple(variants)
         self.check_variants(variants)
@@ -160,10 +160,12 @@ class SaliencyPipeline:
                     input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)],
                 )
         maps = self._functions[in_graph](tf.convert_to_tensor(image, tf.uint8))
-        for variant in variants:
-            if variant in CRF_VARIANTS:
-                refined = dense_crf(np.asarray(image), maps[CRF_VARIANTS[variant]].numpy())
-                maps[variant] = tf.convert_to_tensor(refined[..., np.newaxis])
+        post_processed = [v for v in variants if v in CRF_VARIANTS]
+        if post_processed:
+            # One CRF for the image: its pairwise terms, most of the work, serve every "+crf" variant.
+            refined = dense_crf_maps(np.asarray(image), [maps[CRF_VARIANTS[v]].numpy() for v in post_processed])
+            for variant, crf_map in zip(post_processed, refined):
+                maps[variant] = tf.convert_to_tensor(crf_map[..., np.newaxis])
         return {variant: maps[variant] for variant in variants}
 
     def predict(self, image, variant: str = "full") -> tf.Tensor:
