@@ -1,0 +1,247 @@
+"""Evaluating the paper's Table-4 rows, and the GLFN stage's fused-map cache: before and after sharing the work.
+
+On the run's synthetic test scenes (`generate_split("test", ...)` with its `DataConfig`, the scenes the demo
+evaluates), every image is evaluated both ways, alternating image by image in one process:
+
+* before (as hrsod-tf evaluated until this step was written): the pipeline pastes the refined patches with
+  ``tensor_scatter_nd_add``; each "+crf" row runs a dense CRF of its own (`dense_crf`); each row's metrics are
+  computed alone (`SODEvaluator(shared=False)`: pysodmetrics' own ``step`` for the standard metrics, a histogram
+  per metric, the mask's distance transforms, boundary and bands once per map);
+* after: the paste by segment sums (`hrsod_tf.pipeline.graph_ops`); one CRF for both "+crf" rows
+  (`dense_crf_maps`: the image's pairwise terms built once); one `GroundTruth` per image shared by the six rows'
+  metrics, one histogram per map.
+
+It reports the seconds per image of each part (the pipeline graph of the rows it computes, the CRF, the metrics)
+and their total, the ratios, and whether the two ways agree: the maps and the CRF's output bit for bit, the
+metrics to their largest difference (BDE relative: OpenCV's distance transform itself varies by a float32 ulp
+from call to call). Then the fused-map cache's work per training image (the GSN+APS+LRN map at full resolution)
+both ways, and the first calls (tracing) of each.
+
+    python benchmarks/evaluation_speed.py --workdir runs/demo [--images N] [--cache-images N] [--quick]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import numpy as np
+import tensorflow as tf
+from common import base_parser, emit, fmt, log, machine_info, markdown, table
+
+from hrsod_tf.data.synthetic import generate_split
+from hrsod_tf.evaluation.metrics import RESULT_KEYS, GroundTruth, SODEvaluator
+from hrsod_tf.evaluation.variant_report import TABLE4_VARIANTS, runnable_variants
+from hrsod_tf.image_io import saliency_to_uint8
+from hrsod_tf.pipeline import SaliencyPipeline, graph_ops
+from hrsod_tf.pipeline.crf import dense_crf, dense_crf_maps
+from hrsod_tf.pipeline.variants import CRF_VARIANTS
+from hrsod_tf.workdir import WorkDir
+
+WAYS = ("before", "after")
+PARTS = ("graph", "crf", "metrics")
+CACHE_ROW = "gsn+aps+lrn"  # what the fused-map cache stores
+
+
+def scatter_paste_one_size(patches, boxes, height_width, method):
+    """The paste of boxes of one size as it was before (two ``tensor_scatter_nd_add``), for the "before" graph."""
+    count_boxes = tf.shape(boxes)[0]
+    first = tf.concat([boxes, [[0, 0, 1, 1]]], axis=0)[0]
+    box_h, box_w = first[2] - first[0], first[3] - first[1]
+    resized = tf.image.resize(patches, tf.stack([box_h, box_w]), method=method)
+    rows = boxes[:, 0:1] + tf.range(box_h)[tf.newaxis]
+    cols = boxes[:, 1:2] + tf.range(box_w)[tf.newaxis]
+    shape = tf.stack([count_boxes, box_h, box_w])
+    grid = tf.stack([tf.broadcast_to(rows[:, :, tf.newaxis], shape), tf.broadcast_to(cols[:, tf.newaxis, :], shape)],
+                    axis=-1)
+    zeros = tf.zeros(tf.concat([height_width, [1]], axis=0), tf.float32)
+    return tf.tensor_scatter_nd_add(zeros, grid, resized), tf.tensor_scatter_nd_add(zeros, grid, tf.ones_like(resized))
+
+
+@contextlib.contextmanager
+def pasting_with(paste):
+    """`graph_ops` pastes one-size boxes with `paste` while a pipeline's functions are traced in this block."""
+    saved = graph_ops._paste_one_size
+    graph_ops._paste_one_size = paste
+    try:
+        yield
+    finally:
+        graph_ops._paste_one_size = saved
+
+
+def crf_one_per_map(image, saliencies):
+    """The CRF as before: one of its own for each map."""
+    return [dense_crf(image, saliency) for saliency in saliencies]
+
+
+class Way:
+    """One way of evaluating: its pipeline (traced with its paste), its CRF, whether the metrics share a mask's
+    terms; the per-row evaluators and the seconds of each part."""
+
+    def __init__(self, name, pipeline, rows, graph_rows, image):
+        self.name, self.pipeline, self.rows, self.graph_rows = name, pipeline, rows, graph_rows
+        self.shared = name == "after"
+        self.crf = dense_crf_maps if self.shared else crf_one_per_map
+        self.evaluators = {row: SODEvaluator(shared=self.shared) for row in rows}
+        self.seconds = {part: [] for part in PARTS}
+        with pasting_with(graph_ops._paste_one_size if self.shared else scatter_paste_one_size):
+            self.first_call = {}
+            for traced in (graph_rows, (CACHE_ROW,)):
+                start = time.perf_counter()
+                pipeline.predict_variants(image, traced)
+                self.first_call[",".join(traced)] = time.perf_counter() - start
+
+    def evaluate(self, image, mask) -> tuple[dict, list]:
+        """Adds one image to every row's evaluator; returns the graph's maps and the CRF's (for the comparison)."""
+        start = time.perf_counter()
+        maps = {row: m.numpy() for row, m in self.pipeline.predict_variants(image, self.graph_rows).items()}
+        graph_done = time.perf_counter()
+        crf_rows = [row for row in self.rows if row in CRF_VARIANTS]
+        refined = self.crf(image, [maps[CRF_VARIANTS[row]] for row in crf_rows]) if crf_rows else []
+        crf_done = time.perf_counter()
+        quantised = {row: saliency_to_uint8(m) for row, m in {**maps, **dict(zip(crf_rows, refined))}.items()}
+        truth = GroundTruth(mask) if self.shared else mask
+        for row in self.rows:
+            self.evaluators[row].step(quantised[row], truth)
+        done = time.perf_counter()
+        for part, seconds in zip(PARTS, (graph_done - start, crf_done - graph_done, done - crf_done)):
+            self.seconds[part].append(seconds)
+        return maps, refined
+
+    def cache_map(self, image) -> tuple[np.ndarray, float]:
+        """The fused-map cache's map of a training image, and its seconds."""
+        start = time.perf_counter()
+        fused = self.pipeline.predict_variants(image, (CACHE_ROW,))[CACHE_ROW].numpy()
+        return fused, time.perf_counter() - start
+
+
+def _largest_differences(before: dict, after: dict) -> dict:
+    """{"absolute": largest |after - before| over rows and keys but BDE, "bde_relative": BDE's largest relative}."""
+    absolute, bde = 0.0, 0.0
+    for row in before:
+        for key in RESULT_KEYS:
+            a, b = after[row][key], before[row][key]
+            if np.isnan(a) and np.isnan(b):
+                continue
+            if key == "BDE":
+                bde = max(bde, abs(a - b) / max(abs(b), 1e-12))
+            else:
+                absolute = max(absolute, abs(a - b))
+    return {"absolute": absolute, "bde_relative": bde}
+
+
+def _per_image(seconds: dict) -> dict:
+    """Mean seconds per image of each part and of their total."""
+    means = {part: float(np.mean(values)) for part, values in seconds.items()}
+    return {**means, "total": sum(means.values())}
+
+
+def measure(workdir: str, images: int | None, cache_images: int) -> dict:
+    run = WorkDir(workdir)
+    after_pipeline = SaliencyPipeline.from_workdir(workdir, require=("gsn", "lrn", "glfn"))
+    before_pipeline = SaliencyPipeline(after_pipeline.config, after_pipeline.networks)  # the same networks
+    rows = tuple(runnable_variants(after_pipeline, TABLE4_VARIANTS))
+    graph_rows = tuple(dict.fromkeys(CRF_VARIANTS.get(row, row) for row in rows))
+    data = after_pipeline.config.data
+    count = images or data.synthetic_test_size
+    sides = (data.synthetic_min_side, data.synthetic_max_side)
+    scenes = list(generate_split("test", count, *sides, scene_style=data.synthetic_scene_style))
+    log(f"{workdir}: rows {', '.join(rows)}; {count} test scenes of {sides[0]}-{sides[1]} px")
+    ways = {"before": Way("before", before_pipeline, rows, graph_rows, scenes[0][1]),
+            "after": Way("after", after_pipeline, rows, graph_rows, scenes[0][1])}
+    identical = {"maps": True, "crf": True, "cache_maps": True}
+    for index, (name, image, mask) in enumerate(scenes):
+        outputs = {}
+        for way in (WAYS if index % 2 == 0 else WAYS[::-1]):  # alternate which goes first
+            outputs[way] = ways[way].evaluate(image, mask)
+        (maps_b, crf_b), (maps_a, crf_a) = outputs["before"], outputs["after"]
+        identical["maps"] &= all(np.array_equal(maps_b[row], maps_a[row]) for row in maps_b)
+        identical["crf"] &= all(np.array_equal(b, a) for b, a in zip(crf_b, crf_a))
+        log(f"  {name} {image.shape[1]}x{image.shape[0]}: " + ", ".join(
+            f"{way} {sum(ways[way].seconds[part][-1] for part in PARTS):.1f} s" for way in WAYS))
+    results = {way: {row: ways[way].evaluators[row].results() for row in rows} for way in WAYS}
+
+    cache_seconds = {way: [] for way in WAYS}
+    for index, (_, image, _) in enumerate(generate_split("train", cache_images, *sides,
+                                                           scene_style=data.synthetic_scene_style)):
+        fused = {}
+        for way in (WAYS if index % 2 == 0 else WAYS[::-1]):
+            fused[way], seconds = ways[way].cache_map(image)
+            cache_seconds[way].append(seconds)
+        identical["cache_maps"] &= bool(np.array_equal(fused["before"], fused["after"]))
+    per_image = {way: _per_image(ways[way].seconds) for way in WAYS}
+    cache = {way: float(np.mean(values)) for way, values in cache_seconds.items()} if cache_images else None
+    return {
+        "workdir": str(run.root), "preset": after_pipeline.config.preset, "rows": list(rows),
+        "images": count, "cache_images": cache_images, "scene_sides": list(sides),
+        "per_image_seconds": per_image,
+        "ratios": {part: per_image["before"][part] / per_image["after"][part] for part in (*PARTS, "total")
+                   if per_image["after"][part] > 0},
+        "cache_seconds_per_image": cache,
+        "cache_ratio": cache["before"] / cache["after"] if cache else None,
+        "first_call_seconds": {way: ways[way].first_call for way in WAYS},
+        "identical": identical,
+        "largest_metric_difference": _largest_differences(results["before"], results["after"]),
+        "results": results["after"],
+    }
+
+
+def main(argv=None) -> dict:
+    parser = base_parser(__doc__)
+    parser.add_argument("--workdir", default="runs/demo", help="a run with a trained GSN, LRN and GLFN")
+    parser.add_argument("--images", type=int, default=None,
+                        help="test scenes evaluated (default: the run's test split size, 2 with --quick)")
+    parser.add_argument("--cache-images", type=int, default=None,
+                        help="training scenes for the fused-map cache (default 24, 2 with --quick)")
+    args = parser.parse_args(argv)
+    run = WorkDir(args.workdir)
+    missing = [stage for stage in ("gsn", "lrn", "glfn") if not run.is_finished(stage)] if run.has_config() else ["all"]
+    if missing:
+        reason = f"{args.workdir} has no trained {', '.join(missing)}: train the demo first (`python train.py`)"
+        log(f"not measured: {reason}")
+        return emit({"benchmark": "evaluation_speed", "measured": False, "reason": reason}, args, render)
+    log(f"CPU flags: {' '.join(machine_info().get('isa_flags', []))}")
+    images = args.images or (2 if args.quick else None)
+    cache_images = args.cache_images if args.cache_images is not None else (2 if args.quick else 24)
+    return emit({"benchmark": "evaluation_speed", "measured": True, **measure(args.workdir, images, cache_images)},
+                args, render)
+
+
+def render(result: dict) -> str:
+    """Seconds per image of each part both ways, the ratios, the agreement, then the fused-map cache."""
+    if not result.get("measured"):
+        return f"**Not measured: train the demo first** (`python train.py`). {result.get('reason', '')}"
+    per_image, ratios = result["per_image_seconds"], result["ratios"]
+    names = {"graph": "pipeline graph (" + ", ".join(r for r in result["rows"] if "+crf" not in r) + ")",
+             "crf": "dense CRF (the +crf rows)", "metrics": "metrics (quantise, every sod metric, each row)",
+             "total": "**evaluation of an image, all rows**"}
+    rows = [[names[part], fmt(per_image["before"][part], ".2f"), fmt(per_image["after"][part], ".2f"),
+             fmt(ratios.get(part), ".2f") + "x"] for part in (*PARTS, "total")]
+    same, diff = result["identical"], result["largest_metric_difference"]
+    machine = result["machine"]
+    blocks = [
+        f"Run `{result['workdir']}` (preset {result['preset']}), its {result['images']} synthetic test scenes "
+        f"({result['scene_sides'][0]}-{result['scene_sides'][1]} px); before and after alternated image by image in "
+        f"one process. CPU: {machine['cpu_model']}, {machine['usable_cores']} usable cores, flags "
+        f"{' '.join(machine['isa_flags'])}.",
+        table(["seconds per image", "before", "after", "before / after"], rows),
+        f"Same results: maps {'identical' if same['maps'] else '**differ**'}, CRF output "
+        f"{'identical' if same['crf'] else '**differs**'}; metrics' largest difference "
+        f"{diff['absolute']:.1e} (BDE: {diff['bde_relative']:.1e} relative).",
+    ]
+    cache = result.get("cache_seconds_per_image")
+    if cache:
+        blocks.append(
+            f"Fused-map cache (the GLFN stage's GSN+APS+LRN map of a training image, the graph alone; "
+            f"{result['cache_images']} scenes): {fmt(cache['before'], '.3f')} s before, {fmt(cache['after'], '.3f')} "
+            f"s after ({fmt(result['cache_ratio'], '.2f')}x); maps "
+            f"{'identical' if same['cache_maps'] else '**differ**'}.")
+    first = result["first_call_seconds"]
+    blocks.append("First calls (tracing): " + "; ".join(
+        f"{way}: " + ", ".join(f"{rows} {fmt(seconds, '.1f')} s" for rows, seconds in first[way].items())
+        for way in WAYS) + ".")
+    return markdown(*blocks)
+
+
+if __name__ == "__main__":
+    main()
