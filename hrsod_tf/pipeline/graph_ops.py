@@ -21,6 +21,14 @@ def gsn_map(gsn, image, size: int) -> tf.Tensor:
     return gsn(warp_to_square(image, size)[tf.newaxis])[0]
 
 
+def traced_gsn_map(gsn, size: int):
+    """`gsn_map` as one `tf.function` of an image (uint8 [H, W, 3], any size), traced on its first call (no
+    control flow to convert: no AutoGraph): the network's ops without eager mode's per-layer overhead, and the
+    same maps as an eager call, to the bit (tests/test_validation.py)."""
+    return tf.function(lambda image: gsn_map(gsn, image, size),
+                       input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)], autograph=False)
+
+
 def upsample_map(small_map, height_width) -> tf.Tensor:
     """A map [s, s, 1] resized bilinearly to `height_width` (float32 [H, W, 1]): how the GSN's map becomes F."""
     return tf.image.resize(small_map, height_width, method="bilinear")
