@@ -1,4 +1,4 @@
-"""Evaluating the paper's Table-4 rows, and the GLFN stage's fused-map cache: before and after sharing the work.
+"""Evaluating the paper's Table-4 rows, and filling the map caches of training: before and after sharing the work.
 
 On the run's synthetic test scenes (`generate_split("test", ...)` with its `DataConfig`, the scenes the demo
 evaluates), every image is evaluated both ways, alternating image by image in one process:
@@ -14,8 +14,9 @@ evaluates), every image is evaluated both ways, alternating image by image in on
 It reports the seconds per image of each part (the pipeline graph of the rows it computes, the CRF, the metrics)
 and their total, the ratios, and whether the two ways agree: the maps and the CRF's output bit for bit, the
 metrics to their largest difference (BDE relative: OpenCV's distance transform itself varies by a float32 ulp
-from call to call). Then the fused-map cache's work per training image (the GSN+APS+LRN map at full resolution)
-both ways, and the first calls (tracing) of each.
+from call to call). Then, on training scenes, the map caches' work per image both ways: the LRN stage's coarse
+maps (the GSN run layer by layer in eager mode before, traced after) and the GLFN stage's fused maps (the
+GSN+APS+LRN map at full resolution, with either paste); and the first calls (tracing) of each way.
 
     python benchmarks/evaluation_speed.py --workdir runs/demo [--images N] [--cache-images N] [--quick]
 """
@@ -35,6 +36,7 @@ from hrsod_tf.evaluation.variant_report import TABLE4_VARIANTS, runnable_variant
 from hrsod_tf.image_io import saliency_to_uint8
 from hrsod_tf.pipeline import SaliencyPipeline, graph_ops
 from hrsod_tf.pipeline.crf import dense_crf, dense_crf_maps
+from hrsod_tf.pipeline.graph_ops import gsn_map, traced_gsn_map
 from hrsod_tf.pipeline.variants import CRF_VARIANTS
 from hrsod_tf.workdir import WorkDir
 
@@ -136,6 +138,36 @@ def _per_image(seconds: dict) -> dict:
     return {**means, "total": sum(means.values())}
 
 
+def measure_caches(ways: dict, pipeline, scenes) -> dict:
+    """Seconds per training image of each map cache's work, both ways alternated, and whether the maps agree:
+    ``coarse`` (the LRN stage's: the GSN at its input size, run layer by layer in eager mode before, traced
+    after) and ``fused`` (the GLFN stage's: the GSN+APS+LRN map, the graph with either paste)."""
+    gsn, size = pipeline.networks.gsn, pipeline.config.model.gsn_input_size
+    traced = traced_gsn_map(gsn, size)
+    coarse = {"before": lambda image: gsn_map(gsn, image, size).numpy(), "after": lambda image: traced(image).numpy()}
+    seconds = {cache: {way: [] for way in WAYS} for cache in ("coarse", "fused")}
+    identical = {"coarse": True, "fused": True}
+    for index, (_, image, _) in enumerate(scenes):
+        if index == 0:
+            coarse["after"](image)  # traces it
+        maps = {"coarse": {}, "fused": {}}
+        for way in (WAYS if index % 2 == 0 else WAYS[::-1]):
+            start = time.perf_counter()
+            maps["coarse"][way] = coarse[way](image)
+            seconds["coarse"][way].append(time.perf_counter() - start)
+            maps["fused"][way], fused_seconds = ways[way].cache_map(image)
+            seconds["fused"][way].append(fused_seconds)
+        for cache in identical:
+            identical[cache] &= bool(np.array_equal(maps[cache]["before"], maps[cache]["after"]))
+    result = {}
+    for cache, per_way in seconds.items():
+        means = {way: float(np.mean(values)) if values else None for way, values in per_way.items()}
+        ratio = means["before"] / means["after"] if means["after"] else None
+        result[cache] = {"seconds_per_image": means, "ratio": ratio, "images": len(per_way["after"]),
+                         "identical": identical[cache]}
+    return result
+
+
 def measure(workdir: str, images: int | None, cache_images: int) -> dict:
     run = WorkDir(workdir)
     after_pipeline = SaliencyPipeline.from_workdir(workdir, require=("gsn", "lrn", "glfn"))
@@ -149,7 +181,7 @@ def measure(workdir: str, images: int | None, cache_images: int) -> dict:
     log(f"{workdir}: rows {', '.join(rows)}; {count} test scenes of {sides[0]}-{sides[1]} px")
     ways = {"before": Way("before", before_pipeline, rows, graph_rows, scenes[0][1]),
             "after": Way("after", after_pipeline, rows, graph_rows, scenes[0][1])}
-    identical = {"maps": True, "crf": True, "cache_maps": True}
+    identical = {"maps": True, "crf": True}
     for index, (name, image, mask) in enumerate(scenes):
         outputs = {}
         for way in (WAYS if index % 2 == 0 else WAYS[::-1]):  # alternate which goes first
@@ -161,24 +193,18 @@ def measure(workdir: str, images: int | None, cache_images: int) -> dict:
             f"{way} {sum(ways[way].seconds[part][-1] for part in PARTS):.1f} s" for way in WAYS))
     results = {way: {row: ways[way].evaluators[row].results() for row in rows} for way in WAYS}
 
-    cache_seconds = {way: [] for way in WAYS}
-    for index, (_, image, _) in enumerate(generate_split("train", cache_images, *sides,
-                                                           scene_style=data.synthetic_scene_style)):
-        fused = {}
-        for way in (WAYS if index % 2 == 0 else WAYS[::-1]):
-            fused[way], seconds = ways[way].cache_map(image)
-            cache_seconds[way].append(seconds)
-        identical["cache_maps"] &= bool(np.array_equal(fused["before"], fused["after"]))
+    training_scenes = generate_split("train", cache_images, *sides, scene_style=data.synthetic_scene_style)
+    caches = measure_caches(ways, after_pipeline, training_scenes)
+    identical.update({f"{cache}_maps": caches[cache]["identical"] for cache in caches})
     per_image = {way: _per_image(ways[way].seconds) for way in WAYS}
-    cache = {way: float(np.mean(values)) for way, values in cache_seconds.items()} if cache_images else None
     return {
         "workdir": str(run.root), "preset": after_pipeline.config.preset, "rows": list(rows),
         "images": count, "cache_images": cache_images, "scene_sides": list(sides),
         "per_image_seconds": per_image,
+        "seconds": {way: ways[way].seconds for way in WAYS},
         "ratios": {part: per_image["before"][part] / per_image["after"][part] for part in (*PARTS, "total")
                    if per_image["after"][part] > 0},
-        "cache_seconds_per_image": cache,
-        "cache_ratio": cache["before"] / cache["after"] if cache else None,
+        "caches": caches,
         "first_call_seconds": {way: ways[way].first_call for way in WAYS},
         "identical": identical,
         "largest_metric_difference": _largest_differences(results["before"], results["after"]),
@@ -192,7 +218,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--images", type=int, default=None,
                         help="test scenes evaluated (default: the run's test split size, 2 with --quick)")
     parser.add_argument("--cache-images", type=int, default=None,
-                        help="training scenes for the fused-map cache (default 24, 2 with --quick)")
+                        help="training scenes for the map caches (default 24, 2 with --quick; 0: none)")
     args = parser.parse_args(argv)
     run = WorkDir(args.workdir)
     missing = [stage for stage in ("gsn", "lrn", "glfn") if not run.is_finished(stage)] if run.has_config() else ["all"]
@@ -208,7 +234,7 @@ def main(argv=None) -> dict:
 
 
 def render(result: dict) -> str:
-    """Seconds per image of each part both ways, the ratios, the agreement, then the fused-map cache."""
+    """Seconds per image of each part both ways, the ratios, the agreement, then the map caches."""
     if not result.get("measured"):
         return f"**Not measured: train the demo first** (`python train.py`). {result.get('reason', '')}"
     per_image, ratios = result["per_image_seconds"], result["ratios"]
@@ -229,13 +255,16 @@ def render(result: dict) -> str:
         f"{'identical' if same['crf'] else '**differs**'}; metrics' largest difference "
         f"{diff['absolute']:.1e} (BDE: {diff['bde_relative']:.1e} relative).",
     ]
-    cache = result.get("cache_seconds_per_image")
-    if cache:
-        blocks.append(
-            f"Fused-map cache (the GLFN stage's GSN+APS+LRN map of a training image, the graph alone; "
-            f"{result['cache_images']} scenes): {fmt(cache['before'], '.3f')} s before, {fmt(cache['after'], '.3f')} "
-            f"s after ({fmt(result['cache_ratio'], '.2f')}x); maps "
-            f"{'identical' if same['cache_maps'] else '**differ**'}.")
+    caches = result.get("caches", {})
+    if caches.get("fused", {}).get("images"):
+        names = {"coarse": "coarse maps (the LRN stage's: the GSN; eager before, traced after)",
+                 "fused": "fused maps (the GLFN stage's: GSN+APS+LRN at full resolution, the graph)"}
+        blocks.append(table(
+            [f"map caches, seconds per training image ({caches['fused']['images']} scenes)", "before", "after",
+             "before / after", "maps"],
+            [[names[cache], fmt(c["seconds_per_image"]["before"], ".3f"), fmt(c["seconds_per_image"]["after"], ".3f"),
+              fmt(c["ratio"], ".2f") + "x", "identical" if c["identical"] else "**differ**"]
+             for cache, c in caches.items()]))
     first = result["first_call_seconds"]
     blocks.append("First calls (tracing): " + "; ".join(
         f"{way}: " + ", ".join(f"{rows} {fmt(seconds, '.1f')} s" for rows, seconds in first[way].items())
