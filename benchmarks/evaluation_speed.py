@@ -3,11 +3,12 @@
 On the run's synthetic test scenes (`generate_split("test", ...)` with its `DataConfig`, the scenes the demo
 evaluates), every image is evaluated both ways, alternating image by image in one process:
 
-* before (as hrsod-tf evaluated until this step was written): the pipeline pastes the refined patches with
-  ``tensor_scatter_nd_add``; each "+crf" row runs a dense CRF of its own (`dense_crf`); each row's metrics are
-  computed alone (`SODEvaluator(shared=False)`: pysodmetrics' own ``step`` for the standard metrics, a histogram
-  per metric, the mask's distance transforms, boundary and bands once per map);
-* after: the paste by segment sums (`hrsod_tf.pipeline.graph_ops`); one CRF for both "+crf" rows
+* before (as hrsod-tf evaluated until this step was written): the pipeline's function traced with AutoGraph,
+  pasting the refined patches with ``tensor_scatter_nd_add``; each "+crf" row runs a dense CRF of its own
+  (`dense_crf`); each row's metrics are computed alone (`SODEvaluator(shared=False)`: pysodmetrics' own ``step``
+  for the standard metrics, a histogram per metric, the mask's distance transforms, boundary and bands once per
+  map);
+* after: the pipeline's own function (no AutoGraph, the paste by segment sums); one CRF for both "+crf" rows
   (`dense_crf_maps`: the image's pairwise terms built once); one `GroundTruth` per image shared by the six rows'
   metrics, one histogram per map.
 
@@ -77,8 +78,9 @@ def crf_one_per_map(image, saliencies):
 
 
 class Way:
-    """One way of evaluating: its pipeline (traced with its paste), its CRF, whether the metrics share a mask's
-    terms; the per-row evaluators and the seconds of each part."""
+    """One way of evaluating: its pipeline functions (after: the pipeline's own; before: traced with AutoGraph and
+    the scatter paste, as they were), its CRF, whether the metrics share a mask's terms; the per-row evaluators
+    and the seconds of each part."""
 
     def __init__(self, name, pipeline, rows, graph_rows, image):
         self.name, self.pipeline, self.rows, self.graph_rows = name, pipeline, rows, graph_rows
@@ -86,17 +88,22 @@ class Way:
         self.crf = dense_crf_maps if self.shared else crf_one_per_map
         self.evaluators = {row: SODEvaluator(shared=self.shared) for row in rows}
         self.seconds = {part: [] for part in PARTS}
-        with pasting_with(graph_ops._paste_one_size if self.shared else scatter_paste_one_size):
-            self.first_call = {}
-            for traced in (graph_rows, (CACHE_ROW,)):
+        self.functions, self.first_call = {}, {}
+        for traced in (graph_rows, (CACHE_ROW,)):
+            if self.shared:
+                self.functions[traced] = lambda x, traced=traced: pipeline.predict_variants(x, traced)
+            else:
+                self.functions[traced] = tf.function(lambda x, traced=traced: pipeline.variants_graph(x, traced),
+                                                     input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)])
+            with pasting_with(graph_ops._paste_one_size if self.shared else scatter_paste_one_size):
                 start = time.perf_counter()
-                pipeline.predict_variants(image, traced)
+                self.functions[traced](image)
                 self.first_call[",".join(traced)] = time.perf_counter() - start
 
     def evaluate(self, image, mask) -> tuple[dict, list]:
         """Adds one image to every row's evaluator; returns the graph's maps and the CRF's (for the comparison)."""
         start = time.perf_counter()
-        maps = {row: m.numpy() for row, m in self.pipeline.predict_variants(image, self.graph_rows).items()}
+        maps = {row: m.numpy() for row, m in self.functions[self.graph_rows](image).items()}
         graph_done = time.perf_counter()
         crf_rows = [row for row in self.rows if row in CRF_VARIANTS]
         refined = self.crf(image, [maps[CRF_VARIANTS[row]] for row in crf_rows]) if crf_rows else []
@@ -113,7 +120,7 @@ class Way:
     def cache_map(self, image) -> tuple[np.ndarray, float]:
         """The fused-map cache's map of a training image, and its seconds."""
         start = time.perf_counter()
-        fused = self.pipeline.predict_variants(image, (CACHE_ROW,))[CACHE_ROW].numpy()
+        fused = self.functions[CACHE_ROW,](image)[CACHE_ROW].numpy()
         return fused, time.perf_counter() - start
 
 
