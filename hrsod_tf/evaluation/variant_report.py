@@ -215,9 +215,10 @@ def evaluate_pipeline(
 ) -> PipelineEvaluation:
     """Runs a trained pipeline on every example and evaluates each variant with the SOD metrics.
 
-    All variants of an image come from one `pipeline.predict_variants` call (GSN and APS work shared). Maps
-    are quantised to 8 bits before they are evaluated, exactly as saved, so evaluating the saved maps with
-    :func:`evaluate_folders` gives the same numbers.
+    All variants of an image come from one `pipeline.predict_variants` call (GSN and APS work shared, one dense
+    CRF for the "+crf" rows), and their metrics share one `GroundTruth` (what the metrics derive from the mask is
+    computed once per image). Maps are quantised to 8 bits before they are evaluated, exactly as saved, so
+    evaluating the saved maps with :func:`evaluate_folders` gives the same numbers.
 
     Args:
         pipeline: a `hrsod_tf.pipeline.saliency_pipeline.SaliencyPipeline` (or anything with its `predict_variants`).
