@@ -7,7 +7,7 @@ import tensorflow as tf
 from hrsod_tf.config import get_preset
 from hrsod_tf.models import build_glfn, build_gsn, build_lrn
 from hrsod_tf.models.glfn import receptive_field_radius
-from hrsod_tf.pipeline import VARIANTS, SaliencyPipeline
+from hrsod_tf.pipeline import VARIANTS, SaliencyPipeline, graph_ops
 from hrsod_tf.pipeline.full_resolution import glfn_tiled
 from hrsod_tf.pipeline.graph_ops import fuse, paste_patches, run_in_batches
 from hrsod_tf.pipeline.networks import keras_probability
@@ -101,6 +101,21 @@ def test_run_in_batches_gives_every_row_once_whatever_the_count(count):
     rows = tf.reshape(tf.range(count * 2, dtype=tf.float32), [count, 2])
     out = tf.function(lambda r: run_in_batches(lambda x: x * 2, (r,), 4, [2]))(rows)
     np.testing.assert_array_equal(out.numpy(), rows.numpy() * 2)
+
+
+def test_boxes_of_one_size_are_pasted_with_the_sums_of_pasting_them_one_by_one():
+    # The batched paste (segment sums) adds each pixel's values in the order of the boxes, from zero, as pasting
+    # the boxes one after the other does: the same sums to the bit, overlaps included.
+    rng = np.random.default_rng(0)
+    corners = rng.integers(0, 40, size=(9, 2))
+    boxes = tf.constant(np.concatenate([corners, corners + 24], axis=1), tf.int32)
+    patches = tf.constant(rng.random((9, 16, 16, 1)), tf.float32)
+    height_width = tf.constant([64, 70])
+    batched = paste_patches(patches, boxes, height_width)
+    one_by_one = graph_ops._paste_each(patches, boxes, height_width, "bilinear")
+    for ours, reference in zip(batched, one_by_one):
+        np.testing.assert_array_equal(ours.numpy(), reference.numpy())
+    assert batched[1].numpy().max() > 1  # overlaps were summed
 
 
 def test_paste_and_fuse_average_overlapping_patches_on_known_boxes():

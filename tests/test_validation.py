@@ -17,6 +17,9 @@ from hrsod_tf.data.validation import (
     training_examples,
     validation_examples,
 )
+from hrsod_tf.image_io import read_map, saliency_to_uint8
+from hrsod_tf.pipeline.graph_ops import gsn_map
+from hrsod_tf.pipeline.networks import keras_probability
 from hrsod_tf.training import stage_data, train_stage
 from hrsod_tf.training.stages import coarse_map_cache
 from hrsod_tf.workdir import WorkDir, make_random_workdir
@@ -113,6 +116,19 @@ def test_map_cache_of_one_data_set_is_not_reused_for_another_with_the_same_file_
     other = resolve_data_source("synthetic", data_config=data)
     other.name = "another data set with the same file names"
     assert not coarse_map_cache(config, workdir, other, [], progress=False).fingerprint_matches()
+
+
+def test_coarse_cache_holds_the_maps_of_the_gsn_run_layer_by_layer(tmp_path):
+    # The cache runs the GSN traced once; its maps are the network's own, as an eager call gives them.
+    workdir = make_random_workdir(tmp_path / "run", stages=("gsn",))
+    config = workdir.load_config()
+    source = resolve_data_source("synthetic", data_config=dataclasses.replace(config.data, synthetic_train_size=2))
+    cache = coarse_map_cache(config, workdir, source, ["train"], progress=False)
+    gsn = keras_probability(workdir.load_model("gsn", config))
+    for example in source.examples("train"):
+        eager = gsn_map(gsn, example["image"], config.model.gsn_input_size).numpy()
+        stored = read_map(cache.path_for(example["image/filename"]))
+        np.testing.assert_array_equal(stored, saliency_to_uint8(eager))
 
 
 def test_union_of_two_folder_sources_holds_validation_out_of_each_and_tags_file_names(tmp_path):

@@ -4,6 +4,12 @@ Every metric is a small class in the style of pysodmetrics: ``step(pred, gt)`` o
 ``get_results()`` once, which returns a dict of final numbers keyed by the names used in the result JSON.
 :class:`SODEvaluator` holds all of them and is what the rest of hrsod-tf uses.
 
+What several metrics need is computed once per map (:class:`PreparedPair`: one histogram of the map for the
+F-measure, the PR curve and the E-measure), and what depends on the ground truth alone once per mask
+(:class:`GroundTruth`: the weighted F-measure's distance transform, BDE's boundary and distance map, mBA's bands),
+however many maps are scored against it: the variants of a pipeline pass one ``GroundTruth`` with each of their
+maps. The values are pysodmetrics' image by image (``SODEvaluator(shared=False)`` computes them so, slower).
+
 The standard metrics (F-measure, S-measure, MAE, E-measure, weighted F-measure, and DIS5K's human correction
 effort, HCE) wrap ``py_sod_metrics`` (pysodmetrics), the community reference that matches the MATLAB toolboxes.
 Written here is only what it lacks:
@@ -19,7 +25,7 @@ Input convention (all classes):
 - ``gt``: a 2-D mask of the same height and width, ``uint8`` (binarised ``gt > 128``, as the toolboxes do) or
   ``bool``. ``uint16`` is binarised at ``> 128 * 257`` and float at ``> 0.5``.
 
-This module depends on numpy and OpenCV only, never on TensorFlow, so evaluation runs anywhere.
+This module depends on numpy, SciPy and OpenCV only, never on TensorFlow, so evaluation runs anywhere.
 """
 
 from __future__ import annotations

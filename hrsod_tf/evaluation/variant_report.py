@@ -209,9 +209,10 @@ def evaluate_pipeline(
 ) -> PipelineEvaluation:
     """Runs a trained pipeline on every example and evaluates each variant with the SOD metrics.
 
-    All variants of an image come from one `pipeline.predict_variants` call (GSN and APS work shared), the
-    "+crf" ones from their base variant's map in the scoring processes. Maps are quantised to 8 bits before they
-    are evaluated, exactly as saved, so evaluating the saved maps with
+    All variants of an image come from one `pipeline.predict_variants` call (GSN and APS work shared); the
+    scoring processes make the "+crf" rows from their base variants' maps (one dense CRF per image for both) and
+    compute the metrics (one `GroundTruth` per image: what they derive from the mask, once). Maps are quantised
+    to 8 bits before they are evaluated, exactly as saved, so evaluating the saved maps with
     :func:`evaluate_folders` gives the same numbers.
 
     Args:

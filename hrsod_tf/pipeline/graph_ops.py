@@ -21,6 +21,14 @@ def gsn_map(gsn, image, size: int) -> tf.Tensor:
     return gsn(warp_to_square(image, size)[tf.newaxis])[0]
 
 
+def traced_gsn_map(gsn, size: int):
+    """`gsn_map` as one `tf.function` of an image (uint8 [H, W, 3], any size), traced on its first call (no
+    control flow to convert: no AutoGraph): the network's ops without eager mode's per-layer overhead, and the
+    same maps as an eager call, to the bit (tests/test_validation.py)."""
+    return tf.function(lambda image: gsn_map(gsn, image, size),
+                       input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)], autograph=False)
+
+
 def upsample_map(small_map, height_width) -> tf.Tensor:
     """A map [s, s, 1] resized bilinearly to `height_width` (float32 [H, W, 1]): how the GSN's map becomes F."""
     return tf.image.resize(small_map, height_width, method="bilinear")
@@ -104,24 +112,19 @@ def paste_patches(patches, boxes, height_width, method="bilinear"):
 
 
 def _paste_one_size(patches, boxes, height_width, method):
-    count_boxes = tf.shape(boxes)[0]
-    # With no box the [1, 1] size is never used (the scatter has no rows); it only keeps resize valid.
+    # With no box the [1, 1] size is never used (the sums have no rows); it only keeps resize valid.
     first = tf.concat([boxes, [[0, 0, 1, 1]]], axis=0)[0]
     box_h, box_w = first[2] - first[0], first[3] - first[1]
     resized = tf.image.resize(patches, tf.stack([box_h, box_w]), method=method)
     rows = boxes[:, 0:1] + tf.range(box_h)[tf.newaxis]  # [M, h]
     cols = boxes[:, 1:2] + tf.range(box_w)[tf.newaxis]  # [M, w]
-    grid = tf.stack(
-        [
-            tf.broadcast_to(rows[:, :, tf.newaxis], tf.stack([count_boxes, box_h, box_w])),
-            tf.broadcast_to(cols[:, tf.newaxis, :], tf.stack([count_boxes, box_h, box_w])),
-        ],
-        axis=-1,
-    )
-    zeros = tf.zeros(tf.concat([height_width, [1]], axis=0), tf.float32)
-    total = tf.tensor_scatter_nd_add(zeros, grid, resized)
-    count = tf.tensor_scatter_nd_add(zeros, grid, tf.ones_like(resized))
-    return total, count
+    pixels = tf.reshape(rows[:, :, tf.newaxis] * height_width[1] + cols[:, tf.newaxis, :], [-1])  # [M * h * w]
+    # Segment sums, not tensor_scatter_nd_add (several times slower on CPU): both add the values of a pixel in
+    # the order of the boxes, from zero, so the sums are the same to the bit.
+    total = tf.math.unsorted_segment_sum(tf.reshape(resized, [-1]), pixels, tf.reduce_prod(height_width))
+    count = tf.math.unsorted_segment_sum(tf.ones_like(pixels, tf.float32), pixels, tf.reduce_prod(height_width))
+    shape = tf.concat([height_width, [1]], axis=0)
+    return tf.reshape(total, shape), tf.reshape(count, shape)
 
 
 def _paste_each(patches, boxes, height_width, method):

