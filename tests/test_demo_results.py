@@ -40,8 +40,12 @@ def test_collect_only_rewrites_the_marked_blocks_with_each_claims_verdict_and_th
     assert claims.startswith("kept\n") and claims.endswith("kept too\n") and "\nold\n" not in claims
     assert "| GSN+APS+LRN+GLFN beats GSN+APS+LRN | holds | holds except seed 1 S |" in claims
     assert "| GSN+APS+LRN beats GSN+RPS+LRN | holds | holds |" in claims
+    verdicts = make_demo_results.claim_verdicts({0: {v: {"metrics": {"Fbeta_adaptive": 0.5, "S_measure": 0.5,
+                                                                     "MAE": 0.1 + 0.01 * (v == "gsn")}}
+                                                     for v in DEMO_VARIANTS}})
+    assert verdicts[0][:2] == ("GSN+APS+LRN beats GSN", "holds only for seed 0 MAE")
     text = results_md.read_text()
-    assert "- GSN+APS+LRN+GLFN beats GSN+CRF: **holds** except seed 1 S: 0.500 vs 0.810\n" in text
+    assert "- GSN+APS+LRN+GLFN beats GSN+CRF: **holds except seed 1 S** (seed 1 S: 0.500 vs 0.810)\n" in text
     assert "| **total** | 7.0 | 7.0 | 7.0 | 7.0 |" in text
     assert "| data set, caches and start-up | 1.3 | 1.3 | 1.3 | 1.3 |" in text
 
