@@ -18,14 +18,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from hrsod_tf.demo import CLAIMED_PAIRS, DEMO_DATASETS, DEMO_SCENES, DEMO_VARIANTS, ORDERED_METRICS
+from hrsod_tf.evaluation.variant_report import VARIANT_TITLES
+from hrsod_tf.files import atomic_write
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
 
-from hrsod_tf.demo import CLAIMED_PAIRS, DEMO_DATASETS, DEMO_SCENES, DEMO_VARIANTS, ORDERED_METRICS  # noqa: E402
-from hrsod_tf.evaluation.variant_report import VARIANT_TITLES  # noqa: E402
-from hrsod_tf.files import atomic_write  # noqa: E402
-
-SCENE_NAMES = {"photo": "photo-like scenes", "classic": "the first generator's scenes"}
+SCENE_NAMES = {"photo": "photo-like scenes", "classic": "first generator's scenes"}
 METRIC_HEADINGS = {"Fbeta_adaptive": ("Fβ ↑", "{:.3f}"), "S_measure": ("S ↑", "{:.3f}"), "MAE": ("MAE ↓", "{:.4f}")}
 STAGE_NAMES = {"gsn": "GSN", "lrn": "LRN", "glfn": "GLFN (with its fused-map cache)", "rps_lrn": "RPS ablation's LRN"}
 
@@ -148,7 +147,8 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=Path, default=REPO_ROOT / "runs" / "seeds", help="the runs' parent folder")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--scenes", nargs="+", choices=tuple(DEMO_DATASETS), default=[DEMO_SCENES, "classic"])
-    parser.add_argument("--collect-only", action="store_true", help="run no demo; read the finished ones")
+    parser.add_argument("--collect-only", action="store_true",
+                        help="run no demo; read the finished ones (a seed not run is left out, and said so)")
     parser.add_argument("--results-md", type=Path, default=REPO_ROOT / "docs" / "RESULTS.md")
     parser.add_argument("--readme", type=Path, default=REPO_ROOT / "README.md")
     args = parser.parse_args(argv)
@@ -159,9 +159,12 @@ def main(argv=None) -> int:
             workdir = run_dir(args.runs, scenes, seed)
             if not (workdir / "report" / "results.json").is_file():
                 if args.collect_only:
-                    raise SystemExit(f"{workdir}: no report/results.json; run without --collect-only to train it")
+                    print(f"{workdir}: no report/results.json (left out; run without --collect-only to train it)")
+                    continue
                 run_demo_process(workdir, scenes, seed)
             runs[scenes][seed] = load_results(workdir)
+        if not runs[scenes]:
+            raise SystemExit(f"no finished run of the {scenes} scenes in {args.runs}")
     replace_block(args.results_md, "seeds", results_block(runs))
     replace_block(args.readme, "claims", claims_block(runs))
     print(f"rewrote {args.results_md} and {args.readme}")

@@ -50,6 +50,7 @@ def test_collect_only_rewrites_the_marked_blocks_with_each_claims_verdict_and_th
     assert "| data set, caches and start-up | 1.3 | 1.3 | 1.3 | 1.3 |" in text
 
 
-def test_collect_only_names_the_run_that_is_missing(tmp_path):
-    with pytest.raises(SystemExit, match="photo_seed0: no report/results.json"):
+def test_collect_only_leaves_out_a_seed_not_run_and_stops_when_a_generator_has_none(tmp_path, capsys):
+    with pytest.raises(SystemExit, match="no finished run of the photo scenes"):
         make_demo_results.main(["--runs", str(tmp_path), "--seeds", "0", "--scenes", "photo", "--collect-only"])
+    assert "photo_seed0: no report/results.json (left out" in capsys.readouterr().out

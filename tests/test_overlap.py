@@ -88,17 +88,19 @@ def test_an_error_is_raised_at_its_items_turn_and_nothing_new_starts_after_it():
 
 
 def test_closing_early_waits_for_the_running_calls_to_end():
-    release, started, ended = threading.Event(), [], []
+    release, second_started, started, ended = threading.Event(), threading.Event(), [], []
 
     def work(item):
         started.append(item)
         if item > 0:
+            second_started.set()
             assert release.wait(WAIT)
         ended.append(item)
         return item
 
     results = overlapped_map(work, range(5), ahead=1)
-    assert next(results) == 0  # item 1 is running now, blocked
+    assert next(results) == 0
+    assert second_started.wait(WAIT)  # item 1 is running now, blocked (a busy machine may start it late)
     threading.Timer(0.05, release.set).start()
     results.close()  # returns only once item 1 has ended; item 2 never starts
     assert sorted(ended) == sorted(started) and 1 in started and 2 not in started
