@@ -1,7 +1,7 @@
 """APS vs dense tiling at the same patch size, with a trained run's networks.
 
-On the synthetic test split (`generate_split("test", n, min_side, max_side)` with the sides of the run's
-`DataConfig`), for every image:
+On the first n scenes of the test split of the synthetic set the run trained on (`common.run_scenes`: the demo's
+photo-like scenes for the demo), for every image:
 
 * patches: the boxes of inference APS (`pipeline.boxes(F, "aps")`) and of dense tiling
   (`pipeline.boxes(F, "dense")`, the whole image in D x D tiles), D = the run's `aps.patch_size`;
@@ -20,9 +20,8 @@ from __future__ import annotations
 import time
 
 import tensorflow as tf
-from common import base_parser, emit, fmt, full_resolution_stages, log, markdown, table, target
+from common import base_parser, emit, fmt, full_resolution_stages, log, markdown, run_scenes, table, target
 
-from hrsod_tf.data.synthetic import generate_split
 from hrsod_tf.evaluation.folders import evaluate_arrays
 from hrsod_tf.pipeline import SaliencyPipeline
 from hrsod_tf.pipeline.variants import stages_for_variant
@@ -122,9 +121,9 @@ def main(argv=None) -> dict:
                      "target": target(None, "not measured: train the demo first",
                                       "<= 40% of dense patches, BDE no worse")}, args, render)
 
-    data = pipeline.config.data
+    data, scenes = run_scenes(args.workdir, "test", count)
     log(f"APS vs dense on {count} synthetic test scenes ({data.synthetic_min_side}-{data.synthetic_max_side} px)")
-    rows, pairs = run_images(pipeline, generate_split("test", count, data.synthetic_min_side, data.synthetic_max_side))
+    rows, pairs = run_images(pipeline, scenes)
     metrics = evaluate(pairs)
     result = {"benchmark": "aps_vs_dense", "measured": True, "workdir": args.workdir,
               "preset": pipeline.config.preset, "patch_size": pipeline.config.aps.patch_size,

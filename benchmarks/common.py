@@ -213,6 +213,16 @@ def synthetic_scene(height: int, width: int, seed: int = 0):
     return image, mask
 
 
+def run_scenes(workdir, split: str = "test", count: int | None = None):
+    """The run's own synthetic scenes: (name, image, mask) of the first `count` of `split` of the set the run at
+    `workdir` trained on (`hrsod_tf.data.synthetic_sets.of_run`). Returns (its `DataConfig`, the scenes)."""
+    from hrsod_tf.data import synthetic_sets
+    from hrsod_tf.workdir import WorkDir
+
+    data = synthetic_sets.of_run(WorkDir(workdir))
+    return data, synthetic_sets.scenes(data, split, count)
+
+
 def blurred_gsn_map(mask, gsn_size: int):
     """A stand-in for the GSN's own output: the mask (uint8 [H, W] or [H, W, 1], 0/255) area-resized to
     gsn_size^2 and blurred (sigma = gsn_size / 96). float32 [gsn_size, gsn_size] in [0, 1]."""

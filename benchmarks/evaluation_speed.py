@@ -1,6 +1,6 @@
 """Evaluating the paper's Table-4 rows, and filling the map caches of training: before and after sharing the work.
 
-On the run's synthetic test scenes (`generate_split("test", ...)` with its `DataConfig`, the scenes the demo
+On the test scenes of the synthetic set the run trained on (`common.run_scenes`: the scenes the demo
 evaluates), every image is evaluated both ways, alternating image by image in one process:
 
 * before (as hrsod-tf evaluated until this step was written): the pipeline's function traced with AutoGraph,
@@ -29,9 +29,8 @@ import time
 
 import numpy as np
 import tensorflow as tf
-from common import base_parser, emit, fmt, log, machine_info, markdown, table
+from common import base_parser, emit, fmt, log, machine_info, markdown, run_scenes, table
 
-from hrsod_tf.data.synthetic import generate_split
 from hrsod_tf.evaluation.metrics import RESULT_KEYS, GroundTruth, SODEvaluator
 from hrsod_tf.evaluation.variant_report import TABLE4_VARIANTS, runnable_variants
 from hrsod_tf.image_io import saliency_to_uint8
@@ -181,10 +180,10 @@ def measure(workdir: str, images: int | None, cache_images: int) -> dict:
     before_pipeline = SaliencyPipeline(after_pipeline.config, after_pipeline.networks)  # the same networks
     rows = tuple(runnable_variants(after_pipeline, TABLE4_VARIANTS))
     graph_rows = tuple(dict.fromkeys(CRF_VARIANTS.get(row, row) for row in rows))
-    data = after_pipeline.config.data
-    count = images or data.synthetic_test_size
+    data, scenes = run_scenes(workdir, "test", images)
+    scenes = list(scenes)
+    count = len(scenes)
     sides = (data.synthetic_min_side, data.synthetic_max_side)
-    scenes = list(generate_split("test", count, *sides, scene_style=data.synthetic_scene_style))
     log(f"{workdir}: rows {', '.join(rows)}; {count} test scenes of {sides[0]}-{sides[1]} px")
     ways = {"before": Way("before", before_pipeline, rows, graph_rows, scenes[0][1]),
             "after": Way("after", after_pipeline, rows, graph_rows, scenes[0][1])}
@@ -200,7 +199,7 @@ def measure(workdir: str, images: int | None, cache_images: int) -> dict:
             f"{way} {sum(ways[way].seconds[part][-1] for part in PARTS):.1f} s" for way in WAYS))
     results = {way: {row: ways[way].evaluators[row].results() for row in rows} for way in WAYS}
 
-    training_scenes = generate_split("train", cache_images, *sides, scene_style=data.synthetic_scene_style)
+    _, training_scenes = run_scenes(workdir, "train", cache_images)
     caches = measure_caches(ways, after_pipeline, training_scenes)
     identical.update({f"{cache}_maps": caches[cache]["identical"] for cache in caches})
     per_image = {way: _per_image(ways[way].seconds) for way in WAYS}

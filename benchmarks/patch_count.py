@@ -1,6 +1,6 @@
 """The paper's Figure 9: S-measure and MAE of the LRN's output against the number of patches, APS vs random.
 
-On the demo's synthetic test scenes (`generate_split("test", n, ...)` with the run's `DataConfig`: the scenes
+On the test scenes of the synthetic set the run trained on (`common.run_scenes`: for the demo, the scenes
 `python train.py` evaluates), for K in 1, 2, 4, 8, 16 and every image:
 
 * APS: the inference APS boxes (`hrsod_tf.aps.inference_boxes_tf`) capped at K, keeping the K cells with the
@@ -27,10 +27,9 @@ import time
 from pathlib import Path
 
 import tensorflow as tf
-from common import REPO_ROOT, base_parser, emit, fmt, full_resolution_stages, log, markdown, table
+from common import REPO_ROOT, base_parser, emit, fmt, full_resolution_stages, log, markdown, run_scenes, table
 
 from hrsod_tf.aps import inference_boxes_tf, random_boxes_tf
-from hrsod_tf.data.synthetic import generate_split
 from hrsod_tf.evaluation.folders import evaluate_arrays
 from hrsod_tf.evaluation.plots import plot_patch_count
 from hrsod_tf.pipeline import SaliencyPipeline
@@ -120,12 +119,12 @@ def main(argv=None) -> dict:
         return emit({"benchmark": "patch_count", "measured": False, "reason": reason, "workdir": args.workdir}, args,
                     render)
 
-    data = pipeline.config.data
+    data, scenes = run_scenes(args.workdir, "test", args.count or (4 if args.quick else None))
     count = args.count or (4 if args.quick else data.synthetic_test_size)
     random_lrn = "RPS-trained LRN" if pipeline.rps_is_trained else "APS-trained LRN"
     log(f"Figure 9 on {count} synthetic test scenes ({data.synthetic_min_side}-{data.synthetic_max_side} px); "
         f"random patches refined by the {random_lrn}")
-    pairs, used = run_images(pipeline, generate_split("test", count, data.synthetic_min_side, data.synthetic_max_side))
+    pairs, used = run_images(pipeline, scenes)
     curves = curves_of(pairs, used)
     labels = {"aps": "APS (APS-trained LRN)", "random": f"random patches ({random_lrn})"}
     title = (f"{count} synthetic test scenes, run {Path(args.workdir).name} ({pipeline.config.preset} preset, "

@@ -12,8 +12,8 @@ the GSN still runs and is timed, but its map is replaced by the scene's mask blu
 (`common.blurred_gsn_map`, as pipeline_time.py --coarse synthetic), so the uncertain region is a band along the
 object's boundary and the patch counts are realistic.
 
-Accuracy: the trained run --workdir (read only) on its synthetic test scenes (`generate_split("test", ...)`, the
-scenes `hrsod train` evaluates), the "full" variant at each level: S-measure, MAE and mBA
+Accuracy: the trained run --workdir (read only) on the test scenes of the synthetic set it trained
+on (`common.run_scenes`: the scenes `hrsod train` evaluates), the "full" variant at each level: S-measure, MAE and mBA
 (`hrsod_tf.evaluation.evaluate_arrays`), with the mean number of patches refined per image.
 """
 
@@ -25,10 +25,9 @@ import time
 import common  # before TensorFlow: quiets its C++ logging
 import numpy as np
 import tensorflow as tf
-from common import base_parser, emit, fmt, log, markdown, repeats, table
+from common import base_parser, emit, fmt, log, markdown, repeats, run_scenes, table
 from pipeline_time import parse_size
 
-from hrsod_tf.data.synthetic import generate_split
 from hrsod_tf.evaluation.folders import evaluate_arrays
 from hrsod_tf.pipeline import SaliencyPipeline
 from hrsod_tf.quality import QUALITY_LEVELS
@@ -80,12 +79,12 @@ def level_accuracy(workdir: str, count: int | None) -> dict:
         return {"reason": f"{workdir} has no trained GSN, LRN and GLFN: train the demo first (`hrsod train`)"}
     pipeline = SaliencyPipeline.from_workdir(workdir, require=("gsn", "lrn", "glfn"))
     pipelines = {level: pipeline.at_quality(level) for level in LEVELS}
-    data = pipeline.config.data
+    data, scenes = run_scenes(workdir, "test", count)
     count = count or data.synthetic_test_size
     pairs = {level: [] for level in LEVELS}
     patches = {level: [] for level in LEVELS}
     seconds = {level: [] for level in LEVELS}
-    for name, image, mask in generate_split("test", count, data.synthetic_min_side, data.synthetic_max_side):
+    for name, image, mask in scenes:
         for level, level_pipeline in pipelines.items():
             start = time.perf_counter()
             saliency = level_pipeline.predict(image, "full").numpy()[..., 0]

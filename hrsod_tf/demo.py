@@ -89,8 +89,7 @@ def check_trained_on(run: WorkDir, dataset: str) -> None:
     """Raises WorkDirConflictError when a finished stage of `run` was trained on other data than `dataset` (a demo
     directory from the other scenes, or from before the photo-like scenes were the default)."""
     for stage in DEMO_STAGES:
-        info = run.done_info(stage)  # None: not trained yet
-        sources = None if info is None else [entry.get("source") for entry in info.get("training_data") or ()]
+        sources = run.training_sources(stage)  # None: not trained yet
         if sources is not None and sources != [dataset]:
             found = " + ".join(str(source) for source in sources) if sources else "data it did not record"
             raise WorkDirConflictError(

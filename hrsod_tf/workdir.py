@@ -167,6 +167,12 @@ class WorkDir:
     def is_finished(self, stage: str) -> bool:
         return self.done_path(stage).is_file() and self.final_weights(stage).is_file()
 
+    def training_sources(self, stage: str) -> list[str] | None:
+        """The ``--dataset`` specs the finished `stage` trained on (``["hrsod_synthetic/photo_small"]`` for the
+        demo), [] when its DONE.json did not record them, None when the stage is not finished."""
+        info = self.done_info(stage)
+        return None if info is None else [entry.get("source") for entry in info.get("training_data") or ()]
+
     def done_info(self, stage: str) -> dict | None:
         """The contents of the stage's DONE.json, or None when the stage is not finished."""
         if not self.is_finished(stage):

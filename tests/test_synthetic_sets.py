@@ -48,3 +48,33 @@ def test_dataset_synthetic_name_generates_the_named_set_in_memory_and_unknown_na
     assert np.isin(example["mask"], (0, 255)).all()
     with pytest.raises(ValueError, match="unknown synthetic set 'huge'.*lowres.*or a preset"):
         sources.resolve_data_source("synthetic:huge")
+
+
+def test_a_dataset_spec_names_a_synthetic_set_as_tfds_builder_config_or_synthetic_name_and_nothing_else():
+    assert synthetic_sets.named_by("hrsod_synthetic/photo_small") == synthetic_sets.data_config("photo_small")
+    assert synthetic_sets.named_by("hrsod_synthetic") == synthetic_sets.data_config("default")
+    assert synthetic_sets.named_by("synthetic:lowres") == synthetic_sets.data_config("lowres")
+    for spec in ("synthetic", "synthetic/photo", "hrsod", "duts+hrsod", "folders:a,b"):
+        assert synthetic_sets.named_by(spec) is None
+
+
+class _Run:
+    """What `of_run` reads of a `WorkDir`: the GSN's training sources and the run's config."""
+
+    def __init__(self, sources, config):
+        self.sources, self.config = sources, config
+
+    def training_sources(self, stage):
+        assert stage == "gsn"
+        return self.sources
+
+    def load_config(self):
+        return self.config
+
+
+def test_a_runs_synthetic_set_is_the_one_its_dataset_named_else_the_data_config_of_its_own_config():
+    config = get_preset("tiny")
+    assert synthetic_sets.of_run(_Run(["hrsod_synthetic/photo_tiny"], config)) == \
+        synthetic_sets.data_config("photo_tiny")
+    for specs in (["synthetic"], ["duts", "hrsod_synthetic/photo_tiny"], [], None):
+        assert synthetic_sets.of_run(_Run(specs, config)) == config.data

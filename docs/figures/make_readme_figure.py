@@ -1,7 +1,8 @@
 """The README's picture: a photo, its mask and the cut-out on a checkerboard, side by side.
 
-The photo is one of the synthetic test scenes the demo evaluates (the run's own scene sizes when `--model` is a
-work directory, else the `small` preset's); the mask and the cut-out come from `hrsod_tf.load(MODEL)`.
+The photo is one of the synthetic test scenes the model was evaluated on (of the set a work directory's GSN
+trained on; for an export, the demo's photo-like scenes); the mask and the cut-out come from
+`hrsod_tf.load(MODEL)`.
 
     python docs/figures/make_readme_figure.py --model runs/demo --out docs/figures/cutout.png [--scene 16]
 """
@@ -9,6 +10,7 @@ work directory, else the `small` preset's); the mask and the cut-out come from `
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import matplotlib
@@ -18,15 +20,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import hrsod_tf  # noqa: E402
-from hrsod_tf.config import Config, get_preset  # noqa: E402
-from hrsod_tf.data.synthetic import generate_split  # noqa: E402
+from hrsod_tf.data import synthetic_sets  # noqa: E402
+from hrsod_tf.demo import DEMO_DATASET  # noqa: E402
+from hrsod_tf.workdir import WorkDir  # noqa: E402
 
 
-def scene_sizes(model: Path) -> tuple[int, int]:
-    """The shortest and longest scene edges of the run at `model`, or of the demo's preset for an export."""
-    config_file = model / "config.json"
-    data = Config.load(config_file).data if config_file.is_file() else get_preset("small").data
-    return data.synthetic_min_side, data.synthetic_max_side
+def test_scene(model: Path, index: int):
+    """(name, image, mask) of test scene `index` of the synthetic set the run at `model` trained on (its own
+    `DataConfig` for ``--dataset synthetic``), or of the demo's set for an export."""
+    run = WorkDir(model)
+    data = synthetic_sets.of_run(run) if run.has_config() else synthetic_sets.named_by(DEMO_DATASET)
+    data = dataclasses.replace(data, synthetic_first_scene=data.synthetic_first_scene + index)
+    return next(synthetic_sets.scenes(data, "test", 1))
 
 
 def checkerboard(height: int, width: int, cell: int) -> np.ndarray:
@@ -52,8 +57,7 @@ def main(argv=None) -> None:
                         help="which synthetic test scene (default 16: one object with a hole, in mid-frame)")
     args = parser.parse_args(argv)
 
-    min_side, max_side = scene_sizes(Path(args.model))
-    name, photo, _ = next(generate_split("test", 1, min_side, max_side, start=args.scene))
+    name, photo, _ = test_scene(Path(args.model), args.scene)
     model = hrsod_tf.load(args.model)
     mask = model.predict(photo)
     cutout = model.cutout(photo)

@@ -30,7 +30,8 @@ import numpy as np
 from hrsod_tf import config as config_lib
 from hrsod_tf.data import synthetic
 
-__all__ = ["LOWRES_FIRST_SCENE", "SPLITS", "SYNTHETIC_SETS", "data_config", "describe", "scenes", "split_size"]
+__all__ = ["LOWRES_FIRST_SCENE", "SPLITS", "SYNTHETIC_SETS", "data_config", "describe", "named_by", "of_run", "scenes",
+           "split_size"]
 
 #: The splits of every synthetic set (a run's validation images are held out of "train").
 SPLITS = ("train", "test")
@@ -79,6 +80,24 @@ def data_config(name: str) -> config_lib.DataConfig:
                      f"or a preset ({', '.join(config_lib.PRESETS)})")
 
 
+def named_by(spec: str) -> config_lib.DataConfig | None:
+    """The synthetic set a ``--dataset`` spec names (``hrsod_synthetic/photo_small``, ``synthetic:lowres``), or None
+    for other data and for plain ``synthetic`` (sized by the run's own config)."""
+    kind, sep, body = spec.partition(":")
+    if kind == "synthetic" and sep:
+        return data_config(body)
+    builder, _, name = spec.partition("/")
+    return data_config(name or "default") if builder == "hrsod_synthetic" else None
+
+
+def of_run(run) -> config_lib.DataConfig:
+    """The synthetic set a run trained on (`run`: a `hrsod_tf.workdir.WorkDir` with a trained GSN): the set its
+    ``--dataset`` named (the demo's ``hrsod_synthetic/photo_small``), else the `DataConfig` of its config (for
+    ``--dataset synthetic``, or data that is not a synthetic set)."""
+    sources = run.training_sources("gsn") or []
+    return (named_by(sources[0]) if len(sources) == 1 else None) or run.load_config().data
+
+
 def describe(name: str) -> str:
     """One sentence: the set's style, preset, counts and sizes (the builder configs' descriptions)."""
     preset, style, low_resolution = SYNTHETIC_SETS[name]
@@ -96,8 +115,11 @@ def split_size(data: config_lib.DataConfig, split: str) -> int:
     return data.synthetic_train_size if split == "train" else data.synthetic_test_size
 
 
-def scenes(data: config_lib.DataConfig, split: str) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+def scenes(data: config_lib.DataConfig, split: str, count: int | None = None
+           ) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """(name, image uint8 [H, W, 3] RGB, mask uint8 [H, W] in {0, 255}) of every scene of `split` of the set
-    `data`, in index order (what the TFDS builder stores and `--dataset synthetic` generates in memory)."""
-    return synthetic.generate_split(split, split_size(data, split), data.synthetic_min_side, data.synthetic_max_side,
+    `data`, in index order (what the TFDS builder stores and `--dataset synthetic` generates in memory); only
+    the first `count` when given."""
+    count = split_size(data, split) if count is None else count
+    return synthetic.generate_split(split, count, data.synthetic_min_side, data.synthetic_max_side,
                                     start=data.synthetic_first_scene, scene_style=data.synthetic_scene_style)
