@@ -180,11 +180,11 @@ def render(result: dict) -> str:
     sizes = " or ".join(str(size) for size in result.get("input_sizes", [result["input_size"]]))
     modes = sorted({r["input_mode"] for r in result["glfn"]})
     inputs = " or ".join(MODE_DESCRIPTIONS[mode] for mode in modes)
-    trained = (f"The GLFN stage of `{result['workdir']}` trained again for each input mode, size and seed "
-               f"({result['steps']} steps, batch {result['batch_size']}, inputs of {sizes} px: {inputs}), "
-               "everything else the run's own. " if modes else f"The GLFN of `{result['workdir']}`. ")
+    intro = (f"The GLFN stage of `{result['workdir']}` trained again for each input mode, size and seed "
+             f"({result['steps']} steps, batch {result['batch_size']}, inputs of {sizes} px: {inputs}), "
+             "everything else the run's own. " if modes else f"The GLFN of `{result['workdir']}`. ")
     return markdown(
-        trained + "Evaluated at full resolution on the run's "
+        intro + "Evaluated at full resolution on the run's "
         f"{len(validation['filenames'])} validation images ({validation['how']}), on their cached GSN+APS+LRN maps; "
         "the test split is not used. *P* / *R*: precision and recall at the adaptive threshold (twice the map's "
         "mean), averaged over images. *Inside* / *outside*: the mean map value on object / background pixels (grey "
