@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hrsod_tf.files import atomic_write
+from hrsod_tf.machine import usable_cores
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GIB = 1024 ** 3
@@ -69,7 +70,7 @@ def machine_info() -> dict:
     """CPU model, logical cores (total and usable by this process), memory, relevant ISA flags, the load
     average when called (other processes on a shared machine slow every figure down), versions."""
     flags = set((_cpuinfo_field("flags") or "").split())
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    usable = usable_cores()
     memory = _mem_total_bytes()
     info = {
         "cpu_model": _cpuinfo_field("model name") or platform.processor() or "unknown",

@@ -33,6 +33,7 @@ import numpy as np
 from hrsod_tf.evaluation.folders import EvaluationResult, MapEvaluator
 from hrsod_tf.evaluation.metrics import GroundTruth
 from hrsod_tf.image_io import saliency_to_uint8, write_png
+from hrsod_tf.machine import usable_cores
 from hrsod_tf.pipeline.variants import CRF_VARIANTS
 
 __all__ = ["VariantScorer", "default_workers", "shrink_map"]
@@ -43,7 +44,7 @@ IN_FLIGHT_PER_WORKER = 2
 
 def default_workers(variants: Sequence[str]) -> int:
     """One scoring process per usable core, at most one per variant, none on a single core."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = usable_cores()
     return 0 if cores < 2 else min(cores, len(variants))
 
 

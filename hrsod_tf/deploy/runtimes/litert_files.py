@@ -13,7 +13,6 @@ layer would see colours scaled by the wrong factor (docs/CHANGELOG.md).
 
 from __future__ import annotations
 
-import os
 import pathlib
 import tempfile
 import threading
@@ -23,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from hrsod_tf.deploy.runtimes.formats import import_runtime
+from hrsod_tf.machine import usable_cores
 
 __all__ = ["LiteRTSession", "write_litert"]
 
@@ -73,7 +73,7 @@ class LiteRTSession:
 
     def __init__(self, path, precision: str = "float32", threads: int | None = None, input_names=("image",)):
         litert = import_runtime("ai_edge_litert.interpreter", "to run a LiteRT export")
-        threads = threads or len(os.sched_getaffinity(0))
+        threads = threads or usable_cores()
         self.path, self.precision = pathlib.Path(path), precision
         self.interpreter = litert.Interpreter(model_path=str(path), num_threads=threads)
         self.runner = self.interpreter.get_signature_runner()
