@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -38,7 +39,9 @@ def run_demo_process(workdir: Path, scenes: str, seed: int) -> None:
     command = [sys.executable, "-m", "hrsod_tf", "train", "--demo", "--scenes", scenes, "--seed", str(seed),
                "--workdir", str(workdir), "--no-progress"]
     print("+", " ".join(command), flush=True)
-    subprocess.run(command, check=True, cwd=REPO_ROOT)
+    # This process's imports (JAX's, through Keras) set TF_CPP_MIN_LOG_LEVEL=1, which would let TensorFlow's
+    # warnings into the run's log; the command's own default is 2.
+    subprocess.run(command, check=True, cwd=REPO_ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
 
 
 def load_results(workdir: Path) -> dict:

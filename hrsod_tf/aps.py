@@ -373,13 +373,13 @@ def inference_boxes_tf(coarse, config: APSConfig, enforce_max_patches: bool = Fa
     Returns:
         int32 [M, 4] ``[y0, x0, y1, x1]`` in row-major cell order; [0, 4] when F has no uncertain pixel.
     """
-    mask = tf.cast(attention_mask_tf(coarse, config), tf.uint8)
+    mask = attention_mask_tf(coarse, config)
     image_hw = tf.shape(mask, out_type=tf.int32)
     side = tf.minimum(image_hw, config.patch_size)  # [2]: S per axis
 
     # Bounding box of the uncertain area; with no uncertain pixel it is the whole image and no cell is
     # kept below, so no tf.cond is needed.
-    rows_any, cols_any = tf.reduce_max(mask, axis=1), tf.reduce_max(mask, axis=0)
+    rows_any, cols_any = tf.reduce_any(mask, axis=1), tf.reduce_any(mask, axis=0)
     origin = tf.stack([_first_true(rows_any, 0), _first_true(cols_any, 0)])
     extent = tf.stack([_last_true(rows_any, 0), _last_true(cols_any, 0)]) + 1 - origin
     grid = _ceil_div(extent, side)  # [2]: cells per axis
@@ -389,17 +389,19 @@ def inference_boxes_tf(coarse, config: APSConfig, enforce_max_patches: bool = Fa
     pad = grid * side - tf.shape(region, out_type=tf.int32)
     region = tf.pad(region, tf.stack([[0, pad[0]], [0, pad[1]]]))
     cells4 = tf.reshape(region, tf.stack([grid[0], side[0], grid[1], side[1]]))
-    rows_in_cell = tf.transpose(tf.reduce_max(cells4, axis=3), [0, 2, 1])  # [ny, nx, S]
-    cols_in_cell = tf.reduce_max(cells4, axis=1)  # [ny, nx, S]
+    # No Transpose to [ny, nx, S] for the rows: on AMD and AVX2-only CPUs TensorFlow's oneDNN build logs an error
+    # line ("oneDNN supports DT_BOOL only on platforms with AVX-512") for a Transpose of anything but floats.
+    rows_in_cell = tf.reduce_any(cells4, axis=3)  # [ny, S, nx]
+    cols_in_cell = tf.reduce_any(cells4, axis=1)  # [ny, nx, S]
 
-    cells = tf.cast(tf.where(tf.reduce_max(rows_in_cell, axis=2) > 0), tf.int32)  # [M, 2] row-major
+    cells = tf.cast(tf.where(tf.reduce_any(cols_in_cell, axis=2)), tf.int32)  # [M, 2] row-major
     if enforce_max_patches:
         counts = tf.gather_nd(tf.reduce_sum(tf.cast(cells4, tf.int32), axis=[1, 3]), cells)
         cells = _keep_most_uncertain(cells, counts, config.max_patches)
 
     starts = []
-    for axis, presence in ((0, rows_in_cell), (1, cols_in_cell)):
-        present = tf.gather_nd(presence, cells)  # [M, S]
+    present_rows = tf.gather(tf.gather(rows_in_cell, cells[:, 0]), cells[:, 1], axis=2, batch_dims=1)  # [M, S]
+    for axis, present in ((0, present_rows), (1, tf.gather_nd(cols_in_cell, cells))):
         cell_start = origin[axis] + cells[:, axis] * side[axis]
         lo = cell_start + _first_true(present, 1)
         hi = cell_start + _last_true(present, 1)

@@ -174,9 +174,14 @@ def test_tfds_cli_without_manual_files_ends_with_the_instructions(tmp_path):
     assert result.stderr.rstrip().endswith("cd datasets && tfds build hrsod --manual_dir <manual_dir>")
 
 
-def test_tfds_data_source_prepares_synthetic_and_explains_unbuilt_manual_sets(tmp_path):
+def test_tfds_data_source_prepares_synthetic_and_explains_unbuilt_manual_sets(tmp_path, capsys, caplog):
+    caplog.set_level(logging.INFO, logger="hrsod_tf.data.sources")
     source = sources.resolve_data_source("hrsod_synthetic/tiny", data_dir=str(tmp_path))
     assert source.splits == ("train", "test") and source.num_examples("test") == 3
+    # Nothing downloads: TFDS's "Downloading and preparing dataset Unknown size ..." and its warning about the
+    # folder it is about to fill are not shown; our own lines say what happened.
+    assert "Download" not in capsys.readouterr().out and "dataset_info.json" not in caplog.text
+    assert "TFDS data set hrsod_synthetic/tiny prepared" in caplog.text
     ex = next(source.examples("test"))
     assert ex["image"].shape[:2] == ex["mask"].shape[:2] and ex["image/filename"].endswith(".jpg")
     with pytest.raises(DataError, match="tfds build hrsod"):

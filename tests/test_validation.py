@@ -106,6 +106,19 @@ def test_trained_stage_records_its_validation_images_and_they_are_training_ones(
     assert val is not None
 
 
+def test_the_lrns_validation_patches_are_the_same_on_every_run_of_a_seed(tmp_path):
+    # The LRN validates on sampled patches; an unseeded draw would let the kept checkpoint vary between runs.
+    workdir = make_random_workdir(tmp_path / "run", stages=("gsn",))
+    config = workdir.load_config()
+    source = resolve_data_source("synthetic", data_config=dataclasses.replace(
+        config.data, synthetic_train_size=10, synthetic_test_size=1))
+    first, second = ([batch[1].numpy() for batch in stage_data(config, "lrn", workdir, source, progress=False)[1]]
+                     for _ in range(2))
+    assert len(first) == len(second) > 0
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_map_cache_of_one_data_set_is_not_reused_for_another_with_the_same_file_names(tmp_path):
     workdir = make_random_workdir(tmp_path / "run", stages=("gsn",))
     config = workdir.load_config()

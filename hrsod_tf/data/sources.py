@@ -37,8 +37,10 @@ every pass.
 from __future__ import annotations
 
 import abc
+import contextlib
 import functools
 import importlib
+import io
 import logging
 import os
 import re
@@ -193,6 +195,33 @@ class SyntheticSource(_GeneratorSource):
             yield {"image": image, "mask": mask[..., None], "image/filename": f"{name}.png"}
 
 
+# What TFDS says around preparing a data set, written for a download none of these builders makes (they read the
+# manual files or generate scenes): "Downloading and preparing dataset Unknown size (download: Unknown size, ...)",
+# "... downloaded and prepared to ...", and for a set not built yet "Variant folder ... has no dataset_info.json".
+_TFDS_DOWNLOAD_NOTICE = re.compile(r"^(Downloading and preparing dataset |Dataset \S+ downloaded and prepared to )")
+
+
+@contextlib.contextmanager
+def _without_tfds_download_notices():
+    """Runs the block without TFDS's download notices and absl warnings (see `_TFDS_DOWNLOAD_NOTICE`); anything
+    else the block prints is printed after it, and errors are raised as they are."""
+    absl_logger = logging.getLogger("absl")
+    level = absl_logger.level
+    absl_logger.setLevel(logging.ERROR)
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            yield
+    finally:
+        absl_logger.setLevel(level)
+        kept = [line for line in printed.getvalue().splitlines(keepends=True)
+                if not _TFDS_DOWNLOAD_NOTICE.search(_ANSI_ESCAPE.sub("", line))]
+        sys.stdout.write("".join(kept))
+
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # termcolor's bold
+
+
 class TFDSSource(DataSource):
     """A data set prepared by TFDS (``tfds build``), read from `data_dir` (the train extra: folders and the
     in-memory synthetic set need no TFDS)."""
@@ -207,7 +236,9 @@ class TFDSSource(DataSource):
         self.metric_set = getattr(self._builder, "METRIC_SET", "sod")
         # Builders whose splits have their own names say which ones train and validate (DIS5K: DIS-TR, DIS-VD).
         self._aliases = dict(getattr(self._builder, "SPLIT_ALIASES", {}))
-        if not self._builder.is_prepared():
+        with _without_tfds_download_notices():
+            prepared = self._builder.is_prepared()
+        if not prepared:
             if base in MANUAL_TFDS_NAMES:
                 raise DataError(
                     f"TFDS data set {name!r} is not built in {self._builder.data_dir}. Build it first "
@@ -217,7 +248,9 @@ class TFDSSource(DataSource):
             logger.info("preparing TFDS data set %s in %s", name, self._builder.data_dir)
             if not sys.stderr.isatty():  # TFDS's own bars, redrawn per example, would fill a log file
                 self._tfds.disable_progress_bar()
-            self._builder.download_and_prepare()
+            with _without_tfds_download_notices():
+                self._builder.download_and_prepare()
+            logger.info("TFDS data set %s prepared", name)
 
     @property
     def splits(self) -> tuple[str, ...]:

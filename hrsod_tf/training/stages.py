@@ -97,18 +97,22 @@ def fill_cache(cache, source, splits, compute, desc: str, progress: bool = True)
     Returns:
         The number of maps computed (0 when the cache was complete for this fingerprint).
     """
-    computed = 0
+    computed = cached = 0
     for split in splits:
         total = source.num_examples(split) if hasattr(source, "num_examples") else None
         matches = cache.fingerprint_matches()
         for filename, image in progress_bar(_filenames_and_images(source, split), total=total,
                                             desc=f"{desc} ({split})", unit="img", enabled=progress):
             if matches and cache.path_for(filename).is_file():
+                cached += 1
                 continue
             cache.write(filename, compute(image))
             matches = True
             computed += 1
-    logger.info("%s: %d maps computed into %s", desc, computed, cache.directory)
+    if cached:
+        logger.info("%s: %d maps computed, %d already in %s", desc, computed, cached, cache.directory)
+    else:
+        logger.info("%s: %d maps computed into %s", desc, computed, cache.directory)
     return computed
 
 
@@ -203,9 +207,11 @@ def stage_data(config: Config, stage: str, workdir: WorkDir, source, progress: b
     val = None
     if plan is not None:
         # A few fixed batches, kept in memory: decoding full-resolution images again at every validation
-        # would cost more than the validation itself.
+        # would cost more than the validation itself. Seeded as training is: the LRN validates on sampled
+        # patches, and the checkpoint it keeps must not depend on an unseeded draw.
         batches = -(-VALIDATION_IMAGES // config.train.stage(stage).batch_size)
-        val = make(validation_examples(source, plan), training=False).take(batches).cache()
+        val = make(validation_examples(source, plan), training=False,
+                   seed=stage_seed(config, stage)).take(batches).cache()
     return dataset_fn, val
 
 
