@@ -199,6 +199,7 @@ class SyntheticSource(_GeneratorSource):
 # manual files or generate scenes): "Downloading and preparing dataset Unknown size (download: Unknown size, ...)",
 # "... downloaded and prepared to ...", and for a set not built yet "Variant folder ... has no dataset_info.json".
 _TFDS_DOWNLOAD_NOTICE = re.compile(r"^(Downloading and preparing dataset |Dataset \S+ downloaded and prepared to )")
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # termcolor's bold, around TFDS's notices
 
 
 @contextlib.contextmanager
@@ -217,9 +218,6 @@ def _without_tfds_download_notices():
         kept = [line for line in printed.getvalue().splitlines(keepends=True)
                 if not _TFDS_DOWNLOAD_NOTICE.search(_ANSI_ESCAPE.sub("", line))]
         sys.stdout.write("".join(kept))
-
-
-_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # termcolor's bold
 
 
 class TFDSSource(DataSource):

@@ -208,7 +208,7 @@ def stage_data(config: Config, stage: str, workdir: WorkDir, source, progress: b
     if plan is not None:
         # A few fixed batches, kept in memory: decoding full-resolution images again at every validation
         # would cost more than the validation itself. Seeded as training is: the LRN validates on sampled
-        # patches, and the checkpoint it keeps must not depend on an unseeded draw.
+        # patches, and the best checkpoint it keeps must not depend on an unseeded draw.
         batches = -(-VALIDATION_IMAGES // config.train.stage(stage).batch_size)
         val = make(validation_examples(source, plan), training=False,
                    seed=stage_seed(config, stage)).take(batches).cache()
