@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 
+import common  # noqa: F401  (before TensorFlow: its C++ logging quiet, its oneDNN kernels on)
 import tensorflow as tf
 from common import base_parser, emit, fmt, full_resolution_stages, log, markdown, run_scenes, table, target
 

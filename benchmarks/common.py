@@ -9,8 +9,10 @@ Markdown fragment (its figures as docs/BENCHMARKS.md shows them) to OUT with ``.
 runs each script in its own subprocess and puts the fragments together (harness.py).
 
 ``hrsod_tf`` is imported as the installed package (``pip install -r requirements.txt`` installs the project);
-``python benchmarks/x.py`` finds this module beside the script. Importing it quiets TensorFlow's C++ logging; it
-does not import TensorFlow itself, so ``run_all.py`` and the machine description stay light.
+``python benchmarks/x.py`` finds this module beside the script. Importing it quiets TensorFlow's C++ logging and,
+through ``hrsod_tf``, turns TensorFlow's oneDNN kernels on where TensorFlow leaves them off (AVX2-only CPUs:
+`hrsod_tf.machine.turn_on_onednn_kernels`), so a script imports it before TensorFlow; it does not import
+TensorFlow itself, so ``run_all.py`` and the machine description stay light.
 """
 
 from __future__ import annotations

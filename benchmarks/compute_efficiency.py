@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import common  # noqa: F401  (before TensorFlow: its C++ logging quiet, its oneDNN kernels on)
 import numpy as np
 import tensorflow as tf
 from common import (

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import time
 
+import common  # noqa: F401  (before TensorFlow: its C++ logging quiet, its oneDNN kernels on)
 import numpy as np
 import tensorflow as tf
 from common import base_parser, emit, fmt, log, machine_info, markdown, run_scenes, table

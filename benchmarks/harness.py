@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hrsod_tf.files import atomic_write
-from hrsod_tf.machine import usable_cores
+from hrsod_tf.machine import ONEDNN_VARIABLE, usable_cores
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GIB = 1024 ** 3
@@ -81,6 +81,8 @@ def machine_info() -> dict:
         "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
         "python": platform.python_version(),
         "platform": platform.platform(),
+        # TensorFlow's kernels: what the benchmarks' processes inherit (hrsod_tf sets it where TF leaves it unset)
+        "tf_enable_onednn_opts": os.environ.get(ONEDNN_VARIABLE),
     }
     info.update(_library_versions())
     return info
@@ -327,7 +329,10 @@ def describe_machine(machine: dict) -> str:
 
 def describe_software(machine: dict) -> str:
     names = {"python": "Python", "tensorflow": "TensorFlow", "keras": "Keras", "numpy": "numpy"}
-    return ", ".join(f"{label} {machine[key]}" for key, label in names.items() if machine.get(key))
+    parts = [f"{label} {machine[key]}" for key, label in names.items() if machine.get(key)]
+    if machine.get("tf_enable_onednn_opts") is not None:
+        parts.append(f"{ONEDNN_VARIABLE}={machine['tf_enable_onednn_opts']}")
+    return ", ".join(parts)
 
 
 def load_warning(machine: dict, measured: list, script: str) -> list:

@@ -26,6 +26,7 @@ import shutil
 import time
 from pathlib import Path
 
+import common  # noqa: F401  (before TensorFlow: its C++ logging quiet, its oneDNN kernels on)
 import tensorflow as tf
 from common import REPO_ROOT, base_parser, emit, fmt, full_resolution_stages, log, markdown, run_scenes, table
 

@@ -31,6 +31,7 @@ import subprocess
 import sys
 import time
 
+import common  # noqa: F401  (before TensorFlow: its C++ logging quiet, its oneDNN kernels on)
 import tensorflow as tf
 from common import (
     GIB,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import tempfile
 
+import common  # noqa: F401  (before TensorFlow: its C++ logging quiet, its oneDNN kernels on)
 import keras
 import numpy as np
 import tensorflow as tf

@@ -19,6 +19,7 @@ import pathlib
 import tempfile
 import time
 
+import common  # noqa: F401  (before TensorFlow: its C++ logging quiet, its oneDNN kernels on)
 import tensorflow as tf
 from common import base_parser, emit, fmt, log, repeats, summarize, table
 from matplotlib import cbook

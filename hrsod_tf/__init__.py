@@ -7,8 +7,14 @@
 
 import importlib
 
+from hrsod_tf import machine as _machine
+
 __version__ = "0.1.0"
 __all__ = ["load"]
+
+# Before TensorFlow's first import, which reads it once: its oneDNN kernels on AVX2-only CPUs too.
+if not _machine.tensorflow_imported():
+    _machine.turn_on_onednn_kernels()
 
 
 def __getattr__(name):

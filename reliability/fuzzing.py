@@ -46,6 +46,8 @@ import time
 import zlib
 from pathlib import Path
 
+import hrsod_tf  # noqa: F401  (before TensorFlow: its oneDNN kernels on where it leaves them off)
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import dataclasses

@@ -29,6 +29,8 @@ import threading
 import time
 from pathlib import Path
 
+import hrsod_tf  # noqa: F401  (before TensorFlow: its oneDNN kernels on where it leaves them off)
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402

@@ -5,14 +5,16 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
 import pytest  # noqa: E402
 
 try:
+    import hrsod_tf  # noqa: E402,F401  (before Keras imports TensorFlow: the tests run the kernels users get)
     import hrsod_tf_datasets  # noqa: E402,F401  (the TFDS builders: importable only once the project is installed)
 except ModuleNotFoundError:
     pytest.exit("hrsod-tf is not installed in this Python: run `pip install -r requirements.txt` (it ends with "
                 "`-e .`), or `pip install -e .`, in the repository first", returncode=4)
+
+import keras  # noqa: E402
 
 from hrsod_tf.deploy.saved_model import export_workdir  # noqa: E402  (after the check above)
 from hrsod_tf.workdir import make_random_workdir  # noqa: E402

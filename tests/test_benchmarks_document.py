@@ -144,3 +144,11 @@ def test_the_benchmarks_score_the_exports_on_the_demos_own_test_scenes():
     from hrsod_tf.demo import DEMO_DATASET
 
     assert run_all.DEMO_DATASET == DEMO_DATASET
+
+
+def test_the_header_says_which_tensorflow_kernels_the_run_had_when_it_recorded_them(tmp_path):
+    document = a_document(tmp_path, harness.Section("speed", "Speed"))
+    run = {**RUN, "machine": {**RUN["machine"], "tensorflow": "2.21.0", "tf_enable_onednn_opts": "1"}}
+    store(document, "speed", "0.49 s", run=run)
+    assert "- software: TensorFlow 2.21.0, TF_ENABLE_ONEDNN_OPTS=1\n" in harness.assemble(document)
+    assert harness.machine_info()["tf_enable_onednn_opts"] == harness.os.environ.get("TF_ENABLE_ONEDNN_OPTS")

@@ -1,10 +1,57 @@
-"""`hrsod_tf.machine`: the cores a process may use."""
+"""`hrsod_tf.machine`: the cores a process may use, and TensorFlow's oneDNN kernels turned on where it leaves them
+off (AVX2-only CPUs)."""
 
 import os
+import platform
+import subprocess
+import sys
 
-from hrsod_tf.machine import usable_cores
+import pytest
+
+from hrsod_tf.machine import ONEDNN_VARIABLE, turn_on_onednn_kernels, usable_cores
+
+X86_64_LINUX = platform.system() == "Linux" and platform.machine().lower() in ("x86_64", "amd64")
 
 
 def test_usable_cores_is_the_processs_cpu_affinity_where_the_os_has_one_else_every_core():
     expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert usable_cores() == expected >= 1
+
+
+def test_onednn_kernels_are_turned_on_on_x86_64_linux_when_the_variable_is_unset():
+    environ = {}
+    assert turn_on_onednn_kernels(environ, system="Linux", machine="x86_64")
+    assert environ == {ONEDNN_VARIABLE: "1"}
+
+
+@pytest.mark.parametrize("value", ["0", "1", "false"])
+def test_a_tf_enable_onednn_opts_the_user_set_is_kept(value):
+    environ = {ONEDNN_VARIABLE: value}
+    assert not turn_on_onednn_kernels(environ, system="Linux", machine="x86_64")
+    assert environ == {ONEDNN_VARIABLE: value}
+
+
+@pytest.mark.parametrize("system, machine", [("Linux", "aarch64"), ("Darwin", "x86_64"), ("Windows", "AMD64")])
+def test_onednn_is_left_to_tensorflow_off_x86_64_linux(system, machine):
+    environ = {}
+    assert not turn_on_onednn_kernels(environ, system=system, machine=machine)
+    assert environ == {}
+
+
+def _tensorflow_onednn_after_importing_hrsod_tf(value: str | None) -> str:
+    environ = {k: v for k, v in os.environ.items() if k != ONEDNN_VARIABLE}
+    if value is not None:
+        environ[ONEDNN_VARIABLE] = value
+    code = ("import hrsod_tf, tensorflow\n"
+            "from tensorflow.python.util import _pywrap_util_port\n"
+            "print(_pywrap_util_port.IsMklEnabled())")
+    done = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()[-1]
+
+
+@pytest.mark.skipif(not X86_64_LINUX, reason="TensorFlow's Linux x86-64 build decides by the CPU")
+def test_tensorflow_runs_its_onednn_kernels_when_hrsod_tf_is_imported_first_unless_the_user_says_no():
+    # On an AVX2-only CPU TensorFlow alone would answer False here.
+    assert _tensorflow_onednn_after_importing_hrsod_tf(None) == "True"
+    assert _tensorflow_onednn_after_importing_hrsod_tf("0") == "False"

@@ -169,7 +169,7 @@ def demo_main(args, prog: str = "hrsod train") -> int:
         config = demo.demo_config(args.workdir, args.seed)
         print(f"hrsod-tf demo: training GSN, LRN, GLFN and the RPS ablation's LRN of the `{config.preset}` preset on "
               f"the synthetic set into {args.workdir} (seed {config.train.seed}), then evaluating every variant of "
-              f"Table 4 (6 to 9 minutes on 2 idle AVX-512 cores, twice that on AVX2 only; Ctrl-C saves a checkpoint "
+              f"Table 4 (6 to 10 minutes on 2 idle cores; Ctrl-C saves a checkpoint "
               "and re-running continues)")
         paths = demo.run_demo(args.workdir, dataset=demo.DEMO_DATASETS[args.scenes], progress=not args.no_progress,
                               config=config)
