@@ -45,6 +45,13 @@ SETTINGS = {
     "onednn": {ONEDNN_VARIABLE: "1"},
 }
 PIPELINE_STAGES = ("gsn", "aps", "lrn+fusion", "glfn", "total")
+#: what each setting runs: the full measurement, and --quick's smoke run
+WORKLOADS = {
+    "full": {"train_preset": "small", "train_steps": 5, "pipeline_preset": "official", "pipeline_size": "1920x1080",
+             "pipeline_runs": 3, "glfn_repeats": 3},
+    "quick": {"train_preset": "tiny", "train_steps": 2, "pipeline_preset": "tiny", "pipeline_size": "640x360",
+              "pipeline_runs": 1, "glfn_repeats": 1},
+}
 
 
 def _environment(setting: str, **extra) -> dict:
@@ -62,30 +69,30 @@ def _run(setting: str, arguments: list, **extra) -> str:
     return done.stdout
 
 
-def train_steps(setting: str, quick: bool) -> dict:
-    """{stage: seconds per step} of the demo's (or, quick, the tiny preset's) three networks."""
+def train_steps(setting: str, workload: dict) -> dict:
+    """{stage: seconds per step} of the workload's preset's three networks (the demo's: `small`)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "steps.json"
-        _run(setting, ["train_step_time.py", "--presets", "tiny" if quick else "small", "--steps",
-                       "2" if quick else "5", "--json", str(out)])
+        _run(setting, ["train_step_time.py", "--presets", workload["train_preset"], "--steps",
+                       str(workload["train_steps"]), "--json", str(out)])
         return {row["stage"]: row["seconds_per_step"] for row in json.loads(out.read_text())["rows"]}
 
 
-def pipeline_stages(setting: str, quick: bool) -> dict:
-    """{stage: median seconds} of the `official` pipeline (quick: `tiny`) on one image."""
+def pipeline_stages(setting: str, workload: dict) -> dict:
+    """{stage: median seconds} of the workload's pipeline (`official`) on one image."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "pipeline.json"
-        _run(setting, ["pipeline_time.py", "--preset", "tiny" if quick else "official", "--sizes",
-                       "640x360" if quick else "1920x1080", "--coarse", "synthetic", "--runs",
-                       "1" if quick else "3", "--json", str(out)])
+        _run(setting, ["pipeline_time.py", "--preset", workload["pipeline_preset"], "--sizes",
+                       workload["pipeline_size"], "--coarse", "synthetic", "--runs", str(workload["pipeline_runs"]),
+                       "--json", str(out)])
         return json.loads(out.read_text())["results"][0]["median_seconds"]
 
 
-def glfn_against_gsn(setting: str, quick: bool) -> dict:
+def glfn_against_gsn(setting: str, workload: dict) -> dict:
     """glfn_speed.py's row: the GLFN (paper, folded, as the pipeline runs it) at 1920x1080 and a `paper` GSN pass
     at 384x384, in alternation."""
     code = ("import json, sys, glfn_speed\n"
-            f"row = glfn_speed.gsn_row({1 if quick else 3})\n"
+            f"row = glfn_speed.gsn_row({workload['glfn_repeats']})\n"
             "print(json.dumps({k: row[k] for k in ('glfn_1080p_s', 'gsn_384_s', 'ratio')}))")
     return json.loads(_run(setting, ["-c", code]).splitlines()[-1])
 
@@ -109,14 +116,14 @@ def _median(samples: list, key: str) -> float:
     return statistics.median(s[key] for s in samples)
 
 
-def measure(rounds: int, quick: bool) -> dict:
+def measure(rounds: int, workload: dict) -> dict:
     samples = {name: {"train": [], "pipeline": [], "glfn": []} for name in SETTINGS}
     for round_index in range(rounds):
         for name in SETTINGS:
             log(f"round {round_index + 1}/{rounds}: {name}")
-            samples[name]["train"].append(train_steps(name, quick))
-            samples[name]["pipeline"].append(pipeline_stages(name, quick))
-            samples[name]["glfn"].append(glfn_against_gsn(name, quick))
+            samples[name]["train"].append(train_steps(name, workload))
+            samples[name]["pipeline"].append(pipeline_stages(name, workload))
+            samples[name]["glfn"].append(glfn_against_gsn(name, workload))
     result = {}
     for name, got in samples.items():
         result[name] = {
@@ -166,15 +173,14 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     rounds = args.rounds or (1 if args.quick else 2)
     log_cpu()
-    settings = measure(rounds, args.quick)
+    workload = WORKLOADS["quick" if args.quick else "full"]
+    settings = measure(rounds, workload)
     ratio = settings["onednn-avx2"]["glfn_against_gsn"]["ratio"]
     speedup = settings["eigen"]["pipeline_seconds"]["glfn"] / settings["onednn-avx2"]["pipeline_seconds"]["glfn"]
     result = {
         "settings": settings,
         "rounds": rounds,
-        "train_preset": "tiny" if args.quick else "small",
-        "pipeline_preset": "tiny" if args.quick else "official",
-        "pipeline_size": "640x360" if args.quick else "1920x1080",
+        **{key: workload[key] for key in ("train_preset", "pipeline_preset", "pipeline_size")},
         "target": target(ratio <= 1, f"GLFN / GSN {ratio:.2f} with oneDNN's AVX2 kernels (Eigen's GLFN "
                          f"{speedup:.1f}x as slow)", "<= 1"),
     }
