@@ -32,26 +32,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hrsod_tf.files import atomic_write
-from hrsod_tf.machine import ONEDNN_VARIABLE, usable_cores
+from hrsod_tf.machine import (
+    ONEDNN_VARIABLE,
+    cpu_isa_flags,
+    cpu_model,
+    package_versions,
+    tensorflow_cpu_kernels,
+    usable_cores,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GIB = 1024 ** 3
 
 
 # ------------------------------------------------------------------------------------------ machine
-
-
-def _cpuinfo_field(name: str) -> str | None:
-    """The first value of `name` in /proc/cpuinfo (None when the file or the field is missing)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == name:
-                    return value.strip()
-    except OSError:
-        pass
-    return None
 
 
 def _mem_total_bytes() -> int | None:
@@ -69,36 +63,24 @@ def _mem_total_bytes() -> int | None:
 def machine_info() -> dict:
     """CPU model, logical cores (total and usable by this process), memory, relevant ISA flags, the load
     average when called (other processes on a shared machine slow every figure down), versions."""
-    flags = set((_cpuinfo_field("flags") or "").split())
     usable = usable_cores()
     memory = _mem_total_bytes()
     info = {
-        "cpu_model": _cpuinfo_field("model name") or platform.processor() or "unknown",
+        "cpu_model": cpu_model(),
         "logical_cores": os.cpu_count(),
         "usable_cores": usable,
         "memory_gib": round(memory / GIB, 1) if memory else None,
-        "isa_flags": sorted(f for f in flags if f.startswith(("avx", "amx", "fma"))),
+        "isa_flags": cpu_isa_flags(),
         "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
         "python": platform.python_version(),
         "platform": platform.platform(),
-        # TensorFlow's kernels: what the benchmarks' processes inherit (hrsod_tf sets it where TF leaves it unset)
+        # TensorFlow's kernels: what the benchmarks' processes inherit (hrsod_tf sets it where TF leaves it unset),
+        # and, in a script that has imported TensorFlow, which ones it runs
         "tf_enable_onednn_opts": os.environ.get(ONEDNN_VARIABLE),
+        "tensorflow_cpu_kernels": tensorflow_cpu_kernels(),
     }
-    info.update(_library_versions())
+    info.update(package_versions())
     return info
-
-
-def _library_versions() -> dict:
-    """TensorFlow / Keras / numpy versions from package metadata (without importing TensorFlow)."""
-    from importlib import metadata
-
-    versions = {}
-    for package in ("tensorflow", "keras", "numpy"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    return versions
 
 
 def now_utc() -> str:
@@ -332,6 +314,8 @@ def describe_software(machine: dict) -> str:
     parts = [f"{label} {machine[key]}" for key, label in names.items() if machine.get(key)]
     if machine.get("tf_enable_onednn_opts") is not None:
         parts.append(f"{ONEDNN_VARIABLE}={machine['tf_enable_onednn_opts']}")
+    if machine.get("tensorflow_cpu_kernels"):
+        parts.append(f"TensorFlow's {machine['tensorflow_cpu_kernels']} kernels")
     return ", ".join(parts)
 
 

@@ -4,8 +4,9 @@ Trains the GSN, the LRN, the GLFN and the RPS ablation's LRN (`rps_lrn`, on rand
 on the synthetic high-resolution set (its photo-like scenes, or the first generator's: `DEMO_DATASETS`), evaluates
 the six rows of the paper's ablation (Table 4) on its test split and writes `runs/demo/report/`:
 `results.json` (the `evaluate.py --json` format, plus a ``"validation"`` entry: the training images that
-validated, never test ones, see `hrsod_tf.data.validation`; and ``"timing"``: seconds of training (what this
-invocation trained), of evaluation and of each stage), `report.md` (the table, and whether the method's gains
+validated, never test ones, see `hrsod_tf.data.validation`; ``"timing"``: seconds of training (what this
+invocation trained), of evaluation and of each stage; and ``"machine"``: the CPU and TensorFlow's kernels, on
+which the table depends beyond the seed), `report.md` (the table, and whether the method's gains
 show), `pr_curves.png` and `examples.png`. Re-running reuses finished stages and resumes an interrupted one.
 """
 
@@ -19,6 +20,7 @@ from hrsod_tf.config import apply_settings, get_preset
 from hrsod_tf.data.sources import resolve_data_source
 from hrsod_tf.evaluation.variant_report import TABLE4_VARIANTS, evaluate_pipeline
 from hrsod_tf.files import atomic_write
+from hrsod_tf.machine import describe_machine, machine_sentence
 from hrsod_tf.pipeline import SaliencyPipeline
 from hrsod_tf.training import WorkDirConflictError, train_all
 from hrsod_tf.workdir import STAGES, WorkDir
@@ -129,15 +131,17 @@ def run_demo(workdir: str = DEMO_WORKDIR, dataset: str = DEMO_DATASET, data_dir=
     evaluated_seconds = time.monotonic() - start - trained_seconds
     timing = {"training_s": round(trained_seconds, 1), "evaluation_s": round(evaluated_seconds, 1),
               "stages_s": {stage: round(run.done_info(stage)["seconds"], 1) for stage in DEMO_STAGES}}
-    _add_to_json(paths["json"], validation=validation, timing=timing)
+    machine = describe_machine()
+    _add_to_json(paths["json"], validation=validation, timing=timing, machine=machine)
     metrics = {variant: result.metrics for variant, result in evaluation.results.items()}
     checks = check_gains(metrics)
     lines = ["", "## Does the method show its gains?", ""]
     lines += [f"- {'yes' if holds else '**no**'}: {sentence}" for sentence, holds in checks]
     lines += ["", "Model selection (validation) never saw the test split: " + (
         f"{validation['how']}; the file names are in results.json." if validation else "no validation images.")]
-    lines += ["", f"Training (what this invocation trained) took {trained_seconds / 60:.1f} min; evaluation "
-              f"{evaluated_seconds / 60:.1f} min."]
+    lines += ["", f"This invocation ran on {machine_sentence(machine)}: training (what it trained) took "
+              f"{trained_seconds / 60:.1f} min, evaluation {evaluated_seconds / 60:.1f} min. Each stage's DONE.json "
+              "records the machine that trained it."]
     report = run.report_dir / "report.md"
     atomic_write(report, report.read_text() + "\n".join(lines) + "\n")
     print(evaluation.table())

@@ -1,4 +1,4 @@
-"""The machine the process runs on: how many CPU cores it may use, and which of TensorFlow's CPU kernels run."""
+"""The machine the process runs on: its CPU, how many cores it may use, and which of TensorFlow's CPU kernels run."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import platform
 import sys
 from typing import MutableMapping
 
-__all__ = ["ONEDNN_VARIABLE", "tensorflow_imported", "turn_on_onednn_kernels", "usable_cores"]
+__all__ = ["ONEDNN_VARIABLE", "cpu_isa_flags", "cpu_model", "describe_machine", "machine_sentence", "package_versions",
+           "tensorflow_cpu_kernels", "tensorflow_imported", "turn_on_onednn_kernels", "usable_cores"]
 
 #: TensorFlow's switch between its oneDNN kernels ("1") and its Eigen ones ("0"), read once at its import.
 ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
@@ -49,3 +50,74 @@ def turn_on_onednn_kernels(environ: MutableMapping[str, str] | None = None, *, s
 def tensorflow_imported() -> bool:
     """Whether TensorFlow is already imported in this process (then `turn_on_onednn_kernels` comes too late)."""
     return "tensorflow" in sys.modules
+
+
+def _cpu_field(name: str) -> str | None:
+    """The first value of `name` in /proc/cpuinfo ("model name", "flags"); None when the file or the field is
+    missing (macOS, Windows)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == name:
+                    return value.strip()
+    except OSError:
+        pass
+    return None
+
+
+def cpu_model() -> str:
+    """The CPU's model name ("AMD EPYC 9B14"), or what the platform says where /proc/cpuinfo is missing."""
+    return _cpu_field("model name") or platform.processor() or "unknown"
+
+
+def cpu_isa_flags() -> list[str]:
+    """The CPU's vector-instruction flags that decide the kernels' speed (avx*, amx*, fma), sorted; [] where
+    /proc/cpuinfo is missing."""
+    return sorted(flag for flag in (_cpu_field("flags") or "").split() if flag.startswith(("avx", "amx", "fma")))
+
+
+def tensorflow_cpu_kernels() -> str | None:
+    """Which of TensorFlow's CPU kernels this process runs: "oneDNN" or "Eigen"; None when TensorFlow is not
+    imported (asking would import it, too late for `turn_on_onednn_kernels`) or does not say."""
+    # TensorFlow's own flag, loaded with it; no public API reports it. Read from sys.modules: this module never
+    # imports TensorFlow (evaluation runs without it).
+    port = sys.modules.get("tensorflow.python.util._pywrap_util_port")
+    return None if port is None else "oneDNN" if port.IsMklEnabled() else "Eigen"
+
+
+def describe_machine() -> dict:
+    """What a result measured in this process depends on beyond its seed: the CPU model and its vector
+    instructions, the cores this process may use, and TensorFlow's version and CPU kernels (their rounding
+    changes a training run's path, docs/RESULTS.md, "How long it takes"). JSON-serialisable."""
+    return {"cpu_model": cpu_model(), "isa_flags": cpu_isa_flags(), "usable_cores": usable_cores(),
+            **package_versions(), "tensorflow_cpu_kernels": tensorflow_cpu_kernels()}
+
+
+def machine_sentence(machine: dict) -> str:
+    """`describe_machine`'s record in words: "AMD EPYC 9B14 (AVX-512, 2 cores usable), TensorFlow 2.20.0 with its
+    oneDNN kernels"."""
+    flags = set(machine.get("isa_flags") or ())
+    widest = ("AMX" if any(f.startswith("amx") for f in flags) else "AVX-512" if "avx512f" in flags
+              else "AVX2" if "avx2" in flags else None)
+    cores = machine.get("usable_cores")
+    details = [widest] if widest else []
+    details += [f"{cores} core{'' if cores == 1 else 's'} usable"] if cores else []
+    sentence = machine.get("cpu_model") or "unknown CPU"
+    sentence += f" ({', '.join(details)})" if details else ""
+    if machine.get("tensorflow_cpu_kernels"):
+        sentence += f", TensorFlow {machine.get('tensorflow')} with its {machine['tensorflow_cpu_kernels']} kernels"
+    return sentence
+
+
+def package_versions(packages=("tensorflow", "keras", "numpy")) -> dict:
+    """{package: installed version or None}, from package metadata (without importing them)."""
+    from importlib import metadata
+
+    versions = {}
+    for package in packages:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions

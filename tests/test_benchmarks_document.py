@@ -152,3 +152,9 @@ def test_the_header_says_which_tensorflow_kernels_the_run_had_when_it_recorded_t
     store(document, "speed", "0.49 s", run=run)
     assert "- software: TensorFlow 2.21.0, TF_ENABLE_ONEDNN_OPTS=1\n" in harness.assemble(document)
     assert harness.machine_info()["tf_enable_onednn_opts"] == harness.os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    ran = {**run, "machine": {**run["machine"], "tensorflow_cpu_kernels": "Eigen"}}
+    store(document, "speed", "0.49 s", run=ran)
+    assert "- software: TensorFlow 2.21.0, TF_ENABLE_ONEDNN_OPTS=1, TensorFlow's Eigen kernels\n" in (
+        harness.assemble(document))
+    # a benchmark script has TensorFlow imported (the suite too): the record says which kernels it runs
+    assert harness.machine_info()["tensorflow_cpu_kernels"] in ("oneDNN", "Eigen")

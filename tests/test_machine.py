@@ -1,6 +1,7 @@
-"""`hrsod_tf.machine`: the cores a process may use, and TensorFlow's oneDNN kernels turned on where it leaves them
-off (AVX2-only CPUs)."""
+"""`hrsod_tf.machine`: the cores a process may use, TensorFlow's oneDNN kernels turned on where it leaves them off
+(AVX2-only CPUs), and the record of the machine a result was made on."""
 
+import json
 import os
 import platform
 import subprocess
@@ -8,7 +9,14 @@ import sys
 
 import pytest
 
-from hrsod_tf.machine import ONEDNN_VARIABLE, turn_on_onednn_kernels, usable_cores
+from hrsod_tf.machine import (
+    ONEDNN_VARIABLE,
+    describe_machine,
+    machine_sentence,
+    tensorflow_cpu_kernels,
+    turn_on_onednn_kernels,
+    usable_cores,
+)
 
 X86_64_LINUX = platform.system() == "Linux" and platform.machine().lower() in ("x86_64", "amd64")
 
@@ -38,20 +46,46 @@ def test_onednn_is_left_to_tensorflow_off_x86_64_linux(system, machine):
     assert environ == {}
 
 
-def _tensorflow_onednn_after_importing_hrsod_tf(value: str | None) -> str:
+def _tensorflow_onednn_after_importing_hrsod_tf(value: str | None) -> tuple[str, str]:
+    """(TensorFlow's own answer, `tensorflow_cpu_kernels`'s) in a fresh process."""
     environ = {k: v for k, v in os.environ.items() if k != ONEDNN_VARIABLE}
     if value is not None:
         environ[ONEDNN_VARIABLE] = value
     code = ("import hrsod_tf, tensorflow\n"
             "from tensorflow.python.util import _pywrap_util_port\n"
-            "print(_pywrap_util_port.IsMklEnabled())")
+            "from hrsod_tf.machine import tensorflow_cpu_kernels\n"
+            "print(_pywrap_util_port.IsMklEnabled(), tensorflow_cpu_kernels())")
     done = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    return done.stdout.split()[-1]
+    return tuple(done.stdout.split()[-2:])
 
 
 @pytest.mark.skipif(not X86_64_LINUX, reason="TensorFlow's Linux x86-64 build decides by the CPU")
 def test_tensorflow_runs_its_onednn_kernels_when_hrsod_tf_is_imported_first_unless_the_user_says_no():
     # On an AVX2-only CPU TensorFlow alone would answer False here.
-    assert _tensorflow_onednn_after_importing_hrsod_tf(None) == "True"
-    assert _tensorflow_onednn_after_importing_hrsod_tf("0") == "False"
+    assert _tensorflow_onednn_after_importing_hrsod_tf(None) == ("True", "oneDNN")
+    assert _tensorflow_onednn_after_importing_hrsod_tf("0") == ("False", "Eigen")
+
+
+def test_the_machine_record_names_the_cpu_its_cores_and_the_kernels_tensorflow_runs():
+    import tensorflow  # noqa: F401  (the suite has it imported already; the kernels are known only then)
+
+    record = describe_machine()
+    assert json.loads(json.dumps(record)) == record
+    assert record["usable_cores"] == usable_cores() and record["tensorflow"] == tensorflow.__version__
+    assert record["tensorflow_cpu_kernels"] == tensorflow_cpu_kernels() in ("oneDNN", "Eigen")
+    if X86_64_LINUX:
+        assert "avx2" in record["isa_flags"] and record["cpu_model"] != "unknown"
+
+
+@pytest.mark.parametrize("flags, kernels, expected", [
+    (["avx", "avx2", "fma"], "oneDNN", "EPYC (AVX2, 2 cores usable), TensorFlow 2.21.0 with its oneDNN kernels"),
+    (["avx2", "avx512f", "avx512_vnni"], "Eigen", "EPYC (AVX-512, 2 cores usable), TensorFlow 2.21.0 with its "
+                                                   "Eigen kernels"),
+    (["avx2", "avx512f", "amx_tile"], None, "EPYC (AMX, 2 cores usable)"),
+    ([], None, "EPYC (2 cores usable)"),
+])
+def test_the_machine_sentence_names_the_widest_vector_instructions_and_the_kernels(flags, kernels, expected):
+    record = {"cpu_model": "EPYC", "isa_flags": flags, "usable_cores": 2, "tensorflow": "2.21.0",
+              "tensorflow_cpu_kernels": kernels}
+    assert machine_sentence(record) == expected

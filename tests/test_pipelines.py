@@ -16,6 +16,7 @@ from hrsod_tf.data.sources import EXAMPLE_SIGNATURE
 from hrsod_tf.files import file_stem
 from hrsod_tf.geometry import crop_boxes_for
 from hrsod_tf.models import build_glfn, build_gsn, build_lrn
+from hrsod_tf.training import fill_cache
 
 HEIGHT, WIDTH = 150, 200
 NUM_EXAMPLES = 6
@@ -291,6 +292,37 @@ def test_map_cache_is_valid_only_for_its_fingerprint_and_complete_names(tmp_path
     assert not new_checkpoint.is_valid() and not new_checkpoint.path_for("b.jpg").exists()
     cache.reset()
     assert cache.is_valid([]) and cache.missing(["a.jpg"]) == ["a.jpg"]
+
+
+class _CountingSource:
+    """Two examples; counts how often its images are decoded (`as_tf_dataset`), and lists names for free."""
+
+    name = "counting"
+
+    def __init__(self):
+        self.decoded = 0
+
+    def filenames(self, split):
+        return ["a.png", "b.png"]
+
+    def num_examples(self, split):
+        return 2
+
+    def as_tf_dataset(self, split):
+        self.decoded += 1
+        images = tf.zeros((2, 8, 8, 3), tf.uint8)
+        return tf.data.Dataset.from_tensor_slices({"image/filename": tf.constant(self.filenames(split)),
+                                                   "image": images})
+
+
+def test_filling_a_complete_map_cache_decodes_no_image_and_a_missing_map_is_computed(tmp_path):
+    cache, source = MapCache(tmp_path / "cache", FINGERPRINT), _CountingSource()
+    maps = lambda image: np.full((8, 8, 1), 0.5, np.float32)  # noqa: E731
+    assert fill_cache(cache, source, ["train"], maps, "maps", progress=False) == 2 and source.decoded == 1
+    assert fill_cache(cache, source, ["train"], maps, "maps", progress=False) == 0 and source.decoded == 1
+    cache.path_for("b.png").unlink()
+    assert fill_cache(cache, source, ["train"], maps, "maps", progress=False) == 1 and source.decoded == 2
+    assert cache.is_valid(source.filenames("train"))
 
 
 def test_checkpoint_fingerprint_follows_the_checkpoint_bytes(tmp_path):

@@ -34,6 +34,7 @@ from hrsod_tf.data.validation import (
     training_examples,
     validation_examples,
 )
+from hrsod_tf.machine import describe_machine
 from hrsod_tf.models.stage_networks import build_stage_network
 from hrsod_tf.pipeline import SaliencyPipeline
 from hrsod_tf.pipeline.graph_ops import traced_gsn_map
@@ -99,6 +100,11 @@ def fill_cache(cache, source, splits, compute, desc: str, progress: bool = True)
     """
     computed = cached = 0
     for split in splits:
+        if hasattr(source, "filenames"):
+            names = source.filenames(split)
+            if not cache.missing(names):  # every map there: listing the names costs no image decoding
+                cached += len(names)
+                continue
         total = source.num_examples(split) if hasattr(source, "num_examples") else None
         matches = cache.fingerprint_matches()
         for filename, image in progress_bar(_filenames_and_images(source, split), total=total,
@@ -340,7 +346,7 @@ def train_stage(config: Config, stage: str, workdir, data_source, *, strategy=No
             "seed": {"run": config.train.seed, "stage": stage_seed(config, stage)},
             "precision": trainer.policy, "replicas": strategy.num_replicas_in_sync,
             "validation": None if plan is None else plan.to_dict(), "training_data": counts, **extra,
-            "finished_at": datetime.datetime.now().isoformat(timespec="seconds")})
+            "machine": describe_machine(), "finished_at": datetime.datetime.now().isoformat(timespec="seconds")})
         logger.info("%s trained: %s", STAGE_NAMES[stage], workdir.final_weights(stage))
     return result
 
