@@ -100,7 +100,7 @@ def fill_cache(cache, source, splits, compute, desc: str, progress: bool = True)
     """
     computed = cached = 0
     for split in splits:
-        if hasattr(source, "filenames"):
+        if hasattr(source, "filenames") and cache.fingerprint_matches():  # a fresh cache needs every image
             names = source.filenames(split)
             if not cache.missing(names):  # every map there: listing the names costs no image decoding
                 cached += len(names)
