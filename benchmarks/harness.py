@@ -31,15 +31,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hrsod_tf import machine as this_machine
 from hrsod_tf.files import atomic_write
-from hrsod_tf.machine import (
-    ONEDNN_VARIABLE,
-    cpu_isa_flags,
-    cpu_model,
-    package_versions,
-    tensorflow_cpu_kernels,
-    usable_cores,
-)
+from hrsod_tf.machine import ONEDNN_VARIABLE
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GIB = 1024 ** 3
@@ -61,26 +55,20 @@ def _mem_total_bytes() -> int | None:
 
 
 def machine_info() -> dict:
-    """CPU model, logical cores (total and usable by this process), memory, relevant ISA flags, the load
-    average when called (other processes on a shared machine slow every figure down), versions."""
-    usable = usable_cores()
+    """`hrsod_tf.machine.describe_machine` (CPU model and ISA flags, usable cores, versions, TensorFlow's kernels
+    in a script that has imported it), plus logical cores, memory, the load average when called (other processes
+    on a shared machine slow every figure down), Python, the platform and ``TF_ENABLE_ONEDNN_OPTS``."""
     memory = _mem_total_bytes()
-    info = {
-        "cpu_model": cpu_model(),
+    return {
+        **this_machine.describe_machine(),
         "logical_cores": os.cpu_count(),
-        "usable_cores": usable,
         "memory_gib": round(memory / GIB, 1) if memory else None,
-        "isa_flags": cpu_isa_flags(),
         "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
         "python": platform.python_version(),
         "platform": platform.platform(),
-        # TensorFlow's kernels: what the benchmarks' processes inherit (hrsod_tf sets it where TF leaves it unset),
-        # and, in a script that has imported TensorFlow, which ones it runs
+        # what the benchmarks' processes inherit (hrsod_tf sets it where TensorFlow leaves it unset)
         "tf_enable_onednn_opts": os.environ.get(ONEDNN_VARIABLE),
-        "tensorflow_cpu_kernels": tensorflow_cpu_kernels(),
     }
-    info.update(package_versions())
-    return info
 
 
 def now_utc() -> str:
