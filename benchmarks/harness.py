@@ -33,7 +33,7 @@ from pathlib import Path
 
 from hrsod_tf import machine as this_machine
 from hrsod_tf.files import atomic_write
-from hrsod_tf.machine import ONEDNN_VARIABLE
+from hrsod_tf.machine import ONEDNN_ISA_VARIABLE, ONEDNN_VARIABLE
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GIB = 1024 ** 3
@@ -83,10 +83,12 @@ BUSY_LOAD_PER_CORE = 0.5
 @dataclass(frozen=True)
 class Step:
     """One script run in its own process: `command` is the script's path from the repository root and its
-    arguments, without --json (the runner adds it)."""
+    arguments, without --json (the runner adds it); `environment`, (variable, value) pairs the process gets on top
+    of the runner's (what a variable read at a library's start-up needs, such as oneDNN's instruction cap)."""
 
     name: str
     command: tuple
+    environment: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -180,10 +182,12 @@ def run_step(step: Step, results: Path) -> dict:
         old.unlink(missing_ok=True)
     shown_out = out.relative_to(REPO_ROOT) if out.is_relative_to(REPO_ROOT) else out
     command = [*step.command, "--json", str(shown_out)]
-    shown = shlex.join(["python", *command])
+    shown = " ".join([*(f"{name}={shlex.quote(value)}" for name, value in step.environment),
+                      shlex.join(["python", *command])])
     print(f"[{step.name}] {shown}", file=sys.stderr, flush=True)
     start = time.perf_counter()
     done = subprocess.run([sys.executable, *command], cwd=REPO_ROOT, capture_output=True, text=True,
+                          env={**os.environ, **dict(step.environment)},
                           errors="replace")  # C libraries print raw bytes of broken files
     record = {"command": shown, "seconds": round(time.perf_counter() - start, 1), "exit_status": done.returncode}
     if done.returncode != 0 or not out.exists():  # a crash, a hang (a watchdog's signal) or an error
@@ -304,6 +308,8 @@ def describe_software(machine: dict) -> str:
         parts.append(f"{ONEDNN_VARIABLE}={machine['tf_enable_onednn_opts']}")
     if machine.get("tensorflow_cpu_kernels"):
         parts.append(f"TensorFlow's {machine['tensorflow_cpu_kernels']} kernels")
+    if machine.get("onednn_max_cpu_isa"):
+        parts.append(f"oneDNN capped at {machine['onednn_max_cpu_isa']} ({ONEDNN_ISA_VARIABLE})")
     return ", ".join(parts)
 
 

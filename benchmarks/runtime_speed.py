@@ -2,6 +2,7 @@
 """The full pipeline on every runtime and precision, side by side with TensorFlow float32, per stage.
 
     python benchmarks/runtime_speed.py --presets official paper --sizes 1920x1080 3840x2160 --json OUT.json
+    python benchmarks/runtime_speed.py --presets official --only openvino:int8 --qualities best fast   # and levels
 
 For each preset: a random-init run (`make_random_workdir`; speed does not depend on the weights' values) exported
 with ``export.py`` in every offered format and precision (int8 calibrated on synthetic training scenes of the
@@ -30,6 +31,8 @@ from pipeline_time import parse_size, run_once, staged_functions
 
 from hrsod_tf.deploy.model_loading import load_pipeline
 from hrsod_tf.deploy.runtimes.formats import EXPORT_FORMATS, RUNTIME_FORMATS
+from hrsod_tf.machine import ONEDNN_ISA_VARIABLE
+from hrsod_tf.quality import DEFAULT_QUALITY, QUALITY_LEVELS
 from hrsod_tf.workdir import make_random_workdir
 
 PAIRS = [(f, p) for f in RUNTIME_FORMATS for p in EXPORT_FORMATS[f]]
@@ -105,10 +108,14 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="+", metavar="FORMAT:PRECISION", help="only these exports")
     parser.add_argument("--calibration-images", type=int, default=8)
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    parser.add_argument("--qualities", nargs="+", choices=list(QUALITY_LEVELS), default=[DEFAULT_QUALITY],
+                        help="time every runtime at these speed/quality levels too (default: the default level)")
     args = parser.parse_args(argv)
+    if DEFAULT_QUALITY not in args.qualities:
+        parser.error(f"--qualities must hold {DEFAULT_QUALITY!r}: every ratio is to TF float32 at it")
     runs = common.repeats(args, full=3, quick=1)
     pairs = [tuple(p.split(":")) for p in args.only] if args.only else PAIRS
-    result = {"benchmark": "runtime_speed", "runs": runs, "presets": {}}
+    result = {"benchmark": "runtime_speed", "runs": runs, "qualities": args.qualities, "presets": {}}
     for preset in args.presets:
         root = (common.REPO_ROOT / args.exports / preset).resolve()
         workdir = root / "run"
@@ -118,15 +125,17 @@ def main(argv=None) -> int:
                                                 f"synthetic:{preset}", args.calibration_images)
                    for fmt, precision in pairs}
         common.log(f"[{preset}] exports ready: {', '.join(folders)}")
-        pipelines = {REFERENCE: load_pipeline(workdir)}
-        pipelines.update({name: load_pipeline(folder) for name, folder in folders.items()})
+        loaded = {REFERENCE: load_pipeline(workdir)}
+        loaded.update({name: load_pipeline(folder) for name, folder in folders.items()})
+        pipelines = {at_level(name, quality): pipeline.at_quality(quality)
+                     for quality in args.qualities for name, pipeline in loaded.items()}
         entry = {"sizes": {}, "model_bytes": {name: size_on_disk(folder) for name, folder in folders.items()},
-                 "runtimes": {name: session_info(p) for name, p in pipelines.items()}}
+                 "runtimes": {name: session_info(p) for name, p in loaded.items()}}
         entry["runtimes"][REFERENCE] = {"kernels": tf_kernels(preset)}
         for text in args.sizes:
             height, width = parse_size(text)
             timings = alternate(pipelines, height, width, runs, warmup=1)
-            base = timings[REFERENCE]["median_seconds"]["total"]
+            base = timings[at_level(REFERENCE, DEFAULT_QUALITY)]["median_seconds"]["total"]
             for timing in timings.values():
                 timing["ratio_to_tf_float32"] = base / timing["median_seconds"]["total"]
             entry["sizes"][text] = timings
@@ -142,12 +151,19 @@ def main(argv=None) -> int:
     return 0
 
 
+def at_level(name: str, quality: str) -> str:
+    """A runtime's row name at a speed/quality level: the runtime's own name at the default level."""
+    return name if quality == DEFAULT_QUALITY else f"{name}, {quality}"
+
+
 def speed_verdict(result: dict) -> dict | None:
-    """The target on the fastest runtime other than TF float32 (`official`, 1920x1080), or None when not timed."""
+    """The target on the fastest runtime other than TF float32 at the default level (`official`, 1920x1080), or
+    None when not timed."""
     timings = result["presets"].get("official", {}).get("sizes", {}).get("1920x1080")
     if not timings:
         return None
-    name = max((n for n in timings if n != REFERENCE), key=lambda n: timings[n]["ratio_to_tf_float32"], default=None)
+    name = max((n for n in timings if n != REFERENCE and ", " not in n),
+               key=lambda n: timings[n]["ratio_to_tf_float32"], default=None)
     if name is None:
         return None
     ratio, seconds = timings[name]["ratio_to_tf_float32"], timings[name]["median_seconds"]
@@ -157,29 +173,37 @@ def speed_verdict(result: dict) -> dict | None:
 
 
 def speed_shortfall(name: str, seconds: dict, reference: dict) -> str:
-    """The fastest path's stage times against TF float32's: the GLFN stays float32 in every export."""
-    rest, rest_reference = seconds["total"] - seconds["glfn"], reference["total"] - reference["glfn"]
-    return (f"the GLFN, float32 in every export, takes {seconds['glfn']:.2f} of {name}'s {seconds['total']:.2f} s "
-            f"({seconds['glfn'] / seconds['total']:.0%}; TF float32's takes {reference['glfn']:.2f} s); the "
-            f"other stages together are {rest_reference / rest:.2f}x faster than TF float32's")
+    """Where the fastest path's time goes, stage by stage, each against TF float32's (figures only: the reasons are
+    in the section's notes)."""
+    stages = {"gsn": "GSN", "lrn+fusion": "LRN and fusion", "glfn": "GLFN (float32 in every export)"}
+    parts = [f"{label} {seconds[key]:.2f} s ({seconds[key] / seconds['total']:.0%}, "
+             f"{reference[key] / seconds[key]:.2f}x TF float32's)" for key, label in stages.items()]
+    return f"of {name}'s {seconds['total']:.2f} s: " + "; ".join(parts)
 
 
 def render(result: dict) -> str:
     """Per preset and size a table of stage times, peak memory and model size; what each runtime ran."""
     machine, fmt = result["machine"], common.fmt
+    cap = machine.get("onednn_max_cpu_isa")
     blocks = [
-        f"CPU: {machine['cpu_model']}, {machine['usable_cores']} cores; flags: {', '.join(machine['isa_flags'])}. "
+        f"CPU: {machine['cpu_model']}, {machine['usable_cores']} cores; flags: {', '.join(machine['isa_flags'])}"
+        + (f"; oneDNN capped at {cap} ({ONEDNN_ISA_VARIABLE}={cap}): TensorFlow's and OpenVINO's oneDNN kernels "
+           f"are its {cap} ones" if cap else "") + ". "
         "Random-init networks (speed does not depend on the weights), exported with `export.py`, timed as "
         f"`pipeline_time.py --coarse synthetic` times them (median of {result['runs']}), every runtime in alternation "
         "with TF float32 in one process: the ratio is the figure to read. Peak memory: each alone in a fresh process "
-        "(`pipeline_time.py --model`, one run at the largest size)."]
+        "(`pipeline_time.py --model`, one run at the largest size)."
+        + (" A row \"runtime, level\" is that runtime at a speed/quality level (`--quality`: the LRN refines at most 2 "
+           "or 6 patches), its ratio to TF float32 at the default level." if len(result.get("qualities", [])) > 1
+           else "")]
     for preset, entry in result["presets"].items():
         for size, timings in entry["sizes"].items():
             rows = []
             for name, timing in sorted(timings.items(), key=lambda kv: kv[1]["median_seconds"]["total"]):
                 seconds = timing["median_seconds"]
-                memory = (entry.get("peak_rss_bytes") or {}).get(name)
-                size_bytes = entry["model_bytes"].get(name)
+                runtime = name.split(", ")[0]  # a level's row: the runtime's own memory and size
+                memory = (entry.get("peak_rss_bytes") or {}).get(runtime)
+                size_bytes = entry["model_bytes"].get(runtime)
                 rows.append([name, fmt(seconds["gsn"]), fmt(seconds["aps"]), fmt(seconds["lrn+fusion"]),
                              fmt(seconds["glfn"]), f"**{fmt(seconds['total'])}**",
                              f"{timing['ratio_to_tf_float32']:.2f}x", timing["patches"],

@@ -7,11 +7,15 @@ import platform
 import sys
 from typing import MutableMapping
 
-__all__ = ["ONEDNN_VARIABLE", "cpu_isa_flags", "cpu_model", "describe_machine", "machine_sentence", "package_versions",
-           "tensorflow_cpu_kernels", "tensorflow_imported", "turn_on_onednn_kernels", "usable_cores"]
+__all__ = ["ONEDNN_ISA_VARIABLE", "ONEDNN_VARIABLE", "cpu_isa_flags", "cpu_model", "describe_machine",
+           "machine_sentence", "package_versions", "tensorflow_cpu_kernels", "tensorflow_imported",
+           "turn_on_onednn_kernels", "usable_cores"]
 
 #: TensorFlow's switch between its oneDNN kernels ("1") and its Eigen ones ("0"), read once at its import.
 ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
+#: oneDNN's cap on the instructions its kernels use ("AVX2": an AVX2-only CPU's kernels on a wider one); TensorFlow's
+#: and OpenVINO's oneDNN read it once, at their first kernel.
+ONEDNN_ISA_VARIABLE = "ONEDNN_MAX_CPU_ISA"
 
 
 def usable_cores() -> int:
@@ -88,15 +92,17 @@ def tensorflow_cpu_kernels() -> str | None:
 
 def describe_machine() -> dict:
     """What a result measured in this process depends on beyond its seed: the CPU model and its vector
-    instructions, the cores this process may use, and TensorFlow's version and CPU kernels (their rounding
-    changes a training run's path, docs/RESULTS.md, "How long it takes"). JSON-serialisable."""
+    instructions, the cores this process may use, TensorFlow's version and CPU kernels (their rounding changes a
+    training run's path, docs/RESULTS.md, "How long it takes") and oneDNN's instruction cap when one is set
+    (None otherwise). JSON-serialisable."""
     return {"cpu_model": cpu_model(), "isa_flags": cpu_isa_flags(), "usable_cores": usable_cores(),
-            **package_versions(), "tensorflow_cpu_kernels": tensorflow_cpu_kernels()}
+            **package_versions(), "tensorflow_cpu_kernels": tensorflow_cpu_kernels(),
+            "onednn_max_cpu_isa": os.environ.get(ONEDNN_ISA_VARIABLE) or None}
 
 
 def machine_sentence(machine: dict) -> str:
     """`describe_machine`'s record in words: "AMD EPYC 9B14 (AVX-512, 2 cores usable), TensorFlow 2.20.0 with its
-    oneDNN kernels"."""
+    oneDNN kernels", and "... oneDNN kernels capped at AVX2" when oneDNN's instructions were capped."""
     flags = set(machine.get("isa_flags") or ())
     widest = ("AMX" if any(f.startswith("amx") for f in flags) else "AVX-512" if "avx512f" in flags
               else "AVX2" if "avx2" in flags else None)
@@ -107,6 +113,8 @@ def machine_sentence(machine: dict) -> str:
     sentence += f" ({', '.join(details)})" if details else ""
     if machine.get("tensorflow_cpu_kernels"):
         sentence += f", TensorFlow {machine.get('tensorflow')} with its {machine['tensorflow_cpu_kernels']} kernels"
+        if machine["tensorflow_cpu_kernels"] == "oneDNN" and machine.get("onednn_max_cpu_isa"):
+            sentence += f" capped at {machine['onednn_max_cpu_isa']}"
     return sentence
 
 

@@ -101,6 +101,28 @@ def test_only_reruns_the_named_step_and_keeps_the_others_stored_figures_and_run(
     assert json.loads((document.store() / "b.json").read_text())["run"] == RUN
 
 
+def test_a_steps_environment_reaches_its_process_and_its_command_line_in_the_document(tmp_path):
+    script = tmp_path / "step.py"
+    script.write_text(STEP_SCRIPT.replace("sys.argv[1]", "__import__('os').environ['HRSOD_STEP_VARIABLE']"))
+    document = a_document(tmp_path, harness.Section("a", "A"))
+    steps = [harness.Step("a", (str(script),), (("HRSOD_STEP_VARIABLE", "its value"),))]
+    args = harness.command_line("test").parse_args(["--results", str(tmp_path / "results")])
+    assert harness.run(document, steps, args, []) == 0
+    text = document.path.read_text()
+    assert "measured its value" in text
+    assert f"Command: `HRSOD_STEP_VARIABLE='its value' python {script} --json" in text
+    assert "HRSOD_STEP_VARIABLE" not in harness.os.environ  # the runner's own environment is left as it was
+
+
+def test_the_avx2_runtime_step_caps_onednn_and_names_the_runtimes_that_honour_the_cap():
+    avx2 = next(step for step in run_all.steps(False, "runs/demo", "runs/benchmarks")
+                if step.name == "runtime_speed_avx2")
+    assert dict(avx2.environment) == {"ONEDNN_MAX_CPU_ISA": "AVX2"}
+    after = avx2.command[avx2.command.index("--only") + 1:]
+    named = after[:next((i for i, a in enumerate(after) if a.startswith("--")), len(after))]
+    assert named and all(pair.startswith("openvino:") for pair in named)  # ONNX Runtime and LiteRT ignore the cap
+
+
 def test_the_pipelines_overhead_is_judged_on_the_sizes_whose_networks_alone_estimate_is_below_the_total():
     import pipeline_time
 
@@ -158,3 +180,7 @@ def test_the_header_says_which_tensorflow_kernels_the_run_had_when_it_recorded_t
         harness.assemble(document))
     # a benchmark script has TensorFlow imported (the suite too): the record says which kernels it runs
     assert harness.machine_info()["tensorflow_cpu_kernels"] in ("oneDNN", "Eigen")
+    capped = {**ran, "machine": {**ran["machine"], "tensorflow_cpu_kernels": "oneDNN", "onednn_max_cpu_isa": "AVX2"}}
+    store(document, "speed", "0.49 s", run=capped)
+    assert ("TensorFlow's oneDNN kernels, oneDNN capped at AVX2 (ONEDNN_MAX_CPU_ISA)\n"
+            in harness.assemble(document))

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from hrsod_tf.machine import (
+    ONEDNN_ISA_VARIABLE,
     ONEDNN_VARIABLE,
     describe_machine,
     machine_sentence,
@@ -89,3 +90,20 @@ def test_the_machine_sentence_names_the_widest_vector_instructions_and_the_kerne
     record = {"cpu_model": "EPYC", "isa_flags": flags, "usable_cores": 2, "tensorflow": "2.21.0",
               "tensorflow_cpu_kernels": kernels}
     assert machine_sentence(record) == expected
+
+
+@pytest.mark.parametrize("kernels, expected", [
+    ("oneDNN", "EPYC (AVX-512, 2 cores usable), TensorFlow 2.21.0 with its oneDNN kernels capped at AVX2"),
+    ("Eigen", "EPYC (AVX-512, 2 cores usable), TensorFlow 2.21.0 with its Eigen kernels"),  # the cap is oneDNN's
+])
+def test_the_machine_sentence_says_when_onednn_was_capped_to_an_older_cpus_instructions(kernels, expected):
+    record = {"cpu_model": "EPYC", "isa_flags": ["avx2", "avx512f"], "usable_cores": 2, "tensorflow": "2.21.0",
+              "tensorflow_cpu_kernels": kernels, "onednn_max_cpu_isa": "AVX2"}
+    assert machine_sentence(record) == expected
+
+
+def test_the_machine_record_holds_onednns_instruction_cap_when_one_is_set(monkeypatch):
+    monkeypatch.delenv(ONEDNN_ISA_VARIABLE, raising=False)
+    assert describe_machine()["onednn_max_cpu_isa"] is None
+    monkeypatch.setenv(ONEDNN_ISA_VARIABLE, "AVX2")
+    assert describe_machine()["onednn_max_cpu_isa"] == "AVX2"
