@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from hrsod_tf.pipeline.imresize import contributions, imresize, resize_along_axis
+from hrsod_tf.pipeline.imresize import _traced_pass, contributions, imresize, resize_along_axis
 
 RAMP = np.array([0.0, 10.0, 20.0, 30.0], np.float32)
 
@@ -104,3 +104,15 @@ def test_works_in_a_graph_with_unknown_sizes():
                                       tf.TensorSpec([], tf.int32)])
     out = fn(tf.zeros([9, 13, 1], tf.uint8) + 7, tf.constant(4), tf.constant(30))
     assert out.shape == (4, 30, 1) and float(tf.reduce_max(tf.abs(out - 7.0))) == 0.0
+
+
+def test_a_graph_of_many_resizes_traces_each_kind_of_pass_once():
+    def many(x):
+        for size in ([5, 7], [11, 3], [8, 8]):
+            x = imresize(x, size, "bilinear")
+        return x
+
+    _traced_pass.cache_clear()
+    tf.function(many, input_signature=[tf.TensorSpec([None, None, 2], tf.float32)]).get_concrete_function()
+    assert _traced_pass.cache_info().currsize == 2  # six passes went through two shared functions
+    assert [_traced_pass(axis, "bilinear", 2).experimental_get_tracing_count() for axis in (0, 1)] == [1, 1]
