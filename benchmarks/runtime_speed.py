@@ -127,8 +127,8 @@ def main(argv=None) -> int:
         common.log(f"[{preset}] exports ready: {', '.join(folders)}")
         loaded = {REFERENCE: load_pipeline(workdir)}
         loaded.update({name: load_pipeline(folder) for name, folder in folders.items()})
-        pipelines = {at_level(name, quality): pipeline.at_quality(quality)
-                     for quality in args.qualities for name, pipeline in loaded.items()}
+        rows = {at_level(name, quality): (name, quality) for quality in args.qualities for name in loaded}
+        pipelines = {row: loaded[name].at_quality(quality) for row, (name, quality) in rows.items()}
         entry = {"sizes": {}, "model_bytes": {name: size_on_disk(folder) for name, folder in folders.items()},
                  "runtimes": {name: session_info(p) for name, p in loaded.items()}}
         entry["runtimes"][REFERENCE] = {"kernels": tf_kernels(preset)}
@@ -136,7 +136,8 @@ def main(argv=None) -> int:
             height, width = parse_size(text)
             timings = alternate(pipelines, height, width, runs, warmup=1)
             base = timings[at_level(REFERENCE, DEFAULT_QUALITY)]["median_seconds"]["total"]
-            for timing in timings.values():
+            for row, timing in timings.items():
+                timing["runtime"], timing["quality"] = rows[row]
                 timing["ratio_to_tf_float32"] = base / timing["median_seconds"]["total"]
             entry["sizes"][text] = timings
             summary = [f"{n} {t['median_seconds']['total']:.2f} s x{t['ratio_to_tf_float32']:.2f}"
@@ -162,7 +163,7 @@ def speed_verdict(result: dict) -> dict | None:
     timings = result["presets"].get("official", {}).get("sizes", {}).get("1920x1080")
     if not timings:
         return None
-    name = max((n for n in timings if n != REFERENCE and ", " not in n),
+    name = max((n for n, t in timings.items() if t["runtime"] != REFERENCE and t["quality"] == DEFAULT_QUALITY),
                key=lambda n: timings[n]["ratio_to_tf_float32"], default=None)
     if name is None:
         return None
@@ -201,9 +202,8 @@ def render(result: dict) -> str:
             rows = []
             for name, timing in sorted(timings.items(), key=lambda kv: kv[1]["median_seconds"]["total"]):
                 seconds = timing["median_seconds"]
-                runtime = name.split(", ")[0]  # a level's row: the runtime's own memory and size
-                memory = (entry.get("peak_rss_bytes") or {}).get(runtime)
-                size_bytes = entry["model_bytes"].get(runtime)
+                memory = (entry.get("peak_rss_bytes") or {}).get(timing["runtime"])
+                size_bytes = entry["model_bytes"].get(timing["runtime"])
                 rows.append([name, fmt(seconds["gsn"]), fmt(seconds["aps"]), fmt(seconds["lrn+fusion"]),
                              fmt(seconds["glfn"]), f"**{fmt(seconds['total'])}**",
                              f"{timing['ratio_to_tf_float32']:.2f}x", timing["patches"],
